@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "LSMStore",
+    products: [
+        .library(name: "LSMStore", targets: ["LSMStore"]),
+        .library(name: "StreamRuntime", targets: ["StreamRuntime"]),
+        .executable(name: "Bench", targets: ["Bench"]),
+        .executable(name: "lsmctl", targets: ["lsmctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // Debian's liblz4-dev (pkg-config name `liblz4`).
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // Hardware CRC32C (SSE4.2), selected at run time; LSMStore falls back to Swift.
+        .target(name: "CCRC32C"),
+        .target(name: "LSMStore", dependencies: ["CLZ4", "CCRC32C"]),
+        .target(name: "StreamRuntime", dependencies: ["LSMStore"]),
+        .executableTarget(
+            name: "Bench",
+            dependencies: [
+                "LSMStore", "StreamRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "lsmctl",
+            dependencies: [
+                "LSMStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "LSMStoreTests",
+            dependencies: [
+                "LSMStore", "CLZ4",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+    ]
+)

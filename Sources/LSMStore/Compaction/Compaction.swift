@@ -1,0 +1,133 @@
+/// One compaction: files of `level` (inputs[0]) merged with the overlapping files of
+/// `level + 1` (inputs[1]) into new files of `level + 1`.
+final class Compaction {
+    let level: Int
+    let inputs: [[FileMetaData]]
+    /// Overlapping files of `level + 2`: an output file stops early when it would overlap
+    /// too many of them, bounding the cost of its own later compaction.
+    let grandparents: [FileMetaData]
+    let maxGrandparentOverlap: UInt64
+    let maxOutputFileSize: UInt64
+    let version: Version
+    let isManual: Bool
+    var edit = VersionEdit()
+
+    private var grandparentIndex = 0
+    private var seenKey = false
+    private var overlappedBytes: UInt64 = 0
+    private var levelPointers: [Int]
+
+    init(level: Int, inputs: [[FileMetaData]], version: Version, options: Options, isManual: Bool) {
+        self.level = level
+        self.inputs = inputs
+        self.version = version
+        self.isManual = isManual
+        self.maxOutputFileSize = UInt64(options.targetFileSize)
+        self.maxGrandparentOverlap = 10 * UInt64(options.targetFileSize)
+        let all = inputs[0] + inputs[1]
+        if level + 2 < Version.numLevels, let range = Compaction.userKeyRange(all) {
+            grandparents = version.overlappingFiles(level: level + 2, lo: range.lo, hi: range.hi)
+        } else {
+            grandparents = []
+        }
+        levelPointers = Array(repeating: 0, count: Version.numLevels)
+    }
+
+    static func userKeyRange(_ files: [FileMetaData]) -> (lo: [UInt8], hi: [UInt8])? {
+        guard var lo = files.first?.smallestUserKey, var hi = files.first?.largestUserKey else { return nil }
+        for f in files.dropFirst() {
+            let s = f.smallestUserKey, l = f.largestUserKey
+            if compareBytes(s, lo) < 0 { lo = s }
+            if compareBytes(l, hi) > 0 { hi = l }
+        }
+        return (lo, hi)
+    }
+
+    var inputBytes: UInt64 { (inputs[0] + inputs[1]).reduce(0) { $0 + $1.size } }
+
+    /// A single input file with nothing to merge in the next level and little grandparent
+    /// overlap can simply be moved down.
+    var isTrivialMove: Bool {
+        !isManual && inputs[0].count == 1 && inputs[1].isEmpty
+            && grandparents.reduce(0, { $0 + $1.size }) <= maxGrandparentOverlap
+    }
+
+    /// True when no level below the output level can hold `userKey`, so a deletion marker
+    /// for it has nothing left to hide. Keys must be asked in increasing order.
+    func isBaseLevelForKey(_ userKey: [UInt8]) -> Bool {
+        var l = level + 2
+        while l < Version.numLevels {
+            let files = version.levels[l]
+            while levelPointers[l] < files.count {
+                let f = files[levelPointers[l]]
+                if compareUserKey(ofInternal: f.largest, userKey) >= 0 {
+                    if compareUserKey(ofInternal: f.smallest, userKey) <= 0 { return false }
+                    break
+                }
+                levelPointers[l] += 1
+            }
+            l += 1
+        }
+        return true
+    }
+
+    /// Whether the current output should end before `ikey` (grandparent overlap).
+    func shouldStopBefore(_ ikey: [UInt8]) -> Bool {
+        while grandparentIndex < grandparents.count && compareInternal(ikey, grandparents[grandparentIndex].largest) > 0 {
+            if seenKey { overlappedBytes += grandparents[grandparentIndex].size }
+            grandparentIndex += 1
+        }
+        seenKey = true
+        if overlappedBytes > maxGrandparentOverlap {
+            overlappedBytes = 0
+            return true
+        }
+        return false
+    }
+
+    func addInputDeletions() {
+        for (i, files) in inputs.enumerated() {
+            for f in files { edit.deleteFile(level + i, f.number) }
+        }
+    }
+}
+
+extension VersionSet {
+    /// The compaction the current version most needs, or nil. Caller holds the state lock.
+    func pickCompaction() -> Compaction? {
+        let v = current
+        guard v.compactionScore >= 1, v.compactionLevel >= 0 else { return nil }
+        let level = v.compactionLevel
+        let files = v.levels[level]
+        guard !files.isEmpty else { return nil }
+        // Round robin: the first file after where the last compaction of this level ended.
+        var start = files[0]
+        if !compactPointers[level].isEmpty {
+            if let f = files.first(where: { compareInternal($0.largest, compactPointers[level]) > 0 }) { start = f }
+        }
+        var inputs0 = [start]
+        if level == 0 {
+            // L0 files overlap each other: take every one that overlaps the growing range.
+            var changed = true
+            while changed {
+                changed = false
+                guard let r = Compaction.userKeyRange(inputs0) else { break }
+                for f in files where !inputs0.contains(where: { $0 === f }) && f.overlaps(lo: r.lo, hi: r.hi) {
+                    inputs0.append(f)
+                    changed = true
+                }
+            }
+        }
+        return makeCompaction(level: level, inputs0: inputs0, version: v, isManual: false)
+    }
+
+    func makeCompaction(level: Int, inputs0: [FileMetaData], version v: Version, isManual: Bool) -> Compaction? {
+        guard let r = Compaction.userKeyRange(inputs0) else { return nil }
+        let inputs1 = v.overlappingFiles(level: level + 1, lo: r.lo, hi: r.hi)
+        let c = Compaction(level: level, inputs: [inputs0, inputs1], version: v, options: options, isManual: isManual)
+        if let largest = inputs0.max(by: { compareInternal($0.largest, $1.largest) < 0 })?.largest {
+            c.edit.compactPointers.append((level, largest))
+        }
+        return c
+    }
+}

@@ -1,0 +1,177 @@
+/// Compaction scheduling and execution for the store core: one background thread picks and
+/// runs compactions while the flush thread keeps draining memtables; `compact()` runs a
+/// manual full compaction on the caller's thread, excluding the background one.
+extension StoreCore {
+    struct CompactionCancelled: Error {}
+
+    func compactionLoop() {
+        mu.lock()
+        while !shuttingDown {
+            if bgError == nil && !compactionRunning && manualCompactionWaiting == 0,
+               let c = versions.pickCompaction()
+            {
+                compactionRunning = true
+                do {
+                    try runCompaction(c)
+                } catch is CompactionCancelled {
+                } catch {
+                    recordBackgroundError(error)
+                }
+                compactionRunning = false
+                mu.broadcast()
+            } else {
+                mu.wait()
+            }
+        }
+        mu.unlock()
+    }
+
+    /// Compacts every level down into the last non-empty one (at least L1), after flushing
+    /// the memtable: afterwards each key has one version (or none, if deleted), except what
+    /// live snapshots still need.
+    func compactAll() throws {
+        try flush()
+        mu.lock()
+        defer { mu.unlock() }
+        manualCompactionWaiting += 1
+        while compactionRunning && bgError == nil && !shuttingDown { mu.wait() }
+        manualCompactionWaiting -= 1
+        if let e = bgError { throw e }
+        if closed || shuttingDown { throw LSMError.closed }
+        compactionRunning = true
+        defer {
+            compactionRunning = false
+            mu.broadcast()
+        }
+        let v = versions.current
+        let lastLevel = max(1, (0..<Version.numLevels).last(where: { !v.levels[$0].isEmpty }) ?? 1)
+        for level in 0..<lastLevel {
+            let files = versions.current.levels[level]
+            if files.isEmpty { continue }
+            guard let c = versions.makeCompaction(level: level, inputs0: files, version: versions.current, isManual: true) else {
+                continue
+            }
+            do {
+                try runCompaction(c)
+            } catch is CompactionCancelled {
+                throw LSMError.closed
+            } catch {
+                recordBackgroundError(error)
+                throw error
+            }
+        }
+    }
+
+    /// Runs `c`. Caller holds `mu`; it is released during I/O and held again on return.
+    func runCompaction(_ c: Compaction) throws {
+        if c.isTrivialMove {
+            let f = c.inputs[0][0]
+            c.edit.deleteFile(c.level, f.number)
+            c.edit.addFile(c.level + 1, f)
+            try versions.logAndApply(&c.edit)
+            counters.compactionCount += 1
+            counters.trivialMoveCount += 1
+            return
+        }
+        let smallestSnapshot = snapshots.oldest ?? versions.lastSequence
+        mu.unlock()
+        var outputs: [FileMetaData] = []
+        var produced: [UInt64] = []
+        let result = Result<Void, Error> {
+            try mergeInputs(c, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
+        }
+        mu.lock()
+        defer { for n in produced { pendingOutputs.remove(n) } }
+        do {
+            try result.get()
+            c.addInputDeletions()
+            for f in outputs { c.edit.addFile(c.level + 1, f) }
+            try versions.logAndApply(&c.edit)
+        } catch {
+            for n in produced { try? fs.remove(FileNames.table(dir, n)) }
+            throw error
+        }
+        counters.compactionCount += 1
+        counters.compactionBytesRead += c.inputBytes
+        counters.compactionBytesWritten += outputs.reduce(0) { $0 + $1.size }
+        removeObsoleteFiles()
+    }
+
+    /// The merge itself, without `mu`: drops versions no snapshot can see and deletion
+    /// markers with nothing below them, and cuts outputs at the target size (never inside
+    /// one user key's versions, so files of a level never share a user key).
+    private func mergeInputs(
+        _ c: Compaction, smallestSnapshot: UInt64, outputs: inout [FileMetaData], produced: inout [UInt64]
+    ) throws {
+        var children: [any InternalIterator] = []
+        if c.level == 0 {
+            for f in c.inputs[0] { children.append(try tables.reader(f.number).makeIterator(fillCache: false)) }
+        } else {
+            children.append(LevelIterator(files: c.inputs[0], tables: tables, fillCache: false))
+        }
+        if !c.inputs[1].isEmpty {
+            children.append(LevelIterator(files: c.inputs[1], tables: tables, fillCache: false))
+        }
+        let input = MergingIterator(children)
+        try input.seekToFirst()
+
+        var writer: SSTableWriter? = nil
+        var outputNumber: UInt64 = 0
+        var currentUserKey: [UInt8]? = nil
+        var lastSequenceForKey = UInt64.max
+        var processed = 0
+
+        func finishOutput() throws {
+            guard let w = writer else { return }
+            writer = nil
+            let size = try w.finish()
+            let p = w.properties
+            outputs.append(FileMetaData(number: outputNumber, size: size, smallest: p.smallestKey, largest: p.largestKey))
+        }
+
+        do {
+            while input.isValid {
+                processed += 1
+                if processed & 1023 == 0 && isShuttingDown { throw CompactionCancelled() }
+                let ikey = input.key
+                let trailer = InternalKey.trailer(ikey)
+                let seq = trailer >> 8
+                let newUserKey = currentUserKey == nil || !(ikey.count - 8 == currentUserKey!.count
+                    && compareUserKey(ofInternal: ikey, currentUserKey!) == 0)
+                if newUserKey {
+                    if writer != nil && (c.shouldStopBefore(ikey) || writer!.estimatedFileSize >= c.maxOutputFileSize) {
+                        try finishOutput()
+                    }
+                    currentUserKey = InternalKey.userKey(ikey)
+                    lastSequenceForKey = UInt64.max
+                }
+                var drop = false
+                if lastSequenceForKey <= smallestSnapshot {
+                    drop = true  // a newer version of this key is visible to every reader
+                } else if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue
+                    && seq <= smallestSnapshot && c.isBaseLevelForKey(currentUserKey!)
+                {
+                    drop = true  // nothing older remains below for the marker to hide
+                }
+                lastSequenceForKey = seq
+                if !drop {
+                    if writer == nil {
+                        outputNumber = mu.withLock {
+                            let n = versions.newFileNumber()
+                            pendingOutputs.insert(n)
+                            return n
+                        }
+                        produced.append(outputNumber)
+                        writer = SSTableWriter(file: try fs.create(FileNames.table(dir, outputNumber)), options: tableOptions)
+                    }
+                    try writer!.add(ikey, input.value)
+                }
+                try input.next()
+            }
+            try finishOutput()
+        } catch {
+            writer?.abandon()
+            throw error
+        }
+    }
+}

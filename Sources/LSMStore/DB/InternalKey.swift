@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The kind of an internal entry. Stored in the low byte of the 8-byte key trailer.
+enum ValueKind: UInt8 {
+    case deletion = 0
+    case value = 1
+}
+
+/// The largest sequence number: 56 bits, as the trailer packs `sequence << 8 | kind`.
+let maxSequenceNumber: UInt64 = (1 << 56) - 1
+
+/// An internal key is the user key followed by an 8-byte little-endian trailer
+/// `sequence << 8 | kind`. Internal keys sort by user key ascending, then by trailer
+/// descending, so the newest version of a key comes first.
+enum InternalKey {
+    @inline(__always)
+    static func make(_ userKey: [UInt8], _ sequence: UInt64, _ kind: ValueKind) -> [UInt8] {
+        var k = [UInt8]()
+        k.reserveCapacity(userKey.count + 8)
+        k.append(contentsOf: userKey)
+        putFixed64(&k, (sequence << 8) | UInt64(kind.rawValue))
+        return k
+    }
+
+    /// Key used to look up `userKey` as of `sequence`: sorts before every entry of that user
+    /// key with a sequence number at or below `sequence`.
+    @inline(__always)
+    static func lookup(_ userKey: [UInt8], _ sequence: UInt64) -> [UInt8] {
+        make(userKey, sequence, .value)
+    }
+
+    @inline(__always)
+    static func userKey(_ ikey: [UInt8]) -> [UInt8] { Array(ikey[0..<(ikey.count - 8)]) }
+
+    @inline(__always)
+    static func trailer(_ ikey: [UInt8]) -> UInt64 { decodeFixed64(ikey, ikey.count - 8) }
+
+    @inline(__always)
+    static func sequence(_ ikey: [UInt8]) -> UInt64 { trailer(ikey) >> 8 }
+
+    @inline(__always)
+    static func kind(_ ikey: [UInt8]) -> ValueKind? { ValueKind(rawValue: UInt8(truncatingIfNeeded: trailer(ikey))) }
+
+    /// A well-formed internal key has a trailer and a known kind.
+    static func isValid(_ ikey: [UInt8]) -> Bool { ikey.count >= 8 && kind(ikey) != nil }
+}
+
+/// Bytewise three-way comparison.
+@inline(__always)
+func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let n = min(a.count, b.count)
+    if n > 0 {
+        let r = memcmp(a.baseAddress!, b.baseAddress!, n)
+        if r != 0 { return r < 0 ? -1 : 1 }
+    }
+    return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+}
+
+@inline(__always)
+func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareBytes(pa, pb) } }
+}
+
+/// Three-way comparison of two internal keys (see `InternalKey`).
+@inline(__always)
+func compareInternal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let ua = a.count - 8, ub = b.count - 8
+    let n = min(ua, ub)
+    if n > 0 {
+        let r = memcmp(a.baseAddress!, b.baseAddress!, n)
+        if r != 0 { return r < 0 ? -1 : 1 }
+    }
+    if ua != ub { return ua < ub ? -1 : 1 }
+    let ta = UInt64(littleEndian: a.loadUnaligned(fromByteOffset: ua, as: UInt64.self))
+    let tb = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: ub, as: UInt64.self))
+    if ta == tb { return 0 }
+    return ta > tb ? -1 : 1
+}
+
+@inline(__always)
+func compareInternal(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareInternal(pa, pb) } }
+}
+
+/// Compares the user-key part of internal key `ikey` with user key `userKey`.
+@inline(__always)
+func compareUserKey(ofInternal ikey: [UInt8], _ userKey: [UInt8]) -> Int {
+    ikey.withUnsafeBytes { pa in
+        userKey.withUnsafeBytes { pb in
+            compareBytes(UnsafeRawBufferPointer(rebasing: pa[0..<(pa.count - 8)]), pb)
+        }
+    }
+}
+
+/// Whether two internal keys have the same user key.
+@inline(__always)
+func sameUserKey(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    return a.withUnsafeBytes { pa in
+        b.withUnsafeBytes { pb in
+            a.count == 8 || memcmp(pa.baseAddress!, pb.baseAddress!, a.count - 8) == 0
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/// Block compression for SST data blocks.
+public enum Compression: String, Sendable, CaseIterable {
+    /// Blocks are stored raw.
+    case none
+    /// Blocks are compressed with LZ4 when it saves at least 1/8 of the block.
+    case lz4
+}
+
+/// Tuning and behaviour of an `LSMStore`. The defaults follow LevelDB and RocksDB.
+public struct Options: Sendable {
+    /// Create the directory and an empty store when none exists. Default true.
+    public var createIfMissing = true
+    /// Fail `open` when a store already exists. Default false.
+    public var errorIfExists = false
+    /// Bytes of writes buffered in the memtable before it is flushed to an L0 table. Default 4 MiB.
+    public var memtableSize = 4 << 20
+    /// Target uncompressed size of an SST data block. Default 4 KiB.
+    public var blockSize = 4096
+    /// Keys between restart points in a block. Default 16.
+    public var blockRestartInterval = 16
+    /// Bloom filter bits per key; 0 disables filters. Default 10 (about 1% false positives).
+    public var bloomBitsPerKey = 10
+    /// Data block compression. Default LZ4.
+    public var compression: Compression = .lz4
+    /// Write every update to the write-ahead log first. Default true. With the WAL off,
+    /// updates since the last flush are lost on a crash (but `close()` flushes them).
+    public var walEnabled = true
+    /// fsync the WAL before acknowledging each write. Default false (a process crash loses
+    /// nothing; a machine crash may lose the last writes).
+    public var syncWrites = false
+    /// Number of L0 files that triggers a compaction into L1. Default 4.
+    public var l0CompactionTrigger = 4
+    /// Number of L0 files at which each write is delayed by 1 ms. Default 8.
+    public var l0SlowdownTrigger = 8
+    /// Number of L0 files at which writes wait for compaction. Default 12.
+    public var l0StopTrigger = 12
+    /// Size ratio between adjacent levels. Default 10.
+    public var levelSizeMultiplier = 10
+    /// Target total size of L1; level n holds `baseLevelSize * multiplier^(n-1)`. Default 10 MiB.
+    public var baseLevelSize = 10 << 20
+    /// Target size of one SST produced by compaction. Default 2 MiB.
+    public var targetFileSize = 2 << 20
+    /// Bytes of uncompressed blocks kept in the LRU block cache; 0 disables it. Default 8 MiB.
+    public var blockCacheSize = 8 << 20
+    /// Table readers (open files) kept open. Default 1000.
+    public var maxOpenFiles = 1000
+    /// The file system all I/O goes through. Default: the POSIX file system.
+    public var fileSystem: any FileSystem = PosixFileSystem()
+
+    /// Options with every default.
+    public init() {}
+
+    func validate() throws {
+        func check(_ ok: Bool, _ msg: String) throws { if !ok { throw LSMError.invalidArgument(msg) } }
+        try check(memtableSize >= 4096, "memtableSize must be at least 4096 bytes")
+        try check(blockSize >= 64 && blockSize <= 64 << 20, "blockSize must be between 64 bytes and 64 MiB")
+        try check(blockRestartInterval >= 1, "blockRestartInterval must be at least 1")
+        try check(bloomBitsPerKey >= 0 && bloomBitsPerKey <= 64, "bloomBitsPerKey must be 0...64")
+        try check(l0CompactionTrigger >= 1, "l0CompactionTrigger must be at least 1")
+        try check(l0SlowdownTrigger >= l0CompactionTrigger, "l0SlowdownTrigger must be >= l0CompactionTrigger")
+        try check(l0StopTrigger >= l0SlowdownTrigger, "l0StopTrigger must be >= l0SlowdownTrigger")
+        try check(levelSizeMultiplier >= 2, "levelSizeMultiplier must be at least 2")
+        try check(baseLevelSize >= 4096, "baseLevelSize must be at least 4096")
+        try check(targetFileSize >= 4096, "targetFileSize must be at least 4096")
+        try check(blockCacheSize >= 0, "blockCacheSize must not be negative")
+        try check(maxOpenFiles >= 10, "maxOpenFiles must be at least 10")
+    }
+}

@@ -1,0 +1,466 @@
+/// The engine behind `LSMStore`: state, write path, read path, recovery and the background
+/// threads. `LSMStore` is a thin public face whose deinit closes the core, since the
+/// background threads keep the core itself alive.
+///
+/// Locking: `mu` guards the mutable state below (memtables, version set, counters, flags)
+/// and is the condition variable writers and background threads wait on. `writeMutex`
+/// serializes writers, so the active memtable and the log change only under it. File I/O is
+/// done without `mu` held, except small manifest writes.
+final class StoreCore: @unchecked Sendable {
+    let dir: String
+    let options: Options
+    let fs: any FileSystem
+    let tableOptions: TableOptions
+
+    let mu = Mutex()
+    let writeMutex = Mutex()
+
+    var mem = Memtable()
+    var imm: Memtable?
+    var log: LogWriter?
+    var logFileNumber: UInt64 = 0
+    let versions: VersionSet
+    let blockCache: BlockCache?
+    let tables: TableCache
+    let snapshots = SnapshotList()
+    /// Files being written by a flush or compaction: not yet in a version, not to be deleted.
+    var pendingOutputs = Set<UInt64>()
+    /// Sticky error from a background failure or a failed log write: writes then fail with it.
+    var bgError: LSMError?
+    var closed = false
+    var shuttingDown = false
+    var compactionRunning = false
+    var manualCompactionWaiting = 0
+    var counters = StoreStats()
+    private var lockFile: (any FileLock)?
+    private var threads: [BackgroundThread] = []
+
+    private init(dir: String, options: Options) {
+        self.dir = dir
+        self.options = options
+        self.fs = options.fileSystem
+        self.tableOptions = TableOptions(options)
+        self.versions = VersionSet(dir: dir, fs: options.fileSystem, options: options)
+        self.blockCache = options.blockCacheSize > 0 ? BlockCache(capacity: options.blockCacheSize) : nil
+        self.tables = TableCache(dir: dir, fs: options.fileSystem, capacity: options.maxOpenFiles, blockCache: blockCache)
+    }
+
+    // MARK: Open and recovery
+
+    static func open(at dir: String, options: Options) throws -> StoreCore {
+        try options.validate()
+        let fs = options.fileSystem
+        if try fs.stat(dir) == nil {
+            guard options.createIfMissing else { throw LSMError.invalidArgument("store \(dir) does not exist") }
+            try fs.createDirectory(dir)
+        }
+        let core = StoreCore(dir: dir, options: options)
+        core.lockFile = try fs.lock(FileNames.lock(dir))
+        do {
+            try core.recover()
+        } catch {
+            core.lockFile?.unlock()
+            throw error
+        }
+        core.startThreads()
+        return core
+    }
+
+    /// Runs before the background threads start, so it needs no lock.
+    private func recover() throws {
+        if try fs.stat(FileNames.current(dir)) != nil {
+            if options.errorIfExists { throw LSMError.invalidArgument("store \(dir) already exists") }
+            try versions.recover()
+        } else {
+            let names = try fs.listDirectory(dir)
+            if names.contains(where: { if case .table = FileNames.parse($0) { return true } else { return false } }) {
+                throw LSMError.corruption(file: FileNames.current(dir), offset: 0, reason: "CURRENT is missing but table files exist")
+            }
+            versions.create()
+        }
+
+        // Replay write-ahead logs not yet flushed, oldest first, into L0 tables.
+        var edit = VersionEdit()
+        var logs: [UInt64] = []
+        for name in try fs.listDirectory(dir) {
+            if case .log(let n) = FileNames.parse(name), n >= versions.logNumber { logs.append(n) }
+        }
+        logs.sort()
+        var replay = Memtable()
+        var maxSequence = versions.lastSequence
+        for n in logs {
+            if n >= versions.nextFileNumber { versions.nextFileNumber = n + 1 }
+            let path = FileNames.log(dir, n)
+            var reader = LogReader(data: try fs.readFile(path), fileName: path)
+            while let (record, offset) = try reader.next() {
+                guard record.count >= WriteBatch.headerSize else {
+                    throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "log record shorter than a batch header")
+                }
+                let batch = WriteBatch(rep: record)
+                var seq = batch.sequence
+                let bad = batch.forEach { kind, key, value in
+                    replay.add(sequence: seq, kind: kind, key: key, value: value)
+                    seq += 1
+                }
+                if let bad {
+                    throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "malformed batch (entry at \(bad))")
+                }
+                if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
+                if replay.approximateSize > options.memtableSize {
+                    if let f = try writeLevel0Table(replay) { edit.addFile(0, f) }
+                    replay = Memtable()
+                }
+            }
+        }
+        if !replay.isEmpty, let f = try writeLevel0Table(replay) { edit.addFile(0, f) }
+        versions.lastSequence = maxSequence
+
+        if options.walEnabled {
+            logFileNumber = versions.newFileNumber()
+            log = LogWriter(file: try fs.create(FileNames.log(dir, logFileNumber)))
+        } else {
+            logFileNumber = versions.newFileNumber()  // marks every older log obsolete
+        }
+        edit.logNumber = logFileNumber
+        try versions.logAndApply(&edit)  // first write: a new manifest and CURRENT
+        try fs.syncDirectory(dir)
+        removeObsoleteFiles()
+    }
+
+    private func startThreads() {
+        threads.append(BackgroundThread(name: "lsm-flush") { [self] in flushLoop() })
+        threads.append(BackgroundThread(name: "lsm-compact") { [self] in compactionLoop() })
+    }
+
+    // MARK: Close
+
+    func close() throws {
+        writeMutex.lock()
+        defer { writeMutex.unlock() }
+        mu.lock()
+        if closed {
+            mu.unlock()
+            return
+        }
+        var flushError: Error? = nil
+        if !options.walEnabled && bgError == nil && (!mem.isEmpty || imm != nil) {
+            // Without a WAL the memtable is the only copy of recent writes: flush it.
+            do { try flushLocked() } catch { flushError = error }
+        }
+        shuttingDown = true
+        mu.broadcast()
+        mu.unlock()
+        for t in threads { t.join() }
+        mu.lock()
+        closed = true
+        mu.unlock()
+        try? log?.close()
+        versions.close()
+        lockFile?.unlock()
+        if let flushError { throw flushError }
+    }
+
+    // MARK: Writes
+
+    func write(_ batch: WriteBatch, sync: Bool) throws {
+        if batch.isEmpty { return }
+        writeMutex.lock()
+        defer { writeMutex.unlock() }
+        mu.lock()
+        let seq: UInt64
+        let memtable: Memtable
+        let logWriter: LogWriter?
+        do {
+            try makeRoomForWrite(force: false)
+            seq = versions.lastSequence + 1
+            memtable = mem
+            logWriter = log
+        } catch {
+            mu.unlock()
+            throw error
+        }
+        mu.unlock()
+
+        var b = batch
+        b.sequence = seq
+        if let logWriter {
+            do {
+                try logWriter.addRecord(b.rep)
+                if sync { try logWriter.sync() }
+            } catch let e as LSMError {
+                mu.withLock { if bgError == nil { bgError = e } }
+                throw e
+            }
+        }
+        var s = seq
+        var userBytes: UInt64 = 0
+        _ = b.forEach { kind, key, value in
+            memtable.add(sequence: s, kind: kind, key: key, value: value)
+            userBytes += UInt64(key.count + value.count)
+            s += 1
+        }
+        mu.withLock {
+            versions.lastSequence = seq + UInt64(b.count) - 1
+            counters.userBytesWritten += userBytes
+            if logWriter != nil { counters.walBytesWritten += UInt64(b.rep.count) }
+        }
+    }
+
+    /// Makes sure the active memtable has room, switching to a new one (and a new log) when
+    /// it is full. Delays or waits when L0 is overloaded. Caller holds `mu` and `writeMutex`.
+    func makeRoomForWrite(force: Bool) throws {
+        var allowDelay = !force
+        var force = force
+        while true {
+            if let e = bgError { throw e }
+            if closed || shuttingDown { throw LSMError.closed }
+            let l0 = versions.current.levels[0].count
+            if allowDelay && l0 >= options.l0SlowdownTrigger {
+                // Spread the delay over writes instead of stopping them all later.
+                counters.writeSlowdowns += 1
+                mu.unlock()
+                sleepMicroseconds(1000)
+                mu.lock()
+                allowDelay = false
+                continue
+            }
+            if !force && mem.approximateSize <= options.memtableSize { return }
+            if force && mem.isEmpty { return }
+            if imm != nil {
+                counters.writeStalls += 1
+                mu.wait()
+                continue
+            }
+            if l0 >= options.l0StopTrigger {
+                counters.writeStalls += 1
+                mu.wait()
+                continue
+            }
+            if options.walEnabled {
+                let number = versions.newFileNumber()
+                let file: any WritableFile
+                do { file = try fs.create(FileNames.log(dir, number)) } catch {
+                    throw error
+                }
+                try? log?.close()
+                log = LogWriter(file: file)
+                logFileNumber = number
+            }
+            imm = mem
+            mem = Memtable()
+            force = false
+            mu.broadcast()
+        }
+    }
+
+    /// Flushes the active memtable and waits until it is in an L0 table. Caller holds `mu`
+    /// and `writeMutex`.
+    func flushLocked() throws {
+        try makeRoomForWrite(force: true)
+        while imm != nil && bgError == nil && !shuttingDown { mu.wait() }
+        if let e = bgError { throw e }
+    }
+
+    func flush() throws {
+        writeMutex.lock()
+        defer { writeMutex.unlock() }
+        try mu.withLock {
+            if closed { throw LSMError.closed }
+            try flushLocked()
+        }
+    }
+
+    // MARK: Reads
+
+    struct ReadView {
+        let sequence: UInt64
+        let mem: Memtable
+        let imm: Memtable?
+        let version: Version
+    }
+
+    func readView(_ snapshot: Snapshot?) throws -> ReadView {
+        try mu.withLock {
+            if closed { throw LSMError.closed }
+            return ReadView(
+                sequence: snapshot?.sequence ?? versions.lastSequence, mem: mem, imm: imm, version: versions.current)
+        }
+    }
+
+    func get(_ key: [UInt8], snapshot: Snapshot?) throws -> [UInt8]? {
+        let view = try readView(snapshot)
+        switch view.mem.get(key, sequence: view.sequence) {
+        case .found(let v): return v
+        case .deleted: return nil
+        case .absent: break
+        }
+        if let imm = view.imm {
+            switch imm.get(key, sequence: view.sequence) {
+            case .found(let v): return v
+            case .deleted: return nil
+            case .absent: break
+            }
+        }
+        let lookup = InternalKey.lookup(key, view.sequence)
+        let version = view.version
+        for f in version.levels[0].reversed() where f.contains(userKey: key) {
+            if let (k, v) = try tables.reader(f.number).get(lookup, userKey: key) {
+                return InternalKey.kind(k) == .value ? v : nil
+            }
+        }
+        for level in 1..<Version.numLevels {
+            let files = version.levels[level]
+            if files.isEmpty { continue }
+            let i = version.findFile(level: level, lookup)
+            guard i < files.count, files[i].contains(userKey: key) else { continue }
+            if let (k, v) = try tables.reader(files[i].number).get(lookup, userKey: key) {
+                return InternalKey.kind(k) == .value ? v : nil
+            }
+        }
+        return nil
+    }
+
+    func scan(from: [UInt8]?, to: [UInt8]?, snapshot: Snapshot?) throws -> StoreIterator {
+        let view = try readView(snapshot)
+        var children: [any InternalIterator] = [view.mem.makeIterator()]
+        if let imm = view.imm { children.append(imm.makeIterator()) }
+        for f in view.version.levels[0].reversed() {
+            children.append(try tables.reader(f.number).makeIterator())
+        }
+        for level in 1..<Version.numLevels where !view.version.levels[level].isEmpty {
+            children.append(LevelIterator(files: view.version.levels[level], tables: tables))
+        }
+        var pins: [AnyObject] = [view.mem, view.version]
+        if let imm = view.imm { pins.append(imm) }
+        if let snapshot { pins.append(snapshot) }
+        return StoreIterator(children: children, sequence: view.sequence, lower: from, upper: to, pins: pins)
+    }
+
+    func snapshot() throws -> Snapshot {
+        try mu.withLock {
+            if closed { throw LSMError.closed }
+            return Snapshot(sequence: versions.lastSequence, list: snapshots)
+        }
+    }
+
+    func stats() -> StoreStats {
+        mu.withLock {
+            var s = counters
+            s.levels = versions.current.levels.map { StoreStats.Level(files: $0.count, bytes: $0.reduce(0) { $0 + $1.size }) }
+            s.memtableBytes = mem.approximateSize
+            s.immutableMemtableBytes = imm?.approximateSize ?? 0
+            s.lastSequence = versions.lastSequence
+            s.blockCacheHits = blockCache?.hits ?? 0
+            s.blockCacheMisses = blockCache?.misses ?? 0
+            s.liveSnapshots = snapshots.count
+            return s
+        }
+    }
+
+    // MARK: Flush (background)
+
+    private func flushLoop() {
+        mu.lock()
+        while !shuttingDown {
+            if imm != nil && bgError == nil {
+                flushImmutable()
+                mu.broadcast()
+            } else {
+                mu.wait()
+            }
+        }
+        mu.unlock()
+    }
+
+    /// Writes `imm` to an L0 table and records it. Caller holds `mu`; it is released during I/O.
+    private func flushImmutable() {
+        guard let table = imm else { return }
+        let logNumber = logFileNumber
+        mu.unlock()
+        let result = Result { try writeLevel0Table(table) }
+        mu.lock()
+        do {
+            var edit = VersionEdit()
+            let meta = try result.get()
+            if let meta { edit.addFile(0, meta) }
+            edit.logNumber = logNumber  // older logs hold only flushed data now
+            try versions.logAndApply(&edit)
+            imm = nil
+            counters.flushCount += 1
+            counters.flushBytesWritten += meta?.size ?? 0
+            removeObsoleteFiles()
+        } catch {
+            recordBackgroundError(error)
+        }
+    }
+
+    func recordBackgroundError(_ error: Error) {
+        if bgError == nil {
+            bgError = (error as? LSMError) ?? .io(path: dir, operation: "background work: \(error)", errno: 0)
+        }
+        mu.broadcast()
+    }
+
+    /// Builds an L0 table from a memtable. Called without `mu` (it takes it for file numbers).
+    func writeLevel0Table(_ table: Memtable) throws -> FileMetaData? {
+        let number = mu.withLock { () -> UInt64 in
+            let n = versions.newFileNumber()
+            pendingOutputs.insert(n)
+            return n
+        }
+        defer { mu.withLock { _ = pendingOutputs.remove(number) } }
+        let it = table.makeIterator()
+        try it.seekToFirst()
+        return try buildTable(number: number, from: it)
+    }
+
+    /// Writes every entry of `it` into table `number`; nil (and no file) when it has none.
+    func buildTable(number: UInt64, from it: any InternalIterator) throws -> FileMetaData? {
+        let path = FileNames.table(dir, number)
+        let writer = SSTableWriter(file: try fs.create(path), options: tableOptions)
+        do {
+            while it.isValid {
+                try writer.add(it.key, it.value)
+                try it.next()
+            }
+            if writer.entryCount == 0 {
+                writer.abandon()
+                try? fs.remove(path)
+                return nil
+            }
+            let size = try writer.finish()
+            let p = writer.properties
+            return FileMetaData(number: number, size: size, smallest: p.smallestKey, largest: p.largestKey)
+        } catch {
+            writer.abandon()
+            try? fs.remove(path)
+            throw error
+        }
+    }
+
+    // MARK: Obsolete files
+
+    /// Deletes files no live version, pending output or current log needs. Caller holds `mu`.
+    func removeObsoleteFiles() {
+        guard bgError == nil else { return }  // after a failure, keep everything for inspection
+        let live = versions.liveFileNumbers().union(pendingOutputs)
+        guard let names = try? fs.listDirectory(dir) else { return }
+        for name in names {
+            let keep: Bool
+            switch FileNames.parse(name) {
+            case .log(let n)?: keep = n >= versions.logNumber || n == logFileNumber
+            case .manifest(let n)?: keep = n >= versions.manifestNumber
+            case .table(let n)?:
+                keep = live.contains(n)
+                if !keep { tables.evict(n) }
+            case .temp?: keep = false
+            case .current?, .lock?, nil: keep = true
+            }
+            if !keep { try? fs.remove(joinPath(dir, name)) }
+        }
+    }
+
+    // MARK: Threads' shared flags
+
+    var isShuttingDown: Bool { mu.withLock { shuttingDown } }
+}

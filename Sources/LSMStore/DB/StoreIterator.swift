@@ -1,0 +1,135 @@
+/// Iterates the files of one level >= 1 (sorted, non-overlapping) as one sequence, opening
+/// each table only when reached.
+final class LevelIterator: InternalIterator {
+    private let files: [FileMetaData]
+    private let tables: TableCache
+    private let fillCache: Bool
+    private var index = 0
+    private var iter: TableIterator?
+
+    init(files: [FileMetaData], tables: TableCache, fillCache: Bool = true) {
+        self.files = files
+        self.tables = tables
+        self.fillCache = fillCache
+    }
+
+    var isValid: Bool { iter?.isValid ?? false }
+    var key: [UInt8] { iter!.key }
+    var value: [UInt8] { iter!.value }
+
+    private func open(_ i: Int) throws {
+        index = i
+        iter = i < files.count ? try tables.reader(files[i].number).makeIterator(fillCache: fillCache) : nil
+    }
+
+    private func skipExhausted() throws {
+        while let it = iter, !it.isValid {
+            try open(index + 1)
+            try iter?.seekToFirst()
+        }
+    }
+
+    func seekToFirst() throws {
+        try open(0)
+        try iter?.seekToFirst()
+        try skipExhausted()
+    }
+
+    func seek(_ target: [UInt8]) throws {
+        var lo = 0, hi = files.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if compareInternal(files[mid].largest, target) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        try open(lo)
+        try iter?.seek(target)
+        try skipExhausted()
+    }
+
+    func next() throws {
+        try iter?.next()
+        try skipExhausted()
+    }
+}
+
+/// Iterates the store's live keys in ascending order, as of one sequence number, within
+/// optional bounds. It holds the memtables and the version it started from, so it sees a
+/// consistent state however the store changes meanwhile.
+///
+/// Obtain one from `LSMStore.scan(from:to:snapshot:)`.
+public final class StoreIterator {
+    private let inner: MergingIterator
+    private let sequence: UInt64
+    private var lower: [UInt8]?
+    private let upper: [UInt8]?
+    private var started = false
+    private var skipUserKey: [UInt8]? = nil
+    private var done = false
+    // Keep what the iterator reads alive.
+    private let pins: [AnyObject]
+
+    init(children: [any InternalIterator], sequence: UInt64, lower: [UInt8]?, upper: [UInt8]?, pins: [AnyObject]) {
+        self.inner = MergingIterator(children)
+        self.sequence = sequence
+        self.lower = lower
+        self.upper = upper
+        self.pins = pins
+    }
+
+    /// Positions the iterator so that `next()` returns the first key >= `key` (and within bounds).
+    public func seek(_ key: [UInt8]) throws {
+        var target = key
+        if let lower, compareBytes(lower, key) > 0 { target = lower }
+        try inner.seek(InternalKey.lookup(target, maxSequenceNumber))
+        started = true
+        skipUserKey = nil
+        done = false
+    }
+
+    /// The next key and value, or nil when the range is exhausted.
+    public func next() throws -> (key: [UInt8], value: [UInt8])? {
+        if done { return nil }
+        if !started {
+            if let lower { try seek(lower) } else { try inner.seekToFirst(); started = true }
+        }
+        while inner.isValid {
+            let ikey = inner.key
+            let trailer = InternalKey.trailer(ikey)
+            if trailer >> 8 > sequence {
+                try inner.next()
+                continue
+            }
+            if let skip = skipUserKey, sameUserKeyPrefix(ikey, skip) {
+                try inner.next()
+                continue
+            }
+            let userKey = InternalKey.userKey(ikey)
+            skipUserKey = userKey
+            if let upper, compareBytes(userKey, upper) >= 0 {
+                done = true
+                return nil
+            }
+            if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue {
+                try inner.next()
+                continue
+            }
+            let value = inner.value
+            try inner.next()
+            return (userKey, value)
+        }
+        done = true
+        return nil
+    }
+
+    /// Collects up to `limit` remaining entries.
+    public func collect(limit: Int = .max) throws -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        while out.count < limit, let e = try next() { out.append(e) }
+        return out
+    }
+
+    private func sameUserKeyPrefix(_ ikey: [UInt8], _ userKey: [UInt8]) -> Bool {
+        guard ikey.count - 8 == userKey.count else { return false }
+        return compareUserKey(ofInternal: ikey, userKey) == 0
+    }
+}

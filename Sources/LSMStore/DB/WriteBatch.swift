@@ -1,0 +1,83 @@
+/// A group of puts and deletes applied atomically: after a crash either all of them are in
+/// the store or none is.
+///
+/// Encoding (also the WAL record payload): sequence (fixed64) · count (fixed32) · entries,
+/// each `kind (1) · varint key length · key · [varint value length · value]` (values only
+/// for puts). See docs/FORMAT.md.
+public struct WriteBatch: Sendable {
+    static let headerSize = 12
+    var rep: [UInt8]
+
+    /// An empty batch.
+    public init() {
+        rep = [UInt8](repeating: 0, count: WriteBatch.headerSize)
+    }
+
+    init(rep: [UInt8]) { self.rep = rep }
+
+    /// Number of operations in the batch.
+    public var count: Int { Int(decodeFixed32(rep, 8)) }
+
+    /// True when the batch holds no operation.
+    public var isEmpty: Bool { count == 0 }
+
+    /// Approximate encoded size in bytes.
+    public var byteSize: Int { rep.count }
+
+    private mutating func setCount(_ n: Int) {
+        let v = UInt32(n)
+        rep[8] = UInt8(truncatingIfNeeded: v)
+        rep[9] = UInt8(truncatingIfNeeded: v >> 8)
+        rep[10] = UInt8(truncatingIfNeeded: v >> 16)
+        rep[11] = UInt8(truncatingIfNeeded: v >> 24)
+    }
+
+    /// Adds a put of `value` under `key`.
+    public mutating func put(_ key: [UInt8], _ value: [UInt8]) {
+        rep.append(ValueKind.value.rawValue)
+        putLengthPrefixed(&rep, key)
+        putLengthPrefixed(&rep, value)
+        setCount(count + 1)
+    }
+
+    /// Adds a deletion of `key`.
+    public mutating func delete(_ key: [UInt8]) {
+        rep.append(ValueKind.deletion.rawValue)
+        putLengthPrefixed(&rep, key)
+        setCount(count + 1)
+    }
+
+    /// Removes every operation.
+    public mutating func clear() {
+        rep = [UInt8](repeating: 0, count: WriteBatch.headerSize)
+    }
+
+    var sequence: UInt64 {
+        get { decodeFixed64(rep, 0) }
+        set {
+            for i in 0..<8 { rep[i] = UInt8(truncatingIfNeeded: newValue >> (8 * UInt64(i))) }
+        }
+    }
+
+    /// Calls `body` for each operation in order. Returns nil on success, or the byte offset of
+    /// the first malformed entry.
+    func forEach(_ body: (ValueKind, [UInt8], [UInt8]) throws -> Void) rethrows -> Int? {
+        guard rep.count >= WriteBatch.headerSize else { return 0 }
+        var r = ByteReader(rep, from: WriteBatch.headerSize)
+        var seen = 0
+        while !r.isAtEnd {
+            let at = r.position
+            guard let tag = r.readByte(), let kind = ValueKind(rawValue: tag),
+                  let key = r.readLengthPrefixed()
+            else { return at }
+            if kind == .value {
+                guard let value = r.readLengthPrefixed() else { return at }
+                try body(.value, key, value)
+            } else {
+                try body(.deletion, key, [])
+            }
+            seen += 1
+        }
+        return seen == count ? nil : rep.count
+    }
+}

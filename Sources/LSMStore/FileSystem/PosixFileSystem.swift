@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The production file system: direct POSIX calls.
+public struct PosixFileSystem: FileSystem {
+    /// Creates the POSIX file system.
+    public init() {}
+
+    public func create(_ path: String) throws -> any WritableFile {
+        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+        if fd < 0 { throw LSMError.io(path: path, operation: "create", errno: errno) }
+        return PosixWritableFile(fd: fd, path: path)
+    }
+
+    public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw LSMError.io(path: path, operation: "open", errno: errno) }
+        return PosixRandomAccessFile(fd: fd, path: path)
+    }
+
+    public func rename(_ from: String, to: String) throws {
+        #if canImport(Glibc)
+        let r = Glibc.rename(from, to)
+        #else
+        let r = Darwin.rename(from, to)
+        #endif
+        if r != 0 { throw LSMError.io(path: from, operation: "rename to \(to)", errno: errno) }
+    }
+
+    public func remove(_ path: String) throws {
+        if unlink(path) != 0 { throw LSMError.io(path: path, operation: "unlink", errno: errno) }
+    }
+
+    public func link(_ from: String, to: String) throws {
+        #if canImport(Glibc)
+        let r = Glibc.link(from, to)
+        #else
+        let r = Darwin.link(from, to)
+        #endif
+        if r != 0 { throw LSMError.io(path: from, operation: "link to \(to)", errno: errno) }
+    }
+
+    public func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw LSMError.io(path: path, operation: "opendir", errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { ptr in
+                ptr.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func createDirectory(_ path: String) throws {
+        if let st = try stat(path) {
+            if st.isDirectory { return }
+            throw LSMError.io(path: path, operation: "mkdir", errno: EEXIST)
+        }
+        let parent = parentDirectory(of: path)
+        if parent != path && parent != "." && parent != "/" { try createDirectory(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw LSMError.io(path: path, operation: "mkdir", errno: errno)
+        }
+    }
+
+    public func removeDirectory(_ path: String) throws {
+        if rmdir(path) != 0 { throw LSMError.io(path: path, operation: "rmdir", errno: errno) }
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw LSMError.io(path: path, operation: "open directory", errno: errno) }
+        defer { _ = Glibc.close(fd) }
+        if fsync(fd) != 0 { throw LSMError.io(path: path, operation: "fsync directory", errno: errno) }
+    }
+
+    public func stat(_ path: String) throws -> FileStatus? {
+        var st = Glibc.stat()
+        if systemStat(path, &st) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw LSMError.io(path: path, operation: "stat", errno: errno)
+        }
+        return FileStatus(
+            size: UInt64(st.st_size), device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+            linkCount: UInt64(st.st_nlink), isDirectory: (st.st_mode & S_IFMT) == S_IFDIR)
+    }
+
+    public func lock(_ path: String) throws -> any FileLock {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        if fd < 0 { throw LSMError.io(path: path, operation: "open lock file", errno: errno) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            _ = Glibc.close(fd)
+            if e == EWOULDBLOCK { throw LSMError.locked(path: path) }
+            throw LSMError.io(path: path, operation: "flock", errno: e)
+        }
+        return PosixFileLock(fd: fd)
+    }
+}
+
+/// `stat(2)`, at file scope where the name is not shadowed by `FileSystem.stat`.
+private func systemStat(_ path: String, _ st: inout Glibc.stat) -> Int32 { stat(path, &st) }
+
+final class PosixFileLock: FileLock {
+    private var fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    func unlock() {
+        guard fd >= 0 else { return }
+        _ = flock(fd, LOCK_UN)
+        _ = Glibc.close(fd)
+        fd = -1
+    }
+    deinit { unlock() }
+}
+
+final class PosixWritableFile: WritableFile {
+    private var fd: Int32
+    let path: String
+    private(set) var size: UInt64 = 0
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+
+    func append(_ data: UnsafeRawBufferPointer) throws {
+        guard fd >= 0 else { throw LSMError.io(path: path, operation: "write", errno: EBADF) }
+        guard var p = data.baseAddress else { return }
+        var left = data.count
+        while left > 0 {
+            let n = write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LSMError.io(path: path, operation: "write", errno: errno)
+            }
+            p += n
+            left -= n
+            size += UInt64(n)
+        }
+    }
+
+    func sync() throws {
+        guard fd >= 0 else { throw LSMError.io(path: path, operation: "fsync", errno: EBADF) }
+        if fdatasync(fd) != 0 { throw LSMError.io(path: path, operation: "fdatasync", errno: errno) }
+    }
+
+    func close() throws {
+        guard fd >= 0 else { return }
+        let r = Glibc.close(fd)
+        fd = -1
+        if r != 0 { throw LSMError.io(path: path, operation: "close", errno: errno) }
+    }
+}
+
+final class PosixRandomAccessFile: RandomAccessFile, @unchecked Sendable {
+    let fd: Int32
+    let path: String
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { _ = Glibc.close(fd) }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, base + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LSMError.io(path: path, operation: "pread", errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    func size() throws -> UInt64 {
+        var st = Glibc.stat()
+        if fstat(fd, &st) != 0 { throw LSMError.io(path: path, operation: "fstat", errno: errno) }
+        return UInt64(st.st_size)
+    }
+}

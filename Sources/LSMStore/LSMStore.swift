@@ -1,0 +1,107 @@
+/// An embeddable, durable key-value store organised as a log-structured merge tree.
+///
+/// Keys and values are byte strings of any length, including empty. Writes go to a
+/// write-ahead log and an in-memory table; full memtables are flushed to immutable sorted
+/// tables (SSTs) that background compaction merges level by level. Reads see a consistent
+/// state; `snapshot()` pins one.
+///
+/// ```swift
+/// let store = try LSMStore.open(at: "/tmp/db")
+/// try store.put(Array("k".utf8), Array("v".utf8))
+/// let v = try store.get(Array("k".utf8))
+/// try store.close()
+/// ```
+///
+/// All methods are thread-safe. Call `close()` when done; a store that is deallocated
+/// without it is closed then.
+public final class LSMStore: @unchecked Sendable {
+    let core: StoreCore
+
+    /// The directory the store lives in.
+    public var path: String { core.dir }
+
+    /// The options the store was opened with.
+    public var options: Options { core.options }
+
+    private init(core: StoreCore) { self.core = core }
+
+    deinit { try? core.close() }
+
+    /// Opens the store in directory `path`, creating it when `options.createIfMissing` is set,
+    /// or recovering it: the manifest is replayed, unflushed write-ahead logs are written to
+    /// L0 tables (a torn last record is dropped), and files no version references are deleted.
+    ///
+    /// - Throws: `LSMError.locked` if another process has the store open,
+    ///   `LSMError.corruption` naming the file and offset of damaged metadata,
+    ///   `LSMError.io` for system errors, `LSMError.invalidArgument` for bad options.
+    public static func open(at path: String, options: Options = Options()) throws -> LSMStore {
+        LSMStore(core: try StoreCore.open(at: path, options: options))
+    }
+
+    /// Stops background work and releases the store. With the WAL disabled, the memtable is
+    /// flushed first so no acknowledged write is lost. Further calls throw `LSMError.closed`.
+    public func close() throws { try core.close() }
+
+    /// Stores `value` under `key`. With `sync` (default: `options.syncWrites`), returns only
+    /// after the write-ahead log is fsynced.
+    public func put(_ key: [UInt8], _ value: [UInt8], sync: Bool? = nil) throws {
+        var b = WriteBatch()
+        b.put(key, value)
+        try write(b, sync: sync)
+    }
+
+    /// Removes `key` (a no-op if absent).
+    public func delete(_ key: [UInt8], sync: Bool? = nil) throws {
+        var b = WriteBatch()
+        b.delete(key)
+        try write(b, sync: sync)
+    }
+
+    /// Applies every operation of `batch` atomically: readers and recovery after a crash see
+    /// all of them or none.
+    public func write(_ batch: WriteBatch, sync: Bool? = nil) throws {
+        try core.write(batch, sync: sync ?? core.options.syncWrites)
+    }
+
+    /// The value stored under `key`, or nil. Reads as of `snapshot` when given.
+    public func get(_ key: [UInt8], snapshot: Snapshot? = nil) throws -> [UInt8]? {
+        try core.get(key, snapshot: snapshot)
+    }
+
+    /// An iterator over the keys in [`from`, `to`) in ascending byte order (nil bounds are
+    /// open), as of `snapshot` or of now.
+    public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, snapshot: Snapshot? = nil) throws -> StoreIterator {
+        try core.scan(from: from, to: to, snapshot: snapshot)
+    }
+
+    /// A consistent read view of the current state. Release it (or let it go) when done, so
+    /// compaction can drop the old versions it keeps.
+    public func snapshot() throws -> Snapshot { try core.snapshot() }
+
+    /// Writes the memtable to an L0 table and waits until it is recorded in the manifest.
+    public func flush() throws { try core.flush() }
+
+    /// Flushes, then compacts every level into the last non-empty one, waiting until done.
+    public func compact() throws { try core.compactAll() }
+
+    /// Files and bytes per level, memtable sizes and counters of flush and compaction work.
+    public var stats: StoreStats { core.stats() }
+}
+
+extension LSMStore {
+    /// Convenience: `put` with UTF-8 strings.
+    public func put(_ key: String, _ value: String, sync: Bool? = nil) throws {
+        try put(Array(key.utf8), Array(value.utf8), sync: sync)
+    }
+
+    /// Convenience: `get` with a UTF-8 key, decoding the value as UTF-8 (invalid bytes are
+    /// replaced).
+    public func get(_ key: String, snapshot: Snapshot? = nil) throws -> String? {
+        try get(Array(key.utf8), snapshot: snapshot).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Convenience: `delete` with a UTF-8 key.
+    public func delete(_ key: String, sync: Bool? = nil) throws {
+        try delete(Array(key.utf8), sync: sync)
+    }
+}

@@ -1,0 +1,165 @@
+/// Uncompressed block bytes in one heap allocation (shared by the block cache and iterators).
+final class BlockContents: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        self.base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 8)
+    }
+
+    convenience init(_ bytes: UnsafeRawBufferPointer) {
+        self.init(count: bytes.count)
+        if let src = bytes.baseAddress, bytes.count > 0 { base.copyMemory(from: src, byteCount: bytes.count) }
+    }
+
+    deinit { base.deallocate() }
+
+    var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+}
+
+/// A parsed block (see `BlockBuilder` for the format). Construction validates the restart
+/// array; entry decoding is bounds-checked and reports corruption with the block's offset.
+final class Block: @unchecked Sendable {
+    let contents: BlockContents
+    let restartsOffset: Int
+    let numRestarts: Int
+    let fileName: String
+    let fileOffset: UInt64
+
+    init(_ contents: BlockContents, fileName: String, fileOffset: UInt64) throws {
+        self.contents = contents
+        self.fileName = fileName
+        self.fileOffset = fileOffset
+        guard contents.count >= 4 else {
+            throw LSMError.corruption(file: fileName, offset: fileOffset, reason: "block too short (\(contents.count) bytes)")
+        }
+        let n = Int(loadFixed32(contents.base, contents.count - 4))
+        guard n >= 1, n <= (contents.count - 4) / 4 else {
+            throw LSMError.corruption(file: fileName, offset: fileOffset, reason: "bad restart count \(n)")
+        }
+        numRestarts = n
+        restartsOffset = contents.count - 4 - 4 * n
+    }
+
+    func restartPoint(_ i: Int) -> Int { Int(loadFixed32(contents.base, restartsOffset + 4 * i)) }
+
+    func makeIterator() -> BlockIterator { BlockIterator(self) }
+
+    /// Every entry, decoded (used for the index block and by tools).
+    func allEntries() throws -> [(key: [UInt8], value: [UInt8])] {
+        let it = makeIterator()
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        try it.seekToFirst()
+        while it.isValid {
+            out.append((it.key, it.value))
+            try it.next()
+        }
+        return out
+    }
+}
+
+/// Iterates a block's entries (keys compared as internal keys).
+final class BlockIterator: InternalIterator {
+    let block: Block
+    private var current: Int  // offset of current entry; == restartsOffset when invalid
+    private var nextOffset: Int
+    private var keyBuf: [UInt8] = []
+    private var valueStart = 0
+    private var valueLength = 0
+
+    init(_ block: Block) {
+        self.block = block
+        self.current = block.restartsOffset
+        self.nextOffset = block.restartsOffset
+    }
+
+    var isValid: Bool { current < block.restartsOffset }
+    var key: [UInt8] { keyBuf }
+    var value: [UInt8] {
+        [UInt8](UnsafeRawBufferPointer(start: block.contents.base + valueStart, count: valueLength))
+    }
+    var valueBuffer: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: block.contents.base + valueStart, count: valueLength)
+    }
+
+    private func corruption(_ at: Int, _ why: String) -> LSMError {
+        .corruption(file: block.fileName, offset: block.fileOffset, reason: "block entry at \(at): \(why)")
+    }
+
+    /// Decodes the entry at `offset` on top of the current key.
+    private func parse(at offset: Int) throws {
+        let base = UnsafeRawPointer(block.contents.base)
+        let limit = block.restartsOffset
+        var p = offset
+        guard let shared = decodeVarint64(base, &p, limit),
+              let nonShared = decodeVarint64(base, &p, limit),
+              let vlen = decodeVarint64(base, &p, limit)
+        else { throw corruption(offset, "bad entry header") }
+        guard shared <= UInt64(keyBuf.count), nonShared <= UInt64(limit - p),
+              vlen <= UInt64(limit - p) - nonShared
+        else { throw corruption(offset, "entry overruns the block") }
+        keyBuf.removeSubrange(Int(shared)...)
+        keyBuf.append(contentsOf: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
+        p += Int(nonShared)
+        valueStart = p
+        valueLength = Int(vlen)
+        current = offset
+        nextOffset = p + Int(vlen)
+    }
+
+    private func seekToRestart(_ i: Int) throws {
+        keyBuf.removeAll(keepingCapacity: true)
+        let off = block.restartPoint(i)
+        guard off < block.restartsOffset else { throw corruption(off, "restart point past entries") }
+        try parse(at: off)
+    }
+
+    func seekToFirst() throws {
+        keyBuf.removeAll(keepingCapacity: true)
+        if block.restartsOffset == 0 {
+            current = block.restartsOffset
+            return
+        }
+        try seekToRestart(0)
+    }
+
+    func next() throws {
+        guard isValid else { return }
+        if nextOffset >= block.restartsOffset {
+            current = block.restartsOffset
+            return
+        }
+        try parse(at: nextOffset)
+    }
+
+    func seek(_ target: [UInt8]) throws {
+        if block.restartsOffset == 0 {
+            current = block.restartsOffset
+            return
+        }
+        // Binary search for the last restart point whose key is < target.
+        var left = 0
+        var right = block.numRestarts - 1
+        while left < right {
+            let mid = (left + right + 1) / 2
+            try seekToRestart(mid)
+            let c = keyBuf.withUnsafeBytes { k in target.withUnsafeBytes { t in compareKeys(k, t) } }
+            if c < 0 { left = mid } else { right = mid - 1 }
+        }
+        try seekToRestart(left)
+        while isValid {
+            let c = keyBuf.withUnsafeBytes { k in target.withUnsafeBytes { t in compareKeys(k, t) } }
+            if c >= 0 { return }
+            try next()
+        }
+    }
+
+    /// Internal keys compare as internal keys; shorter keys (never produced by this store)
+    /// compare bytewise so a corrupt block cannot trap.
+    @inline(__always)
+    private func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        if a.count >= 8 && b.count >= 8 { return compareInternal(a, b) }
+        return compareBytes(a, b)
+    }
+}

@@ -1,0 +1,202 @@
+/// Key of a cached block: the table's file number and the block's offset.
+struct BlockCacheKey: Hashable, Sendable {
+    let fileNumber: UInt64
+    let offset: UInt64
+}
+
+typealias BlockCache = LRUCache<BlockCacheKey, Block>
+
+/// An open SST: footer, index, filter and properties are read and verified when opened;
+/// data blocks are read on demand through the block cache.
+final class SSTableReader: @unchecked Sendable {
+    let fileNumber: UInt64
+    let file: any RandomAccessFile
+    let fileSize: UInt64
+    let properties: TableProperties
+    let filter: BloomFilter?
+    let indexKeys: [[UInt8]]
+    let indexHandles: [BlockHandle]
+    let cache: BlockCache?
+
+    var path: String { file.path }
+
+    static func open(fileSystem fs: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> SSTableReader {
+        let file = try fs.openRandomAccess(path)
+        return try SSTableReader(file: file, fileNumber: fileNumber, cache: cache)
+    }
+
+    init(file: any RandomAccessFile, fileNumber: UInt64, cache: BlockCache?) throws {
+        self.file = file
+        self.fileNumber = fileNumber
+        self.cache = cache
+        let size = try file.size()
+        fileSize = size
+        guard size >= UInt64(Footer.size) else {
+            throw LSMError.corruption(file: file.path, offset: 0, reason: "file too short to be an SST (\(size) bytes)")
+        }
+        let footerOffset = size - UInt64(Footer.size)
+        let footer = try Footer.decode(
+            try file.readExactly(at: footerOffset, count: Footer.size), fileName: file.path, fileOffset: footerOffset)
+        func checkHandle(_ h: BlockHandle, _ what: String) throws {
+            guard h.offset <= footerOffset, h.size + UInt64(blockTrailerSize) <= footerOffset - h.offset else {
+                throw LSMError.corruption(file: file.path, offset: footerOffset, reason: "\(what) handle out of range")
+            }
+        }
+        try checkHandle(footer.index, "index")
+        try checkHandle(footer.properties, "properties")
+        let propsBlock = try readBlockContents(file, footer.properties)
+        guard let props = TableProperties.decode([UInt8](propsBlock.buffer)) else {
+            throw LSMError.corruption(file: file.path, offset: footer.properties.offset, reason: "bad properties block")
+        }
+        properties = props
+        if footer.filter.size > 0 {
+            try checkHandle(footer.filter, "filter")
+            filter = BloomFilter(data: [UInt8](try readBlockContents(file, footer.filter).buffer))
+        } else {
+            filter = nil
+        }
+        let indexContents = try readBlockContents(file, footer.index)
+        let index = try Block(indexContents, fileName: file.path, fileOffset: footer.index.offset)
+        var keys: [[UInt8]] = []
+        var handles: [BlockHandle] = []
+        for (k, v) in try index.allEntries() {
+            guard let h = BlockHandle.decode(v), k.count >= 8 else {
+                throw LSMError.corruption(file: file.path, offset: footer.index.offset, reason: "bad index entry")
+            }
+            try checkHandle(h, "data block")
+            if let last = keys.last, compareInternal(last, k) >= 0 {
+                throw LSMError.corruption(file: file.path, offset: footer.index.offset, reason: "index keys out of order")
+            }
+            keys.append(k)
+            handles.append(h)
+        }
+        indexKeys = keys
+        indexHandles = handles
+    }
+
+    /// Data block `i`, from the cache or disk (verified).
+    func dataBlock(_ i: Int, fillCache: Bool = true) throws -> Block {
+        let h = indexHandles[i]
+        let key = BlockCacheKey(fileNumber: fileNumber, offset: h.offset)
+        if let cache, let b = cache.get(key) { return b }
+        let contents = try readBlockContents(file, h)
+        let block = try Block(contents, fileName: file.path, fileOffset: h.offset)
+        if fillCache, let cache { cache.insert(key, block, charge: contents.count + 64) }
+        return block
+    }
+
+    /// Index of the first data block whose last key is >= `ikey`, or `indexKeys.count`.
+    func blockIndex(for ikey: [UInt8]) -> Int {
+        var lo = 0, hi = indexKeys.count
+        ikey.withUnsafeBytes { t in
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if indexKeys[mid].withUnsafeBytes({ compareInternal($0, t) }) < 0 { lo = mid + 1 } else { hi = mid }
+            }
+        }
+        return lo
+    }
+
+    /// False when the bloom filter rules `userKey` out.
+    func mayContain(userKey: [UInt8]) -> Bool {
+        guard let filter else { return true }
+        return filter.mayContain(userKeyHash: bloomHash(userKey))
+    }
+
+    /// The first entry at or after `lookup` if it has the same user key.
+    func get(_ lookup: [UInt8], userKey: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        guard mayContain(userKey: userKey) else { return nil }
+        let i = blockIndex(for: lookup)
+        guard i < indexKeys.count else { return nil }
+        let it = try dataBlock(i).makeIterator()
+        try it.seek(lookup)
+        guard it.isValid, sameUserKey(it.key, lookup) else { return nil }
+        return (it.key, it.value)
+    }
+
+    func makeIterator(fillCache: Bool = true) -> TableIterator { TableIterator(self, fillCache: fillCache) }
+
+    /// Reads every data block from disk (not the cache), checking each checksum and entry
+    /// order. Returns the number of entries.
+    func verify() throws -> UInt64 {
+        var count: UInt64 = 0
+        var prev: [UInt8]? = nil
+        for i in indexKeys.indices {
+            let h = indexHandles[i]
+            let block = try Block(try readBlockContents(file, h), fileName: file.path, fileOffset: h.offset)
+            let it = block.makeIterator()
+            try it.seekToFirst()
+            while it.isValid {
+                let k = it.key
+                guard k.count >= 8, InternalKey.kind(k) != nil else {
+                    throw LSMError.corruption(file: file.path, offset: h.offset, reason: "malformed internal key")
+                }
+                if let p = prev, compareInternal(p, k) >= 0 {
+                    throw LSMError.corruption(file: file.path, offset: h.offset, reason: "keys out of order")
+                }
+                prev = k
+                count += 1
+                try it.next()
+            }
+            if let p = prev, compareInternal(p, indexKeys[i]) != 0 {
+                throw LSMError.corruption(file: file.path, offset: h.offset, reason: "block's last key differs from its index entry")
+            }
+        }
+        if count != properties.entryCount {
+            throw LSMError.corruption(
+                file: file.path, offset: 0,
+                reason: "properties say \(properties.entryCount) entries, blocks hold \(count)")
+        }
+        return count
+    }
+}
+
+/// Iterates every entry of a table, block after block.
+final class TableIterator: InternalIterator {
+    private let table: SSTableReader
+    private let fillCache: Bool
+    private var blockIndex = 0
+    private var blockIter: BlockIterator?
+
+    init(_ table: SSTableReader, fillCache: Bool) {
+        self.table = table
+        self.fillCache = fillCache
+    }
+
+    var isValid: Bool { blockIter?.isValid ?? false }
+    var key: [UInt8] { blockIter!.key }
+    var value: [UInt8] { blockIter!.value }
+
+    private func load(_ i: Int) throws {
+        blockIndex = i
+        if i < table.indexKeys.count {
+            blockIter = try table.dataBlock(i, fillCache: fillCache).makeIterator()
+        } else {
+            blockIter = nil
+        }
+    }
+
+    private func skipEmptyBlocks() throws {
+        while let it = blockIter, !it.isValid {
+            try load(blockIndex + 1)
+            try blockIter?.seekToFirst()
+        }
+    }
+
+    func seekToFirst() throws {
+        try load(0)
+        try blockIter?.seekToFirst()
+        try skipEmptyBlocks()
+    }
+
+    func seek(_ target: [UInt8]) throws {
+        try load(table.blockIndex(for: target))
+        try blockIter?.seek(target)
+        try skipEmptyBlocks()
+    }
+
+    func next() throws {
+        try blockIter?.next()
+        try skipEmptyBlocks()
+    }
+}

@@ -1,0 +1,125 @@
+/// Settings an SST is built with.
+struct TableOptions: Sendable {
+    var blockSize = 4096
+    var restartInterval = 16
+    var bloomBitsPerKey = 10
+    var compression: Compression = .lz4
+
+    init() {}
+
+    init(_ o: Options) {
+        blockSize = o.blockSize
+        restartInterval = o.blockRestartInterval
+        bloomBitsPerKey = o.bloomBitsPerKey
+        compression = o.compression
+    }
+}
+
+/// Writes an immutable sorted table (see docs/FORMAT.md): data blocks, a bloom filter block,
+/// a properties block, an index block and the footer. Entries must arrive in internal-key
+/// order; output is buffered and appended in large writes.
+final class SSTableWriter {
+    private let file: any WritableFile
+    private let options: TableOptions
+    private var dataBlock: BlockBuilder
+    private var indexBlock = BlockBuilder(restartInterval: 1)
+    private var filter: BloomFilterBuilder?
+    private var pending: [UInt8] = []
+    private var offset: UInt64 = 0
+    private var lastKey: [UInt8] = []
+    private var lastUserKeyHash: UInt64? = nil
+    private(set) var properties = TableProperties()
+    private var finished = false
+
+    init(file: any WritableFile, options: TableOptions) {
+        self.file = file
+        self.options = options
+        self.dataBlock = BlockBuilder(restartInterval: options.restartInterval)
+        if options.bloomBitsPerKey > 0 { filter = BloomFilterBuilder(bitsPerKey: options.bloomBitsPerKey) }
+        pending.reserveCapacity(256 << 10)
+    }
+
+    /// Bytes the file will have if finished now (approximately).
+    var estimatedFileSize: UInt64 { offset + UInt64(pending.count + dataBlock.estimatedSize) }
+    var entryCount: UInt64 { properties.entryCount }
+
+    func add(_ ikey: [UInt8], _ value: [UInt8]) throws {
+        precondition(!finished)
+        if properties.entryCount == 0 {
+            properties.smallestKey = ikey
+            properties.smallestSequence = InternalKey.sequence(ikey)
+            properties.largestSequence = properties.smallestSequence
+        }
+        let seq = InternalKey.sequence(ikey)
+        properties.smallestSequence = min(properties.smallestSequence, seq)
+        properties.largestSequence = max(properties.largestSequence, seq)
+        properties.entryCount += 1
+        if InternalKey.kind(ikey) == .deletion { properties.deletionCount += 1 }
+        properties.rawKeyBytes += UInt64(ikey.count)
+        properties.rawValueBytes += UInt64(value.count)
+        if filter != nil {
+            let h = ikey.withUnsafeBytes { bloomHash(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)])) }
+            if h != lastUserKeyHash || !sameUserKey(ikey, lastKey) {
+                filter!.add(userKeyHash: h)
+                lastUserKeyHash = h
+            }
+        }
+        dataBlock.add(ikey, value)
+        lastKey = ikey
+        if dataBlock.estimatedSize >= options.blockSize { try flushDataBlock() }
+    }
+
+    private func flushDataBlock() throws {
+        guard !dataBlock.isEmpty else { return }
+        let raw = dataBlock.finish()
+        let (stored, type) = encodeBlockForStorage(raw, compression: options.compression)
+        let handle = BlockHandle(offset: offset + UInt64(pending.count), size: UInt64(stored.count - blockTrailerSize))
+        pending.append(contentsOf: stored)
+        properties.dataBlockCount += 1
+        properties.dataBytes += UInt64(stored.count)
+        if type == .lz4 { properties.compressedBlockCount += 1 }
+        var h = [UInt8]()
+        handle.encode(into: &h)
+        indexBlock.add(lastKey, h)
+        if pending.count >= 256 << 10 { try flushPending() }
+    }
+
+    private func flushPending() throws {
+        guard !pending.isEmpty else { return }
+        try file.append(pending)
+        offset += UInt64(pending.count)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeRawBlock(_ raw: [UInt8], compression: Compression) -> BlockHandle {
+        let (stored, _) = encodeBlockForStorage(raw, compression: compression)
+        let handle = BlockHandle(offset: offset + UInt64(pending.count), size: UInt64(stored.count - blockTrailerSize))
+        pending.append(contentsOf: stored)
+        return handle
+    }
+
+    /// Writes the meta blocks and footer, fsyncs and closes the file. Returns the file size.
+    func finish(sync: Bool = true) throws -> UInt64 {
+        precondition(!finished)
+        finished = true
+        try flushDataBlock()
+        properties.largestKey = lastKey
+        var filterHandle = BlockHandle(offset: 0, size: 0)
+        if let f = filter, !f.isEmpty {
+            filterHandle = writeRawBlock(f.finish(), compression: .none)
+        }
+        let propsHandle = writeRawBlock(properties.encode(), compression: .none)
+        let indexHandle = writeRawBlock(indexBlock.finish(), compression: .none)
+        pending.append(contentsOf: Footer(index: indexHandle, filter: filterHandle, properties: propsHandle).encode())
+        try flushPending()
+        if sync { try file.sync() }
+        try file.close()
+        return offset
+    }
+
+    /// Closes the file without finishing it (the caller deletes it).
+    func abandon() {
+        finished = true
+        try? file.close()
+    }
+}

@@ -1,0 +1,26 @@
+/// Open table readers by file number, bounded by `maxOpenFiles` (LRU).
+final class TableCache: @unchecked Sendable {
+    let dir: String
+    let fs: any FileSystem
+    let blockCache: BlockCache?
+    private let readers: LRUCache<UInt64, SSTableReader>
+
+    init(dir: String, fs: any FileSystem, capacity: Int, blockCache: BlockCache?) {
+        self.dir = dir
+        self.fs = fs
+        self.blockCache = blockCache
+        self.readers = LRUCache(capacity: capacity)
+    }
+
+    func reader(_ number: UInt64) throws -> SSTableReader {
+        if let r = readers.get(number) { return r }
+        let r = try SSTableReader.open(fileSystem: fs, path: FileNames.table(dir, number), fileNumber: number, cache: blockCache)
+        readers.insert(number, r, charge: 1)
+        return r
+    }
+
+    func evict(_ number: UInt64) {
+        readers.erase(number)
+        blockCache?.eraseAll { $0.fileNumber == number }
+    }
+}

@@ -1,0 +1,102 @@
+/// A thread-safe least-recently-used cache with a capacity in charge units (bytes for the
+/// block cache, open files for the table cache).
+final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
+    private final class Node {
+        let key: Key
+        var value: Value
+        var charge: Int
+        var prev: Node?
+        var next: Node?
+        init(key: Key, value: Value, charge: Int) {
+            self.key = key
+            self.value = value
+            self.charge = charge
+        }
+    }
+
+    let capacity: Int
+    private let lock = Mutex()
+    private var map: [Key: Node] = [:]
+    private var head: Node?  // most recent
+    private var tail: Node?  // least recent
+    private(set) var usage = 0
+    private(set) var hits = 0
+    private(set) var misses = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func get(_ key: Key) -> Value? {
+        lock.withLock {
+            guard let node = map[key] else {
+                misses += 1
+                return nil
+            }
+            hits += 1
+            moveToFront(node)
+            return node.value
+        }
+    }
+
+    func insert(_ key: Key, _ value: Value, charge: Int) {
+        guard capacity > 0 else { return }
+        lock.withLock {
+            if let node = map[key] {
+                usage += charge - node.charge
+                node.value = value
+                node.charge = charge
+                moveToFront(node)
+            } else {
+                let node = Node(key: key, value: value, charge: charge)
+                map[key] = node
+                usage += charge
+                pushFront(node)
+            }
+            while usage > capacity, let victim = tail, victim !== head {
+                remove(victim)
+            }
+        }
+    }
+
+    func erase(_ key: Key) {
+        lock.withLock {
+            if let node = map[key] { remove(node) }
+        }
+    }
+
+    /// Removes every entry whose key satisfies `predicate`.
+    func eraseAll(where predicate: (Key) -> Bool) {
+        lock.withLock {
+            for (k, node) in map where predicate(k) { remove(node) }
+        }
+    }
+
+    var count: Int { lock.withLock { map.count } }
+
+    private func unlink(_ node: Node) {
+        node.prev?.next = node.next
+        node.next?.prev = node.prev
+        if head === node { head = node.next }
+        if tail === node { tail = node.prev }
+        node.prev = nil
+        node.next = nil
+    }
+
+    private func pushFront(_ node: Node) {
+        node.next = head
+        head?.prev = node
+        head = node
+        if tail == nil { tail = node }
+    }
+
+    private func moveToFront(_ node: Node) {
+        guard head !== node else { return }
+        unlink(node)
+        pushFront(node)
+    }
+
+    private func remove(_ node: Node) {
+        unlink(node)
+        map[node.key] = nil
+        usage -= node.charge
+    }
+}

@@ -1,0 +1,48 @@
+import CLZ4
+
+/// Thin wrapper over liblz4's block API (`LZ4_compress_default`, `LZ4_decompress_safe`).
+enum LZ4 {
+    /// Compresses `input` as one LZ4 block; nil if liblz4 reports failure.
+    static func compress(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard input.count <= Int(LZ4_MAX_INPUT_SIZE) else { return nil }
+        let bound = Int(LZ4_compressBound(Int32(input.count)))
+        guard bound > 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: bound)
+        let n = out.withUnsafeMutableBytes { dst -> Int32 in
+            LZ4_compress_default(
+                input.baseAddress?.assumingMemoryBound(to: CChar.self),
+                dst.baseAddress!.assumingMemoryBound(to: CChar.self),
+                Int32(input.count), Int32(bound))
+        }
+        guard n > 0 else { return input.count == 0 ? [0] : nil }
+        out.removeSubrange(Int(n)...)
+        return out
+    }
+
+    static func compress(_ input: [UInt8]) -> [UInt8]? {
+        input.withUnsafeBytes { compress($0) }
+    }
+
+    /// Decompresses one LZ4 block into exactly `outputSize` bytes at `dst`. Returns false when
+    /// the input is malformed or does not decode to exactly `outputSize` bytes.
+    static func decompress(_ input: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, outputSize: Int) -> Bool {
+        guard let src = input.baseAddress, input.count > 0, input.count <= Int(Int32.max),
+              outputSize <= Int(Int32.max)
+        else { return outputSize == 0 && input.count <= 1 }
+        let n = LZ4_decompress_safe(
+            src.assumingMemoryBound(to: CChar.self),
+            dst.assumingMemoryBound(to: CChar.self),
+            Int32(input.count), Int32(outputSize))
+        return Int(n) == outputSize
+    }
+
+    static func decompress(_ input: [UInt8], outputSize: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: max(outputSize, 1))
+        let ok = input.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in decompress(src, into: dst.baseAddress!, outputSize: outputSize) }
+        }
+        guard ok else { return nil }
+        if outputSize == 0 { return [] }
+        return out
+    }
+}

@@ -1,0 +1,30 @@
+/// One live SST as the manifest records it.
+final class FileMetaData: @unchecked Sendable {
+    let number: UInt64
+    let size: UInt64
+    /// Smallest and largest internal keys in the file.
+    let smallest: [UInt8]
+    let largest: [UInt8]
+
+    init(number: UInt64, size: UInt64, smallest: [UInt8], largest: [UInt8]) {
+        self.number = number
+        self.size = size
+        self.smallest = smallest
+        self.largest = largest
+    }
+
+    var smallestUserKey: [UInt8] { InternalKey.userKey(smallest) }
+    var largestUserKey: [UInt8] { InternalKey.userKey(largest) }
+
+    /// Whether the user key range [smallest, largest] of the file contains `userKey`.
+    func contains(userKey: [UInt8]) -> Bool {
+        compareUserKey(ofInternal: smallest, userKey) <= 0 && compareUserKey(ofInternal: largest, userKey) >= 0
+    }
+
+    /// Whether the file's user key range overlaps [lo, hi] (nil = unbounded).
+    func overlaps(lo: [UInt8]?, hi: [UInt8]?) -> Bool {
+        if let lo, compareUserKey(ofInternal: largest, lo) < 0 { return false }
+        if let hi, compareUserKey(ofInternal: smallest, hi) > 0 { return false }
+        return true
+    }
+}

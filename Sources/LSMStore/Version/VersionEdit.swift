@@ -1,0 +1,73 @@
+/// A change to the set of live files, recorded as one manifest record.
+///
+/// Encoding: a sequence of tagged fields, each `varint tag · fields` (docs/FORMAT.md):
+/// 1 log number · 2 next file number · 3 last sequence · 4 compact pointer (level, key) ·
+/// 5 deleted file (level, number) · 6 new file (level, number, size, smallest, largest) ·
+/// 7 store id (length-prefixed bytes).
+struct VersionEdit {
+    var logNumber: UInt64?
+    var nextFileNumber: UInt64?
+    var lastSequence: UInt64?
+    var storeID: [UInt8]?
+    var compactPointers: [(level: Int, key: [UInt8])] = []
+    var deletedFiles: [(level: Int, number: UInt64)] = []
+    var newFiles: [(level: Int, file: FileMetaData)] = []
+
+    mutating func addFile(_ level: Int, _ f: FileMetaData) { newFiles.append((level, f)) }
+    mutating func deleteFile(_ level: Int, _ number: UInt64) { deletedFiles.append((level, number)) }
+
+    func encode() -> [UInt8] {
+        var out = [UInt8]()
+        if let v = logNumber { putVarint64(&out, 1); putVarint64(&out, v) }
+        if let v = nextFileNumber { putVarint64(&out, 2); putVarint64(&out, v) }
+        if let v = lastSequence { putVarint64(&out, 3); putVarint64(&out, v) }
+        for (level, key) in compactPointers {
+            putVarint64(&out, 4); putVarint64(&out, UInt64(level)); putLengthPrefixed(&out, key)
+        }
+        for (level, number) in deletedFiles {
+            putVarint64(&out, 5); putVarint64(&out, UInt64(level)); putVarint64(&out, number)
+        }
+        for (level, f) in newFiles {
+            putVarint64(&out, 6); putVarint64(&out, UInt64(level)); putVarint64(&out, f.number)
+            putVarint64(&out, f.size); putLengthPrefixed(&out, f.smallest); putLengthPrefixed(&out, f.largest)
+        }
+        if let id = storeID { putVarint64(&out, 7); putLengthPrefixed(&out, id) }
+        return out
+    }
+
+    /// Decodes an edit; returns nil when malformed.
+    static func decode(_ bytes: [UInt8]) -> VersionEdit? {
+        var e = VersionEdit()
+        var r = ByteReader(bytes)
+        func level(_ v: UInt64?) -> Int? {
+            guard let v, v < UInt64(Version.numLevels) else { return nil }
+            return Int(v)
+        }
+        while !r.isAtEnd {
+            guard let tag = r.readVarint64() else { return nil }
+            switch tag {
+            case 1: guard let v = r.readVarint64() else { return nil }; e.logNumber = v
+            case 2: guard let v = r.readVarint64() else { return nil }; e.nextFileNumber = v
+            case 3: guard let v = r.readVarint64() else { return nil }; e.lastSequence = v
+            case 4:
+                guard let l = level(r.readVarint64()), let k = r.readLengthPrefixed() else { return nil }
+                e.compactPointers.append((l, k))
+            case 5:
+                guard let l = level(r.readVarint64()), let n = r.readVarint64() else { return nil }
+                e.deletedFiles.append((l, n))
+            case 6:
+                guard let l = level(r.readVarint64()), let n = r.readVarint64(), let s = r.readVarint64(),
+                      let small = r.readLengthPrefixed(), let large = r.readLengthPrefixed(),
+                      InternalKey.isValid(small), InternalKey.isValid(large)
+                else { return nil }
+                e.newFiles.append((l, FileMetaData(number: n, size: s, smallest: small, largest: large)))
+            case 7:
+                guard let id = r.readLengthPrefixed() else { return nil }
+                e.storeID = id
+            default:
+                return nil
+            }
+        }
+        return e
+    }
+}

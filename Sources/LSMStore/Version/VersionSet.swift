@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The manifest and the current version: file numbers, sequence numbers, the live files per
+/// level and the log of edits that produced them. Callers hold the store's state lock.
+final class VersionSet: @unchecked Sendable {
+    let dir: String
+    let fs: any FileSystem
+    let options: Options
+
+    private(set) var current: Version = .empty
+    var nextFileNumber: UInt64 = 2
+    var lastSequence: UInt64 = 0
+    private(set) var logNumber: UInt64 = 0
+    private(set) var manifestNumber: UInt64 = 0
+    private(set) var storeID: [UInt8] = []
+    private var manifest: LogWriter?
+    /// Where the next compaction of each level starts (round robin over the key space).
+    var compactPointers: [[UInt8]] = Array(repeating: [], count: Version.numLevels)
+    /// Every version handed out that may still be in use (weakly held).
+    private var versions: [WeakVersion] = []
+
+    private struct WeakVersion {
+        weak var version: Version?
+    }
+
+    init(dir: String, fs: any FileSystem, options: Options) {
+        self.dir = dir
+        self.fs = fs
+        self.options = options
+    }
+
+    func newFileNumber() -> UInt64 {
+        defer { nextFileNumber += 1 }
+        return nextFileNumber
+    }
+
+    /// Initializes a brand-new store's state (no manifest on disk yet).
+    func create() {
+        var id = [UInt8](repeating: 0, count: 16)
+        var g = SystemRandomNumberGenerator()
+        for i in id.indices { id[i] = UInt8.random(in: 0...255, using: &g) }
+        storeID = id
+        nextFileNumber = 2
+        lastSequence = 0
+        logNumber = 0
+        install(.empty)
+    }
+
+    /// Rebuilds the state from CURRENT and the manifest it names.
+    func recover() throws {
+        let currentPath = FileNames.current(dir)
+        let number = try FileNames.decodeCurrent(try fs.readFile(currentPath), path: currentPath)
+        let path = FileNames.manifest(dir, number)
+        let data = try fs.readFile(path)
+        var reader = LogReader(data: data, fileName: path)
+        var version = Version.empty
+        var haveNext = false, haveLast = false, haveLog = false
+        while let (record, offset) = try reader.next() {
+            guard let edit = VersionEdit.decode(record) else {
+                throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "malformed version edit")
+            }
+            if let v = edit.logNumber { logNumber = v; haveLog = true }
+            if let v = edit.nextFileNumber { nextFileNumber = v; haveNext = true }
+            if let v = edit.lastSequence { lastSequence = v; haveLast = true }
+            if let v = edit.storeID { storeID = v }
+            for (l, k) in edit.compactPointers { compactPointers[l] = k }
+            version = version.applying(edit)
+        }
+        guard haveNext, haveLast, haveLog, !storeID.isEmpty else {
+            throw LSMError.corruption(file: path, offset: 0, reason: "manifest lacks next file number, last sequence, log number or store id")
+        }
+        if let why = version.overlapError() {
+            throw LSMError.corruption(file: path, offset: 0, reason: why)
+        }
+        for f in version.allFiles where f.number >= nextFileNumber {
+            throw LSMError.corruption(file: path, offset: 0, reason: "file \(f.number) is not below next file number \(nextFileNumber)")
+        }
+        install(version)
+    }
+
+    private func install(_ v: Version) {
+        v.computeCompactionScore(options: options)
+        current = v
+        versions.removeAll { $0.version == nil }
+        versions.append(WeakVersion(version: v))
+    }
+
+    /// Writes a new manifest holding the whole current state, then points CURRENT at it.
+    func writeNewManifest() throws {
+        let number = newFileNumber()
+        let path = FileNames.manifest(dir, number)
+        let file = try fs.create(path)
+        let writer = LogWriter(file: file)
+        var snapshot = VersionEdit()
+        snapshot.storeID = storeID
+        snapshot.logNumber = logNumber
+        snapshot.nextFileNumber = nextFileNumber
+        snapshot.lastSequence = lastSequence
+        for l in 0..<Version.numLevels {
+            if !compactPointers[l].isEmpty { snapshot.compactPointers.append((l, compactPointers[l])) }
+            for f in current.levels[l] { snapshot.addFile(l, f) }
+        }
+        do {
+            try writer.addRecord(snapshot.encode())
+            try writer.sync()
+            try fs.writeFileAtomically(FileNames.current(dir), FileNames.encodeCurrent(number))
+        } catch {
+            try? writer.close()
+            try? fs.remove(path)
+            throw error
+        }
+        try? manifest?.close()
+        manifest = writer
+        manifestNumber = number
+    }
+
+    /// Records `edit` durably in the manifest and makes the resulting version current.
+    func logAndApply(_ edit: inout VersionEdit) throws {
+        if edit.logNumber == nil { edit.logNumber = logNumber }
+        edit.nextFileNumber = nextFileNumber
+        edit.lastSequence = lastSequence
+        for (l, k) in edit.compactPointers { compactPointers[l] = k }
+        let next = current.applying(edit)
+        if manifest == nil || manifest!.size > 8 << 20 {
+            // Start a fresh manifest (first write, or the log grew large): it snapshots the
+            // new version, so the edit itself need not be appended.
+            let old = current
+            current = next
+            logNumber = edit.logNumber!
+            do { try writeNewManifest() } catch {
+                current = old
+                throw error
+            }
+            install(next)
+            return
+        }
+        try manifest!.addRecord(edit.encode())
+        try manifest!.sync()
+        logNumber = edit.logNumber!
+        install(next)
+    }
+
+    /// File numbers referenced by any version still in use.
+    func liveFileNumbers() -> Set<UInt64> {
+        versions.removeAll { $0.version == nil }
+        var live = Set<UInt64>()
+        for w in versions {
+            guard let v = w.version else { continue }
+            for f in v.allFiles { live.insert(f.number) }
+        }
+        return live
+    }
+
+    func close() {
+        try? manifest?.close()
+        manifest = nil
+    }
+}
