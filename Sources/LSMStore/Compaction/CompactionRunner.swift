@@ -156,11 +156,7 @@ extension StoreCore {
                 lastSequenceForKey = seq
                 if !drop {
                     if writer == nil {
-                        outputNumber = mu.withLock {
-                            let n = versions.newFileNumber()
-                            pendingOutputs.insert(n)
-                            return n
-                        }
+                        outputNumber = reserveOutput()
                         produced.append(outputNumber)
                         writer = SSTableWriter(file: try fs.create(FileNames.table(dir, outputNumber)), options: tableOptions)
                     }

@@ -107,12 +107,12 @@ final class StoreCore: @unchecked Sendable {
                 }
                 if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
                 if replay.approximateSize > options.memtableSize {
-                    if let f = try writeLevel0Table(replay) { edit.addFile(0, f) }
+                    if let f = try writeLevel0Table(replay, number: reserveOutput()) { edit.addFile(0, f) }
                     replay = Memtable()
                 }
             }
         }
-        if !replay.isEmpty, let f = try writeLevel0Table(replay) { edit.addFile(0, f) }
+        if !replay.isEmpty, let f = try writeLevel0Table(replay, number: reserveOutput()) { edit.addFile(0, f) }
         versions.lastSequence = maxSequence
 
         if options.walEnabled {
@@ -123,6 +123,7 @@ final class StoreCore: @unchecked Sendable {
         }
         edit.logNumber = logFileNumber
         try versions.logAndApply(&edit)  // first write: a new manifest and CURRENT
+        pendingOutputs.removeAll()
         try fs.syncDirectory(dir)
         removeObsoleteFiles()
     }
@@ -377,8 +378,10 @@ final class StoreCore: @unchecked Sendable {
         guard let table = imm else { return }
         let logNumber = logFileNumber
         mu.unlock()
-        let result = Result { try writeLevel0Table(table) }
+        let number = reserveOutput()
+        let result = Result { try writeLevel0Table(table, number: number) }
         mu.lock()
+        defer { pendingOutputs.remove(number) }
         do {
             var edit = VersionEdit()
             let meta = try result.get()
@@ -401,14 +404,18 @@ final class StoreCore: @unchecked Sendable {
         mu.broadcast()
     }
 
-    /// Builds an L0 table from a memtable. Called without `mu` (it takes it for file numbers).
-    func writeLevel0Table(_ table: Memtable) throws -> FileMetaData? {
-        let number = mu.withLock { () -> UInt64 in
+    /// Reserves a file number for an output; it stays protected from obsolete-file removal
+    /// until `releaseOutput` (call that only after the file is in a version, or deleted).
+    func reserveOutput() -> UInt64 {
+        mu.withLock {
             let n = versions.newFileNumber()
             pendingOutputs.insert(n)
             return n
         }
-        defer { mu.withLock { _ = pendingOutputs.remove(number) } }
+    }
+
+    /// Builds table `number` from a memtable (without `mu`).
+    func writeLevel0Table(_ table: Memtable, number: UInt64) throws -> FileMetaData? {
         let it = table.makeIterator()
         try it.seekToFirst()
         return try buildTable(number: number, from: it)

@@ -15,7 +15,11 @@ final class BlockContents: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// The bytes; valid only while this object is alive (use `withExtendedLifetime` or `bytes`).
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// A copy of the bytes.
+    var bytes: [UInt8] { withExtendedLifetime(self) { [UInt8](buffer) } }
 }
 
 /// A parsed block (see `BlockBuilder` for the format). Construction validates the restart

@@ -45,13 +45,13 @@ final class SSTableReader: @unchecked Sendable {
         try checkHandle(footer.index, "index")
         try checkHandle(footer.properties, "properties")
         let propsBlock = try readBlockContents(file, footer.properties)
-        guard let props = TableProperties.decode([UInt8](propsBlock.buffer)) else {
+        guard let props = TableProperties.decode(propsBlock.bytes) else {
             throw LSMError.corruption(file: file.path, offset: footer.properties.offset, reason: "bad properties block")
         }
         properties = props
         if footer.filter.size > 0 {
             try checkHandle(footer.filter, "filter")
-            filter = BloomFilter(data: [UInt8](try readBlockContents(file, footer.filter).buffer))
+            filter = BloomFilter(data: try readBlockContents(file, footer.filter).bytes)
         } else {
             filter = nil
         }

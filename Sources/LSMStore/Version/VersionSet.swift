@@ -20,6 +20,8 @@ final class VersionSet: @unchecked Sendable {
     var compactPointers: [[UInt8]] = Array(repeating: [], count: Version.numLevels)
     /// Every version handed out that may still be in use (weakly held).
     private var versions: [WeakVersion] = []
+    /// Edits read by the last `recover()`.
+    private(set) var lastRecoveredEditCount = 0
 
     private struct WeakVersion {
         weak var version: Version?
@@ -67,6 +69,7 @@ final class VersionSet: @unchecked Sendable {
             if let v = edit.storeID { storeID = v }
             for (l, k) in edit.compactPointers { compactPointers[l] = k }
             version = version.applying(edit)
+            lastRecoveredEditCount += 1
         }
         guard haveNext, haveLast, haveLog, !storeID.isEmpty else {
             throw LSMError.corruption(file: path, offset: 0, reason: "manifest lacks next file number, last sequence, log number or store id")

@@ -1,0 +1,39 @@
+# Set up a fresh Debian machine and do the work: `make bench`, `make test`.
+SWIFT ?= swift
+APT_PACKAGES := liblz4-dev pkg-config
+
+.PHONY: deps build test bench store-bench property-long release clean
+
+# Installs the system packages the build needs when they are missing (Debian).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) test
+
+# The main experiment (until the Bench issue lands: the store benchmark).
+bench: release
+	$(SWIFT) run -c release Bench
+
+store-bench: release
+	$(SWIFT) run -c release Bench store
+
+# The model-based property test with many more operations (opt-in soak).
+property-long: deps
+	LSM_PROPERTY_LONG=1 $(SWIFT) test --filter ModelPropertyTests
+
+clean:
+	rm -rf .build

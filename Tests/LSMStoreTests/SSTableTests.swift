@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+@testable import LSMStore
+
+@Suite struct SSTableTests {
+    static func build(_ dir: TempDir, entries: [([UInt8], [UInt8])], options: TableOptions = TableOptions()) throws -> String {
+        let path = dir.sub("000001.sst")
+        let fs = PosixFileSystem()
+        let w = SSTableWriter(file: try fs.create(path), options: options)
+        for (k, v) in entries { try w.add(k, v) }
+        _ = try w.finish()
+        return path
+    }
+
+    static func sampleEntries(_ n: Int) -> [([UInt8], [UInt8])] {
+        var out: [([UInt8], [UInt8])] = []
+        for i in 0..<n {
+            let deleted = i % 7 == 0
+            let key = InternalKey.make(bytes(String(format: "key%06d", i)), UInt64(i + 1), deleted ? .deletion : .value)
+            let value: [UInt8] = deleted ? [] : bytes("value-\(i)-" + String(repeating: "x", count: i % 50))
+            out.append((key, value))
+        }
+        return out
+    }
+
+    @Test(arguments: [Compression.lz4, .none], [0, 10])
+    func writeThenRead(compression: Compression, bloom: Int) throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var o = TableOptions()
+        o.compression = compression
+        o.bloomBitsPerKey = bloom
+        o.blockSize = 256
+        let entries = Self.sampleEntries(2000)
+        let path = try Self.build(dir, entries: entries, options: o)
+        let r = try SSTableReader.open(fileSystem: PosixFileSystem(), path: path, fileNumber: 1, cache: nil)
+        #expect(r.properties.entryCount == 2000)
+        #expect(r.properties.deletionCount == UInt64((0..<2000).filter { $0 % 7 == 0 }.count))
+        #expect(r.properties.smallestKey == entries.first!.0)
+        #expect(r.properties.largestKey == entries.last!.0)
+        #expect(r.indexKeys.count > 10)
+        if compression == .lz4 { #expect(r.properties.compressedBlockCount > 0) }
+        // Point lookups: every key is found, at its own sequence and above.
+        for (i, (k, v)) in entries.enumerated() {
+            let uk = InternalKey.userKey(k)
+            let hit = try r.get(InternalKey.lookup(uk, maxSequenceNumber), userKey: uk)
+            #expect(hit?.key == k, "key \(i)")
+            #expect(hit?.value == v)
+            // Below its sequence the entry is invisible.
+            let below = try r.get(InternalKey.lookup(uk, UInt64(i)), userKey: uk)
+            #expect(below == nil)
+        }
+        // Misses.
+        for i in 0..<200 {
+            let uk = bytes("nokey\(i)")
+            #expect(try r.get(InternalKey.lookup(uk, maxSequenceNumber), userKey: uk) == nil)
+        }
+        // Full iteration and seeks.
+        let it = r.makeIterator()
+        try it.seekToFirst()
+        var n = 0
+        while it.isValid {
+            #expect(it.key == entries[n].0)
+            n += 1
+            try it.next()
+        }
+        #expect(n == entries.count)
+        try it.seek(InternalKey.lookup(bytes("key001000"), maxSequenceNumber))
+        #expect(it.isValid && it.key == entries[1000].0)
+        #expect(try r.verify() == 2000)
+    }
+}

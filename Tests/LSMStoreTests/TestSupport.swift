@@ -1,0 +1,58 @@
+import Foundation
+@testable import LSMStore
+
+/// SplitMix64: small, fast and deterministic for a given seed, so a failure can be replayed.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &self) } }
+    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+}
+
+/// A fresh directory under the system temp folder, removed by `cleanup()`.
+struct TempDir {
+    let path: String
+
+    init(_ tag: String = "lsm") {
+        let base = NSTemporaryDirectory()
+        path = base + (base.hasSuffix("/") ? "" : "/") + "\(tag)-\(UInt64.random(in: 0...UInt64.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func sub(_ name: String) -> String { path + "/" + name }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+func lexLess(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
+
+func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+
+/// Options that make flushes and compactions happen after little data.
+func smallOptions() -> Options {
+    var o = Options()
+    o.memtableSize = 16 << 10
+    o.targetFileSize = 16 << 10
+    o.baseLevelSize = 64 << 10
+    o.blockSize = 512
+    o.l0CompactionTrigger = 2
+    o.l0SlowdownTrigger = 4
+    o.l0StopTrigger = 8
+    o.blockCacheSize = 32 << 10
+    return o
+}
+
+/// Every entry of a store, in order.
+func allEntries(_ store: LSMStore, snapshot: Snapshot? = nil) throws -> [(key: [UInt8], value: [UInt8])] {
+    try store.scan(snapshot: snapshot).collect()
+}
