@@ -160,7 +160,9 @@ import Testing
             default:
                 snapshots.removeAll()
                 try store.close()
+                weak var oldCore = store.core
                 store = try LSMStore.open(at: dir.path, options: options)
+                guard oldCore == nil else { throw fail(i, "the closed store's engine is still referenced after reopening") }
             }
         }
         try checkScan(operations, model, snapshot: nil)

@@ -5,7 +5,7 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         let key: Key
         var value: Value
         var charge: Int
-        var prev: Node?
+        weak var prev: Node?  // weak: the list must not form retain cycles
         var next: Node?
         init(key: Key, value: Value, charge: Int) {
             self.key = key
@@ -24,6 +24,15 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     private(set) var misses = 0
 
     init(capacity: Int) { self.capacity = capacity }
+
+    deinit {
+        // Unlink iteratively so a long list is not released by deep recursion.
+        var n = head
+        while let x = n {
+            n = x.next
+            x.next = nil
+        }
+    }
 
     func get(_ key: Key) -> Value? {
         lock.withLock {
