@@ -195,7 +195,7 @@ final class StoreCore: @unchecked Sendable {
         }
         var s = seq
         var userBytes: UInt64 = 0
-        _ = b.forEach { kind, key, value in
+        b.forEachUnchecked { kind, key, value in
             memtable.add(sequence: s, kind: kind, key: key, value: value)
             userBytes += UInt64(key.count + value.count)
             s += 1
@@ -225,8 +225,8 @@ final class StoreCore: @unchecked Sendable {
                 allowDelay = false
                 continue
             }
-            if !force && mem.approximateSize <= options.memtableSize { return }
-            if force && mem.isEmpty { return }
+            // Never switch an empty memtable: that would only flush nothing, again and again.
+            if mem.isEmpty || (!force && mem.approximateSize <= options.memtableSize) { return }
             if imm != nil {
                 counters.writeStalls += 1
                 mu.wait()

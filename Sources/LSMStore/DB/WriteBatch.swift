@@ -59,6 +59,30 @@ public struct WriteBatch: Sendable {
         }
     }
 
+    /// Calls `body` for each operation with views into the batch's bytes (no copies).
+    /// Only for batches this process built (entries already validated).
+    func forEachUnchecked(_ body: (ValueKind, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        rep.withUnsafeBytes { raw in
+            let base = raw.baseAddress!
+            var p = WriteBatch.headerSize
+            let end = raw.count
+            while p < end {
+                let kind: ValueKind = raw[p] == ValueKind.value.rawValue ? .value : .deletion
+                p += 1
+                let klen = Int(decodeVarint64(base, &p, end) ?? 0)
+                let key = UnsafeRawBufferPointer(start: base + p, count: klen)
+                p += klen
+                var value = UnsafeRawBufferPointer(start: base + p, count: 0)
+                if kind == .value {
+                    let vlen = Int(decodeVarint64(base, &p, end) ?? 0)
+                    value = UnsafeRawBufferPointer(start: base + p, count: vlen)
+                    p += vlen
+                }
+                body(kind, key, value)
+            }
+        }
+    }
+
     /// Calls `body` for each operation in order. Returns nil on success, or the byte offset of
     /// the first malformed entry.
     func forEach(_ body: (ValueKind, [UInt8], [UInt8]) throws -> Void) rethrows -> Int? {

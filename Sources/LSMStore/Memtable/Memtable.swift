@@ -1,32 +1,101 @@
 /// The in-memory write buffer: a skip list of internal keys (user key + sequence + kind)
-/// with their values.
+/// with their values, laid out in an arena as LevelDB's memtable is.
+///
+/// Each node is one arena allocation: `keyLength u32 · valueLength u32 · height u32 · pad ·
+/// next pointers (8 bytes × height) · internal key · value`. Nodes are never removed or
+/// moved, so a node pointer stays valid for the memtable's lifetime, and freeing the arena
+/// frees everything at once (no per-node reference counting or recursive deinit).
 ///
 /// Concurrency: one writer at a time (the store serializes writers) and any number of
-/// readers and iterators. A short internal lock guards the links; nodes are never removed,
-/// so an iterator holding a node can always continue from it.
+/// readers and iterators. A short internal lock guards the links; a node's bytes are
+/// written before it is linked under the lock and never change afterwards.
 final class Memtable: @unchecked Sendable {
-    final class Node {
-        let key: [UInt8]  // internal key
-        let value: [UInt8]
-        var next: ContiguousArray<Node?>
-
-        init(key: [UInt8], value: [UInt8], height: Int) {
-            self.key = key
-            self.value = value
-            self.next = ContiguousArray(repeating: nil, count: height)
-        }
-    }
+    typealias Node = UnsafeMutableRawPointer
 
     static let maxHeight = 12
-    private let head = Node(key: [], value: [], height: Memtable.maxHeight)
+    private static let arenaBlockSize = 256 << 10
+    private static let headerSize = 16
+
+    private var arenaBlocks: [UnsafeMutableRawPointer] = []
+    private var arenaCursor: UnsafeMutableRawPointer? = nil
+    private var arenaRemaining = 0
+    /// Bytes handed out by the arena (what the memtable holds, excluding unused block tails).
+    private var usedBytes = 0
+
+    private var head: Node! = nil
     private var height = 1
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
     private let lock = Mutex()
-    private var _approximateSize = 0
     private var _count = 0
 
-    /// Bytes of keys and values plus per-node overhead.
-    var approximateSize: Int { lock.withLock { _approximateSize } }
+    init() {
+        head = allocateNode(height: Memtable.maxHeight, keyCount: 0, valueCount: 0)
+        for i in 0..<Memtable.maxHeight { Memtable.setNext(head, i, nil) }
+    }
+
+    deinit {
+        for b in arenaBlocks { b.deallocate() }
+    }
+
+    // MARK: Arena
+
+    private func allocate(_ n: Int) -> UnsafeMutableRawPointer {
+        let size = (n + 7) & ~7
+        if size > arenaRemaining {
+            if size > Memtable.arenaBlockSize / 4 {
+                // A large entry gets a block of its own so the current block is not wasted.
+                let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+                arenaBlocks.append(p)
+                usedBytes += size
+                return p
+            }
+            let p = UnsafeMutableRawPointer.allocate(byteCount: Memtable.arenaBlockSize, alignment: 8)
+            arenaBlocks.append(p)
+            arenaCursor = p
+            arenaRemaining = Memtable.arenaBlockSize
+        }
+        let p = arenaCursor!
+        arenaCursor = p + size
+        arenaRemaining -= size
+        usedBytes += size
+        return p
+    }
+
+    private func allocateNode(height: Int, keyCount: Int, valueCount: Int) -> Node {
+        let p = allocate(Memtable.headerSize + 8 * height + keyCount + valueCount)
+        p.storeBytes(of: UInt32(keyCount), toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: UInt32(valueCount), toByteOffset: 4, as: UInt32.self)
+        p.storeBytes(of: UInt32(height), toByteOffset: 8, as: UInt32.self)
+        return p
+    }
+
+    // MARK: Node layout
+
+    @inline(__always) static func next(_ n: Node, _ level: Int) -> Node? {
+        UnsafeMutableRawPointer(bitPattern: n.load(fromByteOffset: headerSize + 8 * level, as: UInt.self))
+    }
+
+    @inline(__always) static func setNext(_ n: Node, _ level: Int, _ to: Node?) {
+        n.storeBytes(of: UInt(bitPattern: to), toByteOffset: headerSize + 8 * level, as: UInt.self)
+    }
+
+    @inline(__always) static func keyStart(_ n: Node) -> UnsafeMutableRawPointer {
+        n + headerSize + 8 * Int(n.load(fromByteOffset: 8, as: UInt32.self))
+    }
+
+    @inline(__always) static func key(_ n: Node) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: keyStart(n), count: Int(n.load(fromByteOffset: 0, as: UInt32.self)))
+    }
+
+    @inline(__always) static func value(_ n: Node) -> UnsafeRawBufferPointer {
+        let k = Int(n.load(fromByteOffset: 0, as: UInt32.self))
+        return UnsafeRawBufferPointer(start: keyStart(n) + k, count: Int(n.load(fromByteOffset: 4, as: UInt32.self)))
+    }
+
+    // MARK: Size
+
+    /// Bytes of entries held (keys, values and links); the flush trigger compares this.
+    var approximateSize: Int { lock.withLock { usedBytes } }
     var count: Int { lock.withLock { _count } }
     var isEmpty: Bool { count == 0 }
 
@@ -43,12 +112,13 @@ final class Memtable: @unchecked Sendable {
     }
 
     /// First node whose key is >= `key`; fills `prev` with the predecessors when given.
+    /// Caller holds the lock.
     private func findGreaterOrEqual(_ key: UnsafeRawBufferPointer, prev: UnsafeMutablePointer<Node>?) -> Node? {
-        var x = head
+        var x: Node = head
         var level = height - 1
         while true {
-            let next = x.next[level]
-            if let n = next, n.key.withUnsafeBytes({ compareInternal($0, key) }) < 0 {
+            let next = Memtable.next(x, level)
+            if let n = next, compareInternal(Memtable.key(n), key) < 0 {
                 x = n
             } else {
                 if let prev { prev[level] = x }
@@ -59,25 +129,31 @@ final class Memtable: @unchecked Sendable {
     }
 
     /// Adds an entry. Callers never add the same internal key twice (sequence numbers are unique).
-    func add(sequence: UInt64, kind: ValueKind, key: [UInt8], value: [UInt8]) {
-        let ikey = InternalKey.make(key, sequence, kind)
+    func add(sequence: UInt64, kind: ValueKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         lock.withLock {
+            let h = randomHeight()
+            let node = allocateNode(height: h, keyCount: key.count + 8, valueCount: value.count)
+            let k = Memtable.keyStart(node)
+            if key.count > 0 { k.copyMemory(from: key.baseAddress!, byteCount: key.count) }
+            k.storeBytes(of: ((sequence << 8) | UInt64(kind.rawValue)).littleEndian, toByteOffset: key.count, as: UInt64.self)
+            if value.count > 0 { (k + key.count + 8).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             withUnsafeTemporaryAllocation(of: Node.self, capacity: Memtable.maxHeight) { prevBuf in
                 let prev = prevBuf.baseAddress!
-                for i in 0..<Memtable.maxHeight { (prev + i).initialize(to: head) }
-                _ = ikey.withUnsafeBytes { findGreaterOrEqual($0, prev: prev) }
-                let h = randomHeight()
+                for i in 0..<Memtable.maxHeight { prev[i] = head }
+                _ = findGreaterOrEqual(Memtable.key(node), prev: prev)
                 if h > height { height = h }
-                let node = Node(key: ikey, value: value, height: h)
                 for i in 0..<h {
-                    node.next[i] = prev[i].next[i]
-                    prev[i].next[i] = node
+                    Memtable.setNext(node, i, Memtable.next(prev[i], i))
+                    Memtable.setNext(prev[i], i, node)
                 }
-                _ = prevBuf.deinitialize()
             }
-            _approximateSize += ikey.count + value.count + 48 + 8 * Memtable.maxHeight / 3
             _count += 1
         }
+    }
+
+    /// Convenience for tests and recovery.
+    func add(sequence: UInt64, kind: ValueKind, key: [UInt8], value: [UInt8]) {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(sequence: sequence, kind: kind, key: k, value: v) } }
     }
 
     /// Result of a point lookup.
@@ -90,19 +166,24 @@ final class Memtable: @unchecked Sendable {
     /// The newest entry for `userKey` at or below `sequence`.
     func get(_ userKey: [UInt8], sequence: UInt64) -> LookupResult {
         let lookup = InternalKey.lookup(userKey, sequence)
-        return lock.withLock {
-            guard let n = lookup.withUnsafeBytes({ findGreaterOrEqual($0, prev: nil) }) else { return .absent }
-            guard n.key.count == lookup.count, sameUserKey(n.key, lookup) else { return .absent }
-            switch InternalKey.kind(n.key) {
-            case .value: return .found(n.value)
-            case .deletion: return .deleted
-            case nil: return .absent
+        return lookup.withUnsafeBytes { lk in
+            lock.withLock {
+                guard let n = findGreaterOrEqual(lk, prev: nil) else { return .absent }
+                let k = Memtable.key(n)
+                guard k.count == lk.count,
+                      k.count == 8 || memcmp(k.baseAddress!, lk.baseAddress!, k.count - 8) == 0
+                else { return .absent }
+                switch k[k.count - 8] {
+                case ValueKind.value.rawValue: return .found([UInt8](Memtable.value(n)))
+                case ValueKind.deletion.rawValue: return .deleted
+                default: return .absent
+                }
             }
         }
     }
 
-    fileprivate func first() -> Node? { lock.withLock { head.next[0] } }
-    fileprivate func next(_ n: Node) -> Node? { lock.withLock { n.next[0] } }
+    fileprivate func first() -> Node? { lock.withLock { Memtable.next(head, 0) } }
+    fileprivate func next(_ n: Node) -> Node? { lock.withLock { Memtable.next(n, 0) } }
     fileprivate func seek(_ key: [UInt8]) -> Node? {
         lock.withLock { key.withUnsafeBytes { findGreaterOrEqual($0, prev: nil) } }
     }
@@ -110,8 +191,12 @@ final class Memtable: @unchecked Sendable {
     func makeIterator() -> MemtableIterator { MemtableIterator(self) }
 }
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Iterates a memtable in internal-key order. Entries added after the iterator was made may
-/// or may not be seen; readers filter by sequence number.
+/// or may not be seen; readers filter by sequence number. Holds the memtable alive.
 final class MemtableIterator: InternalIterator {
     private let table: Memtable
     private var node: Memtable.Node?
@@ -122,6 +207,6 @@ final class MemtableIterator: InternalIterator {
     func seekToFirst() throws { node = table.first() }
     func seek(_ target: [UInt8]) throws { node = table.seek(target) }
     func next() throws { if let n = node { node = table.next(n) } }
-    var key: [UInt8] { node!.key }
-    var value: [UInt8] { node!.value }
+    var key: [UInt8] { [UInt8](Memtable.key(node!)) }
+    var value: [UInt8] { [UInt8](Memtable.value(node!)) }
 }

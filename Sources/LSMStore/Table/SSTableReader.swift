@@ -16,6 +16,10 @@ final class SSTableReader: @unchecked Sendable {
     let filter: BloomFilter?
     let indexKeys: [[UInt8]]
     let indexHandles: [BlockHandle]
+    /// The index keys packed into one buffer (`indexOffsets[i]..<indexOffsets[i+1]`), so the
+    /// binary search of a point lookup touches no reference counts.
+    private let packedIndex: [UInt8]
+    private let indexOffsets: [Int]
     let cache: BlockCache?
 
     var path: String { file.path }
@@ -72,6 +76,14 @@ final class SSTableReader: @unchecked Sendable {
         }
         indexKeys = keys
         indexHandles = handles
+        var packed = [UInt8]()
+        var offsets = [0]
+        for k in keys {
+            packed.append(contentsOf: k)
+            offsets.append(packed.count)
+        }
+        packedIndex = packed
+        indexOffsets = offsets
     }
 
     /// Data block `i`, from the cache or disk (verified).
@@ -87,11 +99,16 @@ final class SSTableReader: @unchecked Sendable {
 
     /// Index of the first data block whose last key is >= `ikey`, or `indexKeys.count`.
     func blockIndex(for ikey: [UInt8]) -> Int {
-        var lo = 0, hi = indexKeys.count
+        var lo = 0, hi = indexHandles.count
         ikey.withUnsafeBytes { t in
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if indexKeys[mid].withUnsafeBytes({ compareInternal($0, t) }) < 0 { lo = mid + 1 } else { hi = mid }
+            packedIndex.withUnsafeBytes { packed in
+                indexOffsets.withUnsafeBufferPointer { offsets in
+                    while lo < hi {
+                        let mid = (lo + hi) / 2
+                        let key = UnsafeRawBufferPointer(rebasing: packed[offsets[mid]..<offsets[mid + 1]])
+                        if compareInternal(key, t) < 0 { lo = mid + 1 } else { hi = mid }
+                    }
+                }
             }
         }
         return lo

@@ -5,7 +5,9 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         let key: Key
         var value: Value
         var charge: Int
-        weak var prev: Node?  // weak: the list must not form retain cycles
+        // Unowned: the list must not form retain cycles, and every linked node is kept
+        // alive by `map` (nodes are unlinked before they leave it).
+        unowned(unsafe) var prev: Node?
         var next: Node?
         init(key: Key, value: Value, charge: Int) {
             self.key = key
