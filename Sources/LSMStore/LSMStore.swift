@@ -39,7 +39,8 @@ public final class LSMStore: @unchecked Sendable {
     }
 
     /// Stops background work and releases the store. With the WAL disabled, the memtable is
-    /// flushed first so no acknowledged write is lost. Further calls throw `LSMError.closed`.
+    /// flushed first so no acknowledged write is lost (if that flush fails, the error is
+    /// thrown). Closing twice is harmless; other calls after closing throw `LSMError.closed`.
     public func close() throws { try core.close() }
 
     /// Stores `value` under `key`. With `sync` (default: `options.syncWrites`), returns only

@@ -1,7 +1,9 @@
 /// One compaction: files of `level` (inputs[0]) merged with the overlapping files of
-/// `level + 1` (inputs[1]) into new files of `level + 1`.
+/// `level + 1` (inputs[1]) into new files of `outputLevel` (`level + 1`, or `level` itself
+/// when a manual compaction rewrites the bottom level in place).
 final class Compaction {
     let level: Int
+    let outputLevel: Int
     let inputs: [[FileMetaData]]
     /// Overlapping files of `level + 2`: an output file stops early when it would overlap
     /// too many of them, bounding the cost of its own later compaction.
@@ -17,16 +19,17 @@ final class Compaction {
     private var overlappedBytes: UInt64 = 0
     private var levelPointers: [Int]
 
-    init(level: Int, inputs: [[FileMetaData]], version: Version, options: Options, isManual: Bool) {
+    init(level: Int, inputs: [[FileMetaData]], version: Version, options: Options, isManual: Bool, inPlace: Bool = false) {
         self.level = level
+        self.outputLevel = inPlace ? level : level + 1
         self.inputs = inputs
         self.version = version
         self.isManual = isManual
         self.maxOutputFileSize = UInt64(options.targetFileSize)
         self.maxGrandparentOverlap = 10 * UInt64(options.targetFileSize)
         let all = inputs[0] + inputs[1]
-        if level + 2 < Version.numLevels, let range = Compaction.userKeyRange(all) {
-            grandparents = version.overlappingFiles(level: level + 2, lo: range.lo, hi: range.hi)
+        if outputLevel + 1 < Version.numLevels, let range = Compaction.userKeyRange(all) {
+            grandparents = version.overlappingFiles(level: outputLevel + 1, lo: range.lo, hi: range.hi)
         } else {
             grandparents = []
         }
@@ -48,14 +51,14 @@ final class Compaction {
     /// A single input file with nothing to merge in the next level and little grandparent
     /// overlap can simply be moved down.
     var isTrivialMove: Bool {
-        !isManual && inputs[0].count == 1 && inputs[1].isEmpty
+        !isManual && outputLevel == level + 1 && inputs[0].count == 1 && inputs[1].isEmpty
             && grandparents.reduce(0, { $0 + $1.size }) <= maxGrandparentOverlap
     }
 
     /// True when no level below the output level can hold `userKey`, so a deletion marker
     /// for it has nothing left to hide. Keys must be asked in increasing order.
     func isBaseLevelForKey(_ userKey: [UInt8]) -> Bool {
-        var l = level + 2
+        var l = outputLevel + 1
         while l < Version.numLevels {
             let files = version.levels[l]
             while levelPointers[l] < files.count {
@@ -121,10 +124,13 @@ extension VersionSet {
         return makeCompaction(level: level, inputs0: inputs0, version: v, isManual: false)
     }
 
-    func makeCompaction(level: Int, inputs0: [FileMetaData], version v: Version, isManual: Bool) -> Compaction? {
+    func makeCompaction(
+        level: Int, inputs0: [FileMetaData], version v: Version, isManual: Bool, inPlace: Bool = false
+    ) -> Compaction? {
         guard let r = Compaction.userKeyRange(inputs0) else { return nil }
-        let inputs1 = v.overlappingFiles(level: level + 1, lo: r.lo, hi: r.hi)
-        let c = Compaction(level: level, inputs: [inputs0, inputs1], version: v, options: options, isManual: isManual)
+        let inputs1 = inPlace ? [] : v.overlappingFiles(level: level + 1, lo: r.lo, hi: r.hi)
+        let c = Compaction(
+            level: level, inputs: [inputs0, inputs1], version: v, options: options, isManual: isManual, inPlace: inPlace)
         if let largest = inputs0.max(by: { compareInternal($0.largest, $1.largest) < 0 })?.largest {
             c.edit.compactPointers.append((level, largest))
         }

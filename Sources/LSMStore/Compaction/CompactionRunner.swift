@@ -27,8 +27,8 @@ extension StoreCore {
     }
 
     /// Compacts every level down into the last non-empty one (at least L1), after flushing
-    /// the memtable: afterwards each key has one version (or none, if deleted), except what
-    /// live snapshots still need.
+    /// the memtable, then rewrites that bottom level in place: afterwards each key has one
+    /// version (or none, if deleted), except what live snapshots still need.
     func compactAll() throws {
         try flush()
         mu.lock()
@@ -45,12 +45,13 @@ extension StoreCore {
         }
         let v = versions.current
         let lastLevel = max(1, (0..<Version.numLevels).last(where: { !v.levels[$0].isEmpty }) ?? 1)
-        for level in 0..<lastLevel {
+        for level in 0...lastLevel {
+            if shuttingDown { throw LSMError.closed }
             let files = versions.current.levels[level]
             if files.isEmpty { continue }
-            guard let c = versions.makeCompaction(level: level, inputs0: files, version: versions.current, isManual: true) else {
-                continue
-            }
+            guard let c = versions.makeCompaction(
+                level: level, inputs0: files, version: versions.current, isManual: true, inPlace: level == lastLevel)
+            else { continue }
             do {
                 try runCompaction(c)
             } catch is CompactionCancelled {
@@ -80,17 +81,24 @@ extension StoreCore {
         let result = Result<Void, Error> {
             try mergeInputs(c, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
         }
+        let synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
         mu.lock()
         defer { for n in produced { pendingOutputs.remove(n) } }
+        if case .failure(let e) = synced {
+            for n in produced { try? fs.remove(FileNames.table(dir, n)) }
+            throw e
+        }
         do {
             try result.get()
-            c.addInputDeletions()
-            for f in outputs { c.edit.addFile(c.level + 1, f) }
-            try versions.logAndApply(&c.edit)
         } catch {
             for n in produced { try? fs.remove(FileNames.table(dir, n)) }
             throw error
         }
+        c.addInputDeletions()
+        for f in outputs { c.edit.addFile(c.outputLevel, f) }
+        // If this fails the edit may still have reached the manifest, so the outputs stay;
+        // the next open deletes whichever files its version does not reference.
+        try versions.logAndApply(&c.edit)
         counters.compactionCount += 1
         counters.compactionBytesRead += c.inputBytes
         counters.compactionBytesWritten += outputs.reduce(0) { $0 + $1.size }

@@ -8,7 +8,8 @@ public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(path: String, operation: String, errno: Int32)
     /// The caller passed an argument the store cannot accept.
     case invalidArgument(String)
-    /// The store was closed, or stopped accepting writes after an earlier failure.
+    /// The store was closed (or is closing). After a background failure, writes fail with
+    /// that failure's error instead.
     case closed
     /// Another process holds the store's LOCK file.
     case locked(path: String)
@@ -35,11 +36,7 @@ public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 func errnoDescription(_ code: Int32) -> String {
     guard let s = strerror(code) else { return "unknown error" }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The kind of an internal entry. Stored in the low byte of the 8-byte key trailer.
 enum ValueKind: UInt8 {

@@ -2,7 +2,7 @@
 public enum Compression: String, Sendable, CaseIterable {
     /// Blocks are stored raw.
     case none
-    /// Blocks are compressed with LZ4 when it saves at least 1/8 of the block.
+    /// Blocks are compressed with LZ4 when that saves more than 1/8 of the block.
     case lz4
 }
 

@@ -42,6 +42,8 @@ public struct StoreStats: Sendable, CustomStringConvertible {
     public var blockCacheMisses = 0
     /// Live snapshots.
     public var liveSnapshots = 0
+    /// Bytes at the end of write-ahead logs that recovery dropped as a torn last write.
+    public var walTornTailBytesDropped: UInt64 = 0
 
     /// (flush + compaction bytes written) / user bytes written; 0 before any write.
     public var writeAmplification: Double {
@@ -64,7 +66,8 @@ public struct StoreStats: Sendable, CustomStringConvertible {
         s += "write amplification: \(String(format2: writeAmplification))\n"
         s += "write slowdowns: \(writeSlowdowns), stalls: \(writeStalls)\n"
         s += "block cache hits: \(blockCacheHits), misses: \(blockCacheMisses)\n"
-        s += "live snapshots: \(liveSnapshots)"
+        s += "live snapshots: \(liveSnapshots)\n"
+        s += "torn WAL tail bytes dropped at open: \(walTornTailBytesDropped)"
         return s
     }
 }

@@ -72,6 +72,7 @@ final class StoreCore: @unchecked Sendable {
             if options.errorIfExists { throw LSMError.invalidArgument("store \(dir) already exists") }
             try versions.recover()
         } else {
+            if !options.createIfMissing { throw LSMError.invalidArgument("no store in \(dir) (CURRENT is missing)") }
             let names = try fs.listDirectory(dir)
             if names.contains(where: { if case .table = FileNames.parse($0) { return true } else { return false } }) {
                 throw LSMError.corruption(file: FileNames.current(dir), offset: 0, reason: "CURRENT is missing but table files exist")
@@ -111,6 +112,7 @@ final class StoreCore: @unchecked Sendable {
                     replay = Memtable()
                 }
             }
+            counters.walTornTailBytesDropped += UInt64(reader.droppedTail)
         }
         if !replay.isEmpty, let f = try writeLevel0Table(replay, number: reserveOutput()) { edit.addFile(0, f) }
         versions.lastSequence = maxSequence
@@ -129,8 +131,8 @@ final class StoreCore: @unchecked Sendable {
     }
 
     private func startThreads() {
-        threads.append(BackgroundThread(name: "lsm-flush") { [self] in flushLoop() })
-        threads.append(BackgroundThread(name: "lsm-compact") { [self] in compactionLoop() })
+        threads.append(BackgroundThread { [self] in flushLoop() })
+        threads.append(BackgroundThread { [self] in compactionLoop() })
     }
 
     // MARK: Close
@@ -144,19 +146,24 @@ final class StoreCore: @unchecked Sendable {
             return
         }
         var flushError: Error? = nil
-        if !options.walEnabled && bgError == nil && (!mem.isEmpty || imm != nil) {
-            // Without a WAL the memtable is the only copy of recent writes: flush it.
-            do { try flushLocked() } catch { flushError = error }
+        if !options.walEnabled && (!mem.isEmpty || imm != nil) {
+            // Without a WAL the memtable is the only copy of recent writes: flush it, and
+            // report when that is impossible rather than drop them silently.
+            if let e = bgError { flushError = e } else {
+                do { try flushLocked() } catch { flushError = error }
+            }
         }
         shuttingDown = true
         mu.broadcast()
+        // A manual compaction on another thread notices `shuttingDown` and stops.
+        while compactionRunning { mu.wait() }
         mu.unlock()
         for t in threads { t.join() }
         mu.lock()
         closed = true
-        mu.unlock()
         try? log?.close()
         versions.close()
+        mu.unlock()
         lockFile?.unlock()
         if let flushError { throw flushError }
     }
@@ -240,9 +247,9 @@ final class StoreCore: @unchecked Sendable {
             if options.walEnabled {
                 let number = versions.newFileNumber()
                 let file: any WritableFile
-                do { file = try fs.create(FileNames.log(dir, number)) } catch {
-                    throw error
-                }
+                file = try fs.create(FileNames.log(dir, number))
+                // A synced write must not vanish with the new log's directory entry.
+                if options.syncWrites { try fs.syncDirectory(dir) }
                 try? log?.close()
                 log = LogWriter(file: file)
                 logFileNumber = number
@@ -379,7 +386,11 @@ final class StoreCore: @unchecked Sendable {
         let logNumber = logFileNumber
         mu.unlock()
         let number = reserveOutput()
-        let result = Result { try writeLevel0Table(table, number: number) }
+        let result = Result { () throws -> FileMetaData? in
+            let meta = try writeLevel0Table(table, number: number)
+            if meta != nil { try fs.syncDirectory(dir) }  // the table's directory entry
+            return meta
+        }
         mu.lock()
         defer { pendingOutputs.remove(number) }
         do {
@@ -405,7 +416,8 @@ final class StoreCore: @unchecked Sendable {
     }
 
     /// Reserves a file number for an output; it stays protected from obsolete-file removal
-    /// until `releaseOutput` (call that only after the file is in a version, or deleted).
+    /// until the caller removes it from `pendingOutputs` (only after the file is in a
+    /// version, or deleted).
     func reserveOutput() -> UInt64 {
         mu.withLock {
             let n = versions.newFileNumber()

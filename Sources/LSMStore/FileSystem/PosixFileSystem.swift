@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The production file system: direct POSIX calls.
 public struct PosixFileSystem: FileSystem {
@@ -22,11 +18,7 @@ public struct PosixFileSystem: FileSystem {
     }
 
     public func rename(_ from: String, to: String) throws {
-        #if canImport(Glibc)
         let r = Glibc.rename(from, to)
-        #else
-        let r = Darwin.rename(from, to)
-        #endif
         if r != 0 { throw LSMError.io(path: from, operation: "rename to \(to)", errno: errno) }
     }
 
@@ -35,11 +27,7 @@ public struct PosixFileSystem: FileSystem {
     }
 
     public func link(_ from: String, to: String) throws {
-        #if canImport(Glibc)
         let r = Glibc.link(from, to)
-        #else
-        let r = Darwin.link(from, to)
-        #endif
         if r != 0 { throw LSMError.io(path: from, operation: "link to \(to)", errno: errno) }
     }
 

@@ -191,9 +191,7 @@ final class Memtable: @unchecked Sendable {
     func makeIterator() -> MemtableIterator { MemtableIterator(self) }
 }
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Iterates a memtable in internal-key order. Entries added after the iterator was made may
 /// or may not be seen; readers filter by sequence number. Holds the memtable alive.

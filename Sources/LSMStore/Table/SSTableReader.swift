@@ -42,7 +42,8 @@ final class SSTableReader: @unchecked Sendable {
         let footer = try Footer.decode(
             try file.readExactly(at: footerOffset, count: Footer.size), fileName: file.path, fileOffset: footerOffset)
         func checkHandle(_ h: BlockHandle, _ what: String) throws {
-            guard h.offset <= footerOffset, h.size + UInt64(blockTrailerSize) <= footerOffset - h.offset else {
+            let trailer = UInt64(blockTrailerSize)
+            guard h.offset <= footerOffset, footerOffset - h.offset >= trailer, h.size <= footerOffset - h.offset - trailer else {
                 throw LSMError.corruption(file: file.path, offset: footerOffset, reason: "\(what) handle out of range")
             }
         }

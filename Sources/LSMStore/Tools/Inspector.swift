@@ -40,9 +40,8 @@ public enum Inspector {
     /// Reads the live version of the store in `dir` without opening it.
     public static func manifest(at dir: String, fileSystem fs: any FileSystem = PosixFileSystem()) throws -> ManifestInfo {
         let set = VersionSet(dir: dir, fs: fs, options: Options())
-        let edits = try set.recoverCountingEdits()
-        let currentPath = FileNames.current(dir)
-        let number = try FileNames.decodeCurrent(try fs.readFile(currentPath), path: currentPath)
+        let number = try set.recover()
+        let edits = set.lastRecoveredEditCount
         var files: [TableFile] = []
         for (level, list) in set.current.levels.enumerated() {
             for f in list {
@@ -199,13 +198,5 @@ public enum Inspector {
             s.append(digits[Int(x & 15)])
         }
         return s
-    }
-}
-
-extension VersionSet {
-    /// `recover()` that also reports how many edits the manifest held.
-    func recoverCountingEdits() throws -> Int {
-        try recover()
-        return lastRecoveredEditCount
     }
 }

@@ -69,6 +69,7 @@ func decodeVarint64(_ p: UnsafeRawPointer, _ pos: inout Int, _ limit: Int) -> UI
     while i < limit && shift <= 63 {
         let byte = p.load(fromByteOffset: i, as: UInt8.self)
         i += 1
+        if shift == 63 && byte > 1 { return nil }  // would overflow 64 bits
         if byte & 0x80 != 0 {
             result |= UInt64(byte & 0x7f) << shift
         } else {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A pthread mutex with a condition variable. Used for the store's state lock and small
 /// internal locks; `@unchecked Sendable` because the lock itself provides the exclusion.

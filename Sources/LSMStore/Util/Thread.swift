@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A joinable POSIX thread running a closure (the store keeps Foundation out of its core).
 final class BackgroundThread: @unchecked Sendable {
@@ -12,7 +10,7 @@ final class BackgroundThread: @unchecked Sendable {
     private var thread = pthread_t()
     private var joined = false
 
-    init(name: String, _ body: @escaping @Sendable () -> Void) {
+    init(_ body: @escaping @Sendable () -> Void) {
         let ctx = Unmanaged.passRetained(Box(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The manifest and the current version: file numbers, sequence numbers, the live files per
 /// level and the log of edits that produced them. Callers hold the store's state lock.
@@ -50,8 +48,10 @@ final class VersionSet: @unchecked Sendable {
         install(.empty)
     }
 
-    /// Rebuilds the state from CURRENT and the manifest it names.
-    func recover() throws {
+    /// Rebuilds the state from CURRENT and the manifest it names; returns the manifest's number.
+    @discardableResult
+    func recover() throws -> UInt64 {
+        lastRecoveredEditCount = 0
         let currentPath = FileNames.current(dir)
         let number = try FileNames.decodeCurrent(try fs.readFile(currentPath), path: currentPath)
         let path = FileNames.manifest(dir, number)
@@ -81,6 +81,7 @@ final class VersionSet: @unchecked Sendable {
             throw LSMError.corruption(file: path, offset: 0, reason: "file \(f.number) is not below next file number \(nextFileNumber)")
         }
         install(version)
+        return number
     }
 
     private func install(_ v: Version) {
@@ -105,15 +106,32 @@ final class VersionSet: @unchecked Sendable {
             if !compactPointers[l].isEmpty { snapshot.compactPointers.append((l, compactPointers[l])) }
             for f in current.levels[l] { snapshot.addFile(l, f) }
         }
+        let currentPath = FileNames.current(dir)
+        let tmp = currentPath + ".tmp"
         do {
             try writer.addRecord(snapshot.encode())
             try writer.sync()
-            try fs.writeFileAtomically(FileNames.current(dir), FileNames.encodeCurrent(number))
+            try fs.syncDirectory(dir)  // the manifest's own directory entry
+            let f = try fs.create(tmp)
+            defer { try? f.close() }
+            try f.append(FileNames.encodeCurrent(number))
+            try f.sync()
         } catch {
             try? writer.close()
             try? fs.remove(path)
+            try? fs.remove(tmp)
             throw error
         }
+        // From the rename on, CURRENT may name the new manifest: never delete it after this.
+        do {
+            try fs.rename(tmp, to: currentPath)
+        } catch {
+            try? writer.close()
+            try? fs.remove(path)
+            try? fs.remove(tmp)
+            throw error
+        }
+        try fs.syncDirectory(dir)
         try? manifest?.close()
         manifest = writer
         manifestNumber = number
