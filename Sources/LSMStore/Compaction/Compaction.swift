@@ -75,8 +75,10 @@ final class Compaction {
     }
 
     /// Whether the current output should end before `ikey` (grandparent overlap).
-    func shouldStopBefore(_ ikey: [UInt8]) -> Bool {
-        while grandparentIndex < grandparents.count && compareInternal(ikey, grandparents[grandparentIndex].largest) > 0 {
+    func shouldStopBefore(_ ikey: UnsafeRawBufferPointer) -> Bool {
+        while grandparentIndex < grandparents.count
+            && grandparents[grandparentIndex].largest.withUnsafeBytes({ compareInternal(ikey, $0) }) > 0
+        {
             if seenKey { overlappedBytes += grandparents[grandparentIndex].size }
             grandparentIndex += 1
         }

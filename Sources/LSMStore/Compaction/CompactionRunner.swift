@@ -125,7 +125,8 @@ extension StoreCore {
 
         var writer: SSTableWriter? = nil
         var outputNumber: UInt64 = 0
-        var currentUserKey: [UInt8]? = nil
+        let currentUserKey = KeyBuffer()
+        var haveCurrentUserKey = false
         var lastSequenceForKey = UInt64.max
         var processed = 0
 
@@ -141,23 +142,24 @@ extension StoreCore {
             while input.isValid {
                 processed += 1
                 if processed & 1023 == 0 && isShuttingDown { throw CompactionCancelled() }
-                let ikey = input.key
-                let trailer = InternalKey.trailer(ikey)
+                let ikey = input.keyView
+                let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
                 let seq = trailer >> 8
-                let newUserKey = currentUserKey == nil || !(ikey.count - 8 == currentUserKey!.count
-                    && compareUserKey(ofInternal: ikey, currentUserKey!) == 0)
+                let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
+                let newUserKey = !haveCurrentUserKey || compareBytes(userKey, currentUserKey.view) != 0
                 if newUserKey {
                     if writer != nil && (c.shouldStopBefore(ikey) || writer!.estimatedFileSize >= c.maxOutputFileSize) {
                         try finishOutput()
                     }
-                    currentUserKey = InternalKey.userKey(ikey)
+                    currentUserKey.set(userKey)
+                    haveCurrentUserKey = true
                     lastSequenceForKey = UInt64.max
                 }
                 var drop = false
                 if lastSequenceForKey <= smallestSnapshot {
                     drop = true  // a newer version of this key is visible to every reader
                 } else if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue
-                    && seq <= smallestSnapshot && c.isBaseLevelForKey(currentUserKey!)
+                    && seq <= smallestSnapshot && c.isBaseLevelForKey([UInt8](userKey))
                 {
                     drop = true  // nothing older remains below for the marker to hide
                 }
@@ -168,7 +170,7 @@ extension StoreCore {
                         produced.append(outputNumber)
                         writer = SSTableWriter(file: try fs.create(FileNames.table(dir, outputNumber)), options: tableOptions)
                     }
-                    try writer!.add(ikey, input.value)
+                    try writer!.add(ikey, input.valueView)
                 }
                 try input.next()
             }

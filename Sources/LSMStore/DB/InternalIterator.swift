@@ -1,13 +1,23 @@
 /// An iterator over internal keys in internal-key order, the building block of reads,
-/// flushes and compactions. `key` and `value` may only be read while `isValid`.
+/// flushes and compactions. Keys and values may only be read while `isValid`.
+///
+/// `keyView` and `valueView` are zero-copy views, valid until the iterator moves (or is
+/// released): hot loops (compaction, flush, scans) use them; `key` and `value` copy.
 protocol InternalIterator: AnyObject {
     var isValid: Bool { get }
     func seekToFirst() throws
     /// Positions at the first entry whose internal key is >= `target`.
     func seek(_ target: [UInt8]) throws
     func next() throws
-    var key: [UInt8] { get }
-    var value: [UInt8] { get }
+    var keyView: UnsafeRawBufferPointer { get }
+    var valueView: UnsafeRawBufferPointer { get }
+}
+
+extension InternalIterator {
+    /// A copy of the current internal key.
+    var key: [UInt8] { [UInt8](keyView) }
+    /// A copy of the current value.
+    var value: [UInt8] { [UInt8](valueView) }
 }
 
 /// Merges several sorted iterators into one sorted stream (ties broken by child order, so
@@ -21,11 +31,11 @@ final class MergingIterator: InternalIterator {
     init(_ children: [any InternalIterator]) { self.children = children }
 
     var isValid: Bool { current >= 0 }
-    var key: [UInt8] { children[current].key }
-    var value: [UInt8] { children[current].value }
+    var keyView: UnsafeRawBufferPointer { children[current].keyView }
+    var valueView: UnsafeRawBufferPointer { children[current].valueView }
 
     private func less(_ a: Int, _ b: Int) -> Bool {
-        let c = compareInternal(children[a].key, children[b].key)
+        let c = compareInternal(children[a].keyView, children[b].keyView)
         return c < 0 || (c == 0 && a < b)
     }
 
@@ -40,14 +50,6 @@ final class MergingIterator: InternalIterator {
             if m == i { return }
             heap.swapAt(i, m)
             i = m
-        }
-    }
-
-    private func siftUp(_ start: Int) {
-        var i = start
-        while i > 0 {
-            let p = (i - 1) / 2
-            if less(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { return }
         }
     }
 
@@ -90,6 +92,6 @@ final class EmptyIterator: InternalIterator {
     func seekToFirst() throws {}
     func seek(_ target: [UInt8]) throws {}
     func next() throws {}
-    var key: [UInt8] { [] }
-    var value: [UInt8] { [] }
+    var keyView: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
+    var valueView: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 }

@@ -439,7 +439,7 @@ final class StoreCore: @unchecked Sendable {
         let writer = SSTableWriter(file: try fs.create(path), options: tableOptions)
         do {
             while it.isValid {
-                try writer.add(it.key, it.value)
+                try writer.add(it.keyView, it.valueView)
                 try it.next()
             }
             if writer.entryCount == 0 {

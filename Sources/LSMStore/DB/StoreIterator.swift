@@ -14,8 +14,8 @@ final class LevelIterator: InternalIterator {
     }
 
     var isValid: Bool { iter?.isValid ?? false }
-    var key: [UInt8] { iter!.key }
-    var value: [UInt8] { iter!.value }
+    var keyView: UnsafeRawBufferPointer { iter!.keyView }
+    var valueView: UnsafeRawBufferPointer { iter!.valueView }
 
     private func open(_ i: Int) throws {
         index = i
@@ -93,17 +93,18 @@ public final class StoreIterator {
             if let lower { try seek(lower) } else { try inner.seekToFirst(); started = true }
         }
         while inner.isValid {
-            let ikey = inner.key
-            let trailer = InternalKey.trailer(ikey)
+            let ikey = inner.keyView
+            let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
             if trailer >> 8 > sequence {
                 try inner.next()
                 continue
             }
-            if let skip = skipUserKey, sameUserKeyPrefix(ikey, skip) {
+            let userKeyView = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
+            if let skip = skipUserKey, skip.withUnsafeBytes({ compareBytes($0, userKeyView) }) == 0 {
                 try inner.next()
                 continue
             }
-            let userKey = InternalKey.userKey(ikey)
+            let userKey = [UInt8](userKeyView)
             skipUserKey = userKey
             if let upper, compareBytes(userKey, upper) >= 0 {
                 done = true
@@ -126,10 +127,5 @@ public final class StoreIterator {
         var out: [(key: [UInt8], value: [UInt8])] = []
         while out.count < limit, let e = try next() { out.append(e) }
         return out
-    }
-
-    private func sameUserKeyPrefix(_ ikey: [UInt8], _ userKey: [UInt8]) -> Bool {
-        guard ikey.count - 8 == userKey.count else { return false }
-        return compareUserKey(ofInternal: ikey, userKey) == 0
     }
 }

@@ -205,6 +205,6 @@ final class MemtableIterator: InternalIterator {
     func seekToFirst() throws { node = table.first() }
     func seek(_ target: [UInt8]) throws { node = table.seek(target) }
     func next() throws { if let n = node { node = table.next(n) } }
-    var key: [UInt8] { [UInt8](Memtable.key(node!)) }
-    var value: [UInt8] { [UInt8](Memtable.value(node!)) }
+    var keyView: UnsafeRawBufferPointer { Memtable.key(node!) }
+    var valueView: UnsafeRawBufferPointer { Memtable.value(node!) }
 }

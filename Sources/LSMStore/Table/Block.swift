@@ -68,24 +68,22 @@ final class BlockIterator: InternalIterator {
     let block: Block
     private var current: Int  // offset of current entry; == restartsOffset when invalid
     private var nextOffset: Int
-    private var keyBuf: [UInt8] = []
+    private var keyBuf: KeyBuffer
     private var valueStart = 0
     private var valueLength = 0
+    private let base: UnsafeRawPointer
 
     init(_ block: Block) {
         self.block = block
         self.current = block.restartsOffset
         self.nextOffset = block.restartsOffset
+        self.base = UnsafeRawPointer(block.contents.base)
+        self.keyBuf = KeyBuffer()
     }
 
     var isValid: Bool { current < block.restartsOffset }
-    var key: [UInt8] { keyBuf }
-    var value: [UInt8] {
-        [UInt8](UnsafeRawBufferPointer(start: block.contents.base + valueStart, count: valueLength))
-    }
-    var valueBuffer: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: block.contents.base + valueStart, count: valueLength)
-    }
+    var keyView: UnsafeRawBufferPointer { keyBuf.view }
+    var valueView: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + valueStart, count: valueLength) }
 
     private func corruption(_ at: Int, _ why: String) -> LSMError {
         .corruption(file: block.fileName, offset: block.fileOffset, reason: "block entry at \(at): \(why)")
@@ -93,7 +91,6 @@ final class BlockIterator: InternalIterator {
 
     /// Decodes the entry at `offset` on top of the current key.
     private func parse(at offset: Int) throws {
-        let base = UnsafeRawPointer(block.contents.base)
         let limit = block.restartsOffset
         var p = offset
         guard let shared = decodeVarint64(base, &p, limit),
@@ -103,8 +100,7 @@ final class BlockIterator: InternalIterator {
         guard shared <= UInt64(keyBuf.count), nonShared <= UInt64(limit - p),
               vlen <= UInt64(limit - p) - nonShared
         else { throw corruption(offset, "entry overruns the block") }
-        keyBuf.removeSubrange(Int(shared)...)
-        keyBuf.append(contentsOf: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
+        keyBuf.replace(from: Int(shared), with: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
         p += Int(nonShared)
         valueStart = p
         valueLength = Int(vlen)
@@ -113,14 +109,14 @@ final class BlockIterator: InternalIterator {
     }
 
     private func seekToRestart(_ i: Int) throws {
-        keyBuf.removeAll(keepingCapacity: true)
+        keyBuf.count = 0
         let off = block.restartPoint(i)
         guard off < block.restartsOffset else { throw corruption(off, "restart point past entries") }
         try parse(at: off)
     }
 
     func seekToFirst() throws {
-        keyBuf.removeAll(keepingCapacity: true)
+        keyBuf.count = 0
         if block.restartsOffset == 0 {
             current = block.restartsOffset
             return
@@ -148,12 +144,12 @@ final class BlockIterator: InternalIterator {
         while left < right {
             let mid = (left + right + 1) / 2
             try seekToRestart(mid)
-            let c = keyBuf.withUnsafeBytes { k in target.withUnsafeBytes { t in compareKeys(k, t) } }
+            let c = target.withUnsafeBytes { t in compareKeys(keyBuf.view, t) }
             if c < 0 { left = mid } else { right = mid - 1 }
         }
         try seekToRestart(left)
         while isValid {
-            let c = keyBuf.withUnsafeBytes { k in target.withUnsafeBytes { t in compareKeys(k, t) } }
+            let c = target.withUnsafeBytes { t in compareKeys(keyBuf.view, t) }
             if c >= 0 { return }
             try next()
         }
@@ -166,4 +162,41 @@ final class BlockIterator: InternalIterator {
         if a.count >= 8 && b.count >= 8 { return compareInternal(a, b) }
         return compareBytes(a, b)
     }
+}
+
+/// A growable byte buffer whose storage does not move while its size stays within capacity,
+/// so views of it stay valid until the next change (unlike an Array, whose buffer may be
+/// shared or reallocated).
+final class KeyBuffer {
+    private(set) var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    var count = 0
+
+    init(capacity: Int = 64) {
+        self.capacity = capacity
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
+
+    var view: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Keeps the first `prefix` bytes and appends `tail`.
+    @inline(__always)
+    func replace(from prefix: Int, with tail: UnsafeRawBufferPointer) {
+        let n = prefix + tail.count
+        if n > capacity {
+            var c = capacity * 2
+            while c < n { c *= 2 }
+            let nb = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
+            nb.copyMemory(from: base, byteCount: prefix)
+            base.deallocate()
+            base = nb
+            capacity = c
+        }
+        if tail.count > 0 { (base + prefix).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
+        count = n
+    }
+
+    func set(_ bytes: UnsafeRawBufferPointer) { replace(from: 0, with: bytes) }
 }

@@ -19,13 +19,16 @@ struct BlockBuilder {
 
     /// Appends an entry; keys must be added in increasing order.
     mutating func add(_ key: [UInt8], _ value: [UInt8]) {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(k, v) } }
+    }
+
+    /// Appends an entry from views (copied; the views may change afterwards).
+    mutating func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         var shared = 0
         if counter < restartInterval {
             let n = min(lastKey.count, key.count)
-            key.withUnsafeBufferPointer { k in
-                lastKey.withUnsafeBufferPointer { l in
-                    while shared < n && k[shared] == l[shared] { shared += 1 }
-                }
+            lastKey.withUnsafeBufferPointer { l in
+                while shared < n && key[shared] == l[shared] { shared += 1 }
             }
         } else {
             restarts.append(UInt32(buffer.count))
@@ -34,9 +37,10 @@ struct BlockBuilder {
         putVarint32(&buffer, UInt32(shared))
         putVarint32(&buffer, UInt32(key.count - shared))
         putVarint32(&buffer, UInt32(value.count))
-        buffer.append(contentsOf: key[shared...])
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[shared...]))
         buffer.append(contentsOf: value)
-        lastKey = key
+        lastKey.removeAll(keepingCapacity: true)
+        lastKey.append(contentsOf: key)
         counter += 1
         entryCount += 1
     }
@@ -49,7 +53,7 @@ struct BlockBuilder {
         buffer.removeAll(keepingCapacity: true)
         restarts = [0]
         counter = 0
-        lastKey = []
+        lastKey.removeAll(keepingCapacity: true)
         entryCount = 0
         return out
     }

@@ -182,8 +182,8 @@ final class TableIterator: InternalIterator {
     }
 
     var isValid: Bool { blockIter?.isValid ?? false }
-    var key: [UInt8] { blockIter!.key }
-    var value: [UInt8] { blockIter!.value }
+    var keyView: UnsafeRawBufferPointer { blockIter!.keyView }
+    var valueView: UnsafeRawBufferPointer { blockIter!.valueView }
 
     private func load(_ i: Int) throws {
         blockIndex = i

@@ -44,28 +44,38 @@ final class SSTableWriter {
     var entryCount: UInt64 { properties.entryCount }
 
     func add(_ ikey: [UInt8], _ value: [UInt8]) throws {
+        try ikey.withUnsafeBytes { k in try value.withUnsafeBytes { v in try add(k, v) } }
+    }
+
+    /// Adds an entry from views (copied).
+    func add(_ ikey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         precondition(!finished)
+        let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+        let seq = trailer >> 8
         if properties.entryCount == 0 {
-            properties.smallestKey = ikey
-            properties.smallestSequence = InternalKey.sequence(ikey)
-            properties.largestSequence = properties.smallestSequence
+            properties.smallestKey = [UInt8](ikey)
+            properties.smallestSequence = seq
+            properties.largestSequence = seq
         }
-        let seq = InternalKey.sequence(ikey)
         properties.smallestSequence = min(properties.smallestSequence, seq)
         properties.largestSequence = max(properties.largestSequence, seq)
         properties.entryCount += 1
-        if InternalKey.kind(ikey) == .deletion { properties.deletionCount += 1 }
+        if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue { properties.deletionCount += 1 }
         properties.rawKeyBytes += UInt64(ikey.count)
         properties.rawValueBytes += UInt64(value.count)
+        let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
         if filter != nil {
-            let h = ikey.withUnsafeBytes { bloomHash(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)])) }
-            if h != lastUserKeyHash || !sameUserKey(ikey, lastKey) {
+            let h = bloomHash(userKey)
+            let same = lastKey.count == ikey.count
+                && lastKey.withUnsafeBytes { compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)]), userKey) == 0 }
+            if h != lastUserKeyHash || !same {
                 filter!.add(userKeyHash: h)
                 lastUserKeyHash = h
             }
         }
         dataBlock.add(ikey, value)
-        lastKey = ikey
+        lastKey.removeAll(keepingCapacity: true)
+        lastKey.append(contentsOf: ikey)
         if dataBlock.estimatedSize >= options.blockSize { try flushDataBlock() }
     }
 
