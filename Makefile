@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: deps build test bench store-bench property-long release clean
+.PHONY: deps build test unit-test embed-check bench store-bench property-long release clean
 
 # Installs the system packages the build needs when they are missing (Debian).
 deps:
@@ -21,8 +21,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+test: embed-check unit-test
+
+unit-test: deps
 	$(SWIFT) test
+
+# A separate package that depends on the LSMStore product alone must build and work.
+embed-check: deps
+	cd Examples/EmbedLSMStore && $(SWIFT) run --scratch-path ../../.build-embed EmbedLSMStore
 
 # The main experiment (until the Bench issue lands: the store benchmark).
 bench: release
@@ -36,4 +42,4 @@ property-long: deps
 	LSM_PROPERTY_LONG=1 $(SWIFT) test --filter ModelPropertyTests
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-embed

@@ -13,7 +13,7 @@ import Testing
         e.deleteFile(1, 7)
         e.addFile(3, FileMetaData(number: 21, size: 4096,
                                   smallest: InternalKey.make(bytes("a"), 1, .value),
-                                  largest: InternalKey.make(bytes("z"), 2, .deletion)))
+                                  largest: InternalKey.make(bytes("z"), 2, .deletion), checksum: 0xDEAD_BEEF))
         guard let d = VersionEdit.decode(e.encode()) else {
             Issue.record("decode failed")
             return
@@ -23,6 +23,7 @@ import Testing
         #expect(d.deletedFiles.count == 1 && d.deletedFiles[0].number == 7)
         #expect(d.newFiles.count == 1 && d.newFiles[0].level == 3 && d.newFiles[0].file.number == 21)
         #expect(d.newFiles[0].file.largest == InternalKey.make(bytes("z"), 2, .deletion))
+        #expect(d.newFiles[0].file.checksum == 0xDEAD_BEEF)
         // Truncations and an unknown tag never decode into a wrong edit.
         let enc = e.encode()
         for cut in 1..<enc.count { _ = VersionEdit.decode(Array(enc[0..<cut])) }

@@ -135,7 +135,8 @@ extension StoreCore {
             writer = nil
             let size = try w.finish()
             let p = w.properties
-            outputs.append(FileMetaData(number: outputNumber, size: size, smallest: p.smallestKey, largest: p.largestKey))
+            outputs.append(FileMetaData(
+                number: outputNumber, size: size, smallest: p.smallestKey, largest: p.largestKey, checksum: w.fileChecksum))
         }
 
         do {

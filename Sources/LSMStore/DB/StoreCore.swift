@@ -449,7 +449,8 @@ final class StoreCore: @unchecked Sendable {
             }
             let size = try writer.finish()
             let p = writer.properties
-            return FileMetaData(number: number, size: size, smallest: p.smallestKey, largest: p.largestKey)
+            return FileMetaData(
+                number: number, size: size, smallest: p.smallestKey, largest: p.largestKey, checksum: writer.fileChecksum)
         } catch {
             writer.abandon()
             try? fs.remove(path)
@@ -482,4 +483,32 @@ final class StoreCore: @unchecked Sendable {
     // MARK: Threads' shared flags
 
     var isShuttingDown: Bool { mu.withLock { shuttingDown } }
+}
+
+// MARK: Checkpoint support
+
+/// What the synchronous phase of a checkpoint captures: a version pinned so compaction
+/// cannot delete its files, and the sequence number it holds exactly.
+struct CheckpointPin {
+    let version: Version
+    let sequence: UInt64
+    let storeID: [UInt8]
+    let nextFileNumber: UInt64
+    let dir: String
+}
+
+extension StoreCore {
+    /// Flushes the memtable (writers wait meanwhile, so the version holds every write up to
+    /// `sequence` and nothing after) and pins the resulting version.
+    func pinForCheckpoint() throws -> CheckpointPin {
+        writeMutex.lock()
+        defer { writeMutex.unlock() }
+        return try mu.withLock {
+            if closed { throw LSMError.closed }
+            try flushLocked()
+            return CheckpointPin(
+                version: versions.current, sequence: versions.lastSequence, storeID: versions.storeID,
+                nextFileNumber: versions.nextFileNumber, dir: dir)
+        }
+    }
 }

@@ -5,7 +5,9 @@
 /// Paths are plain strings; implementations report failures as `LSMError.io` carrying the
 /// path, the operation and the errno.
 public protocol FileSystem: Sendable {
-    /// Creates (or truncates) `path` and opens it for appending. POSIX: `open(O_CREAT|O_TRUNC|O_WRONLY)`.
+    /// Creates `path` as a new, empty file and opens it for appending. An existing file of
+    /// that name is unlinked first, never truncated (it may be a hard link shared with a
+    /// checkpoint). POSIX: `unlink`, then `open(O_CREAT|O_EXCL|O_WRONLY)`.
     func create(_ path: String) throws -> any WritableFile
     /// Opens an existing file for positioned reads. POSIX: `open(O_RDONLY)`.
     func openRandomAccess(_ path: String) throws -> any RandomAccessFile

@@ -6,7 +6,12 @@ public struct PosixFileSystem: FileSystem {
     public init() {}
 
     public func create(_ path: String) throws -> any WritableFile {
-        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+        // Replace, never truncate: an existing name may be a hard link shared with a
+        // checkpoint, whose bytes must not change.
+        if unlink(path) != 0 && errno != ENOENT {
+            throw LSMError.io(path: path, operation: "unlink before create", errno: errno)
+        }
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
         if fd < 0 { throw LSMError.io(path: path, operation: "create", errno: errno) }
         return PosixWritableFile(fd: fd, path: path)
     }

@@ -94,8 +94,13 @@ final class SSTableWriter {
         if pending.count >= 256 << 10 { try flushPending() }
     }
 
+    /// CRC32C of every byte written so far (the whole file once finished): recorded in the
+    /// manifest and in checkpoint metadata so copies can be verified without parsing.
+    private(set) var fileChecksum: UInt32 = 0
+
     private func flushPending() throws {
         guard !pending.isEmpty else { return }
+        fileChecksum = pending.withUnsafeBytes { CRC32C.extend(fileChecksum, $0) }
         try file.append(pending)
         offset += UInt64(pending.count)
         pending.removeAll(keepingCapacity: true)

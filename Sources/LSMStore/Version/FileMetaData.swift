@@ -5,12 +5,15 @@ final class FileMetaData: @unchecked Sendable {
     /// Smallest and largest internal keys in the file.
     let smallest: [UInt8]
     let largest: [UInt8]
+    /// CRC32C of the whole file, as written.
+    let checksum: UInt32
 
-    init(number: UInt64, size: UInt64, smallest: [UInt8], largest: [UInt8]) {
+    init(number: UInt64, size: UInt64, smallest: [UInt8], largest: [UInt8], checksum: UInt32) {
         self.number = number
         self.size = size
         self.smallest = smallest
         self.largest = largest
+        self.checksum = checksum
     }
 
     var smallestUserKey: [UInt8] { InternalKey.userKey(smallest) }

@@ -2,8 +2,8 @@
 ///
 /// Encoding: a sequence of tagged fields, each `varint tag · fields` (docs/FORMAT.md):
 /// 1 log number · 2 next file number · 3 last sequence · 4 compact pointer (level, key) ·
-/// 5 deleted file (level, number) · 6 new file (level, number, size, smallest, largest) ·
-/// 7 store id (length-prefixed bytes).
+/// 5 deleted file (level, number) · 6 new file (level, number, size, smallest, largest,
+/// fixed32 CRC32C of the whole file) · 7 store id (length-prefixed bytes).
 struct VersionEdit {
     var logNumber: UInt64?
     var nextFileNumber: UInt64?
@@ -30,6 +30,7 @@ struct VersionEdit {
         for (level, f) in newFiles {
             putVarint64(&out, 6); putVarint64(&out, UInt64(level)); putVarint64(&out, f.number)
             putVarint64(&out, f.size); putLengthPrefixed(&out, f.smallest); putLengthPrefixed(&out, f.largest)
+            putFixed32(&out, f.checksum)
         }
         if let id = storeID { putVarint64(&out, 7); putLengthPrefixed(&out, id) }
         return out
@@ -58,9 +59,9 @@ struct VersionEdit {
             case 6:
                 guard let l = level(r.readVarint64()), let n = r.readVarint64(), let s = r.readVarint64(),
                       let small = r.readLengthPrefixed(), let large = r.readLengthPrefixed(),
-                      InternalKey.isValid(small), InternalKey.isValid(large)
+                      let crc = r.readFixed32(), InternalKey.isValid(small), InternalKey.isValid(large)
                 else { return nil }
-                e.newFiles.append((l, FileMetaData(number: n, size: s, smallest: small, largest: large)))
+                e.newFiles.append((l, FileMetaData(number: n, size: s, smallest: small, largest: large, checksum: crc)))
             case 7:
                 guard let id = r.readLengthPrefixed() else { return nil }
                 e.storeID = id

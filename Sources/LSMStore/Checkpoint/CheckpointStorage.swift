@@ -1,0 +1,164 @@
+import Glibc
+
+/// Where checkpoints are kept: a flat namespace of objects named by relative paths such as
+/// `shared/<store>-000012.sst` or `chk-7/_metadata`. The operations are those of an object
+/// store (put, get, list, delete) plus a hard link when source and storage share a file
+/// system. The first implementation is `LocalCheckpointStorage`, a folder.
+public protocol CheckpointStorage: Sendable {
+    /// Stores the local file `localPath` as `name`, replacing any object of that name.
+    /// With `preferLink`, a hard link is tried first and a copy made when linking is not
+    /// possible (another file system, or links refused).
+    func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer
+    /// Stores `bytes` as `name` atomically and durably (temp object, fsync, rename, fsync).
+    func putAtomically(_ name: String, _ bytes: [UInt8]) throws
+    /// The whole object `name`.
+    func get(_ name: String) throws -> [UInt8]
+    /// Copies (or, with `preferLink`, links) object `name` to the new local file `localPath`.
+    func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer
+    /// Names of the entries directly under `directory` ("" for the top level).
+    func list(_ directory: String) throws -> [String]
+    /// Deletes an object (or an empty directory); deleting a missing object is not an error.
+    func delete(_ name: String) throws
+    /// Size of object `name`, or nil when it does not exist.
+    func size(_ name: String) throws -> UInt64?
+    /// Bytes the storage occupies, counting each physical file once however many names
+    /// (hard links) it has.
+    func bytesOnDisk() throws -> UInt64
+    /// Makes the entries of `directory` durable (after puts and deletes).
+    func sync(_ directory: String) throws
+}
+
+/// How an object got where it is.
+public struct Transfer: Sendable, Equatable {
+    /// Bytes of the object.
+    public var bytes: UInt64
+    /// True when it was hard-linked rather than copied.
+    public var linked: Bool
+    /// CRC32C of the bytes, when they were copied (and so read).
+    public var checksum: UInt32?
+}
+
+/// Checkpoint storage in a local folder.
+public struct LocalCheckpointStorage: CheckpointStorage {
+    /// The folder.
+    public let root: String
+    /// The file system used (POSIX by default; tests inject faults through it).
+    public let fileSystem: any FileSystem
+    /// When false, `preferLink` is ignored and every transfer copies (for tests and for
+    /// storages that must not share inodes with the store).
+    public let allowLinks: Bool
+
+    /// A storage rooted at `root`, created if missing.
+    public init(root: String, fileSystem: any FileSystem = PosixFileSystem(), allowLinks: Bool = true) throws {
+        self.root = root
+        self.fileSystem = fileSystem
+        self.allowLinks = allowLinks
+        try fileSystem.createDirectory(root)
+    }
+
+    func path(_ name: String) -> String { name.isEmpty ? root : joinPath(root, name) }
+
+    static func linkUnsupported(_ e: LSMError) -> Bool {
+        guard case let .io(_, _, code) = e else { return false }
+        return code == EXDEV || code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK || code == ENOSYS
+    }
+
+    public func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
+        let dst = path(name)
+        try fileSystem.createDirectory(parentDirectory(of: dst))
+        if fileSystem.fileExists(dst) { try fileSystem.remove(dst) }  // replace; never truncate a shared inode
+        return try transfer(from: localPath, to: dst, preferLink: preferLink)
+    }
+
+    public func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
+        if fileSystem.fileExists(localPath) { try fileSystem.remove(localPath) }
+        return try transfer(from: path(name), to: localPath, preferLink: preferLink)
+    }
+
+    private func transfer(from src: String, to dst: String, preferLink: Bool) throws -> Transfer {
+        if preferLink && allowLinks {
+            do {
+                try fileSystem.link(src, to: dst)
+                guard let st = try fileSystem.stat(dst) else {
+                    throw LSMError.io(path: dst, operation: "stat after link", errno: ENOENT)
+                }
+                return Transfer(bytes: st.size, linked: true, checksum: nil)
+            } catch let e as LSMError where LocalCheckpointStorage.linkUnsupported(e) {
+                // Fall through to a copy.
+            }
+        }
+        let (bytes, crc) = try copyWithChecksum(from: src, to: dst)
+        return Transfer(bytes: bytes, linked: false, checksum: crc)
+    }
+
+    private func copyWithChecksum(from src: String, to dst: String) throws -> (UInt64, UInt32) {
+        let input = try fileSystem.openRandomAccess(src)
+        let output = try fileSystem.create(dst)
+        var offset: UInt64 = 0
+        var crc: UInt32 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        do {
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try input.read(at: offset, into: $0) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { raw in
+                    let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                    crc = CRC32C.extend(crc, chunk)
+                    try output.append(chunk)
+                }
+                offset += UInt64(n)
+            }
+            try output.sync()
+            try output.close()
+        } catch {
+            try? output.close()
+            try? fileSystem.remove(dst)
+            throw error
+        }
+        return (offset, crc)
+    }
+
+    public func putAtomically(_ name: String, _ bytes: [UInt8]) throws {
+        let dst = path(name)
+        try fileSystem.createDirectory(parentDirectory(of: dst))
+        try fileSystem.writeFileAtomically(dst, bytes)
+    }
+
+    public func get(_ name: String) throws -> [UInt8] { try fileSystem.readFile(path(name)) }
+
+    public func list(_ directory: String) throws -> [String] {
+        let p = path(directory)
+        guard try fileSystem.stat(p)?.isDirectory == true else { return [] }
+        return try fileSystem.listDirectory(p)
+    }
+
+    public func delete(_ name: String) throws {
+        let p = path(name)
+        guard let st = try fileSystem.stat(p) else { return }
+        if st.isDirectory { try fileSystem.removeDirectory(p) } else { try fileSystem.remove(p) }
+    }
+
+    public func size(_ name: String) throws -> UInt64? { try fileSystem.stat(path(name))?.size }
+
+    public func bytesOnDisk() throws -> UInt64 { try diskUsage(paths: [root], fileSystem: fileSystem) }
+
+    public func sync(_ directory: String) throws { try fileSystem.syncDirectory(path(directory)) }
+}
+
+/// Bytes used by the files under `paths` (recursively), each inode counted once: hard links
+/// shared between a store and its checkpoints, or between checkpoints, are not double counted.
+public func diskUsage(paths: [String], fileSystem fs: any FileSystem = PosixFileSystem()) throws -> UInt64 {
+    struct Inode: Hashable { let device: UInt64; let inode: UInt64 }
+    var seen = Set<Inode>()
+    var total: UInt64 = 0
+    var stack = paths
+    while let p = stack.popLast() {
+        guard let st = try fs.stat(p) else { continue }
+        if st.isDirectory {
+            for name in try fs.listDirectory(p) { stack.append(joinPath(p, name)) }
+        } else if seen.insert(Inode(device: st.device, inode: st.inode)).inserted {
+            total += st.size
+        }
+    }
+    return total
+}
