@@ -82,7 +82,9 @@ public final class LSMStore: @unchecked Sendable {
     /// Writes the memtable to an L0 table and waits until it is recorded in the manifest.
     public func flush() throws { try core.flush() }
 
-    /// Flushes, then compacts every level into the last non-empty one, waiting until done.
+    /// Flushes, compacts every level into the last non-empty one, then rewrites that level,
+    /// waiting until done: afterwards each key has one version (deleted keys none), except
+    /// what live snapshots still need.
     public func compact() throws { try core.compactAll() }
 
     /// Files and bytes per level, memtable sizes and counters of flush and compaction work.

@@ -15,15 +15,19 @@ struct Lsmctl: ParsableCommand {
         abstract: "Read, write and inspect LSMStore stores.",
         discussion: """
             Keys and values are UTF-8 text, or hex with --hex (get, put, delete, scan). \
-            Commands that only read (get, scan, stats, manifest, verify) never create a store; \
-            put, delete and batch create it when missing.
+            Commands that only read (get, scan, stats, manifest, verify), and checkpoint, never \
+            create a store; put, delete and batch create it when missing. checkpoint creates \
+            its storage folder when missing; checkpoints, restore, verify-checkpoint and \
+            cleanup require it to exist.
 
             Exit status: 0 on success; 1 when get finds no value (it prints NOT_FOUND) or \
-            verify finds problems; 2 on an error, reported on standard error as \
-            `lsmctl: <message>`; 64 for invalid command-line usage.
+            verify or verify-checkpoint finds problems; 2 on an error, reported on standard \
+            error as `lsmctl: <message>`; 64 for invalid command-line usage.
             """,
         subcommands: [Get.self, Put.self, Delete.self, Scan.self, Batch.self,
-                      Stats.self, Manifest.self, DumpSST.self, Verify.self])
+                      Stats.self, Manifest.self, DumpSST.self, Verify.self,
+                      Checkpoint.self, Checkpoints.self, Restore.self, VerifyCheckpoint.self,
+                      Cleanup.self])
 
     /// Parses the command line and runs the chosen command. Errors end as one line on
     /// standard error and a non-zero exit status, never a trap.

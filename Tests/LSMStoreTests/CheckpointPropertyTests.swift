@@ -10,7 +10,7 @@ import Testing
 @Suite struct CheckpointPropertyTests {
     @Test(.shrinking(false)) func restoredCheckpointsMatchTheModel() async {
         if let seed = ModelPropertyTests.fixedSeed {
-            Self.check(seed: seed, steps: ModelPropertyTests.long ? 400 : 120)
+            Self.check(seed: seed, steps: ModelPropertyTests.long ? 400 : 100)
             return
         }
         await propertyCheck(count: ModelPropertyTests.long ? 100 : 6, input: Gen.uint64()) { seed in

@@ -315,6 +315,219 @@ struct LsmctlTests {
         #expect(r.err.contains("corruption"))
     }
 
+    // MARK: Checkpoints
+
+    /// The value of the `name: value` line of `output`, or nil.
+    static func field(_ name: String, in output: String) -> String? {
+        for line in output.split(separator: "\n") where line.hasPrefix(name + ": ") {
+            return String(line.dropFirst(name.count + 2))
+        }
+        return nil
+    }
+
+    /// Writes about 300 keys with 100-byte values and `greeting = hello` into a new store at `db`.
+    static func fillStore(_ db: String, in dir: TempDir) throws {
+        var rng = SplitMix64(seed: 7)
+        var input = ""
+        for i in 0..<300 {
+            let key = hex((0..<4).map { UInt8(truncatingIfNeeded: i >> (8 * (3 - $0))) })
+            let value = hex((0..<100).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            input += "put \(key) \(value)\n"
+        }
+        input += "put \(hex(Array("greeting".utf8))) \(hex(Array("hello".utf8)))\n"
+        let r = try lsmctl(["batch", db], stdin: input, in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+    }
+
+    @Test("checkpoint, checkpoints --json, verify-checkpoint, restore, and a damaged shared file")
+    func checkpointRoundTrip() throws {
+        let dir = try TempDir()
+        defer { dir.cleanUp() }
+        let db = dir.sub("db"), storage = dir.sub("storage")
+        try Self.fillStore(db, in: dir)
+
+        // First incremental checkpoint: everything is new. The storage folder is created.
+        var r = try Self.lsmctl(["checkpoint", db, storage, "--mode", "incremental", "--retained", "3"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(Self.field("id", in: r.out) == "1")
+        #expect(Self.field("mode", in: r.out) == "incremental")
+        #expect(Self.field("files reused", in: r.out) == "0")
+        #expect(Self.field("discarded", in: r.out) == "none")
+        #expect(Self.field("total", in: r.out)?.hasSuffix(" ms") == true)
+        for name in ["sequence", "sync", "async", "bytes written (delta)", "full size", "files new",
+                     "files linked", "storage on disk"] {
+            #expect(Self.field(name, in: r.out) != nil, "no \(name) line in \(r.out)")
+        }
+
+        // A write, then a second incremental checkpoint: it reuses the first one's table.
+        r = try Self.lsmctl(["put", db, "later", "value"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        r = try Self.lsmctl(["checkpoint", db, storage, "--mode", "incremental", "--retained", "3"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(Self.field("id", in: r.out) == "2")
+        let reused = try #require(Self.field("files reused", in: r.out).flatMap { Int($0) }, "output: \(r.out)")
+        #expect(reused > 0)
+
+        r = try Self.lsmctl(["checkpoint", db, storage, "--mode", "full", "--retained", "3"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(Self.field("id", in: r.out) == "3")
+        #expect(Self.field("mode", in: r.out) == "full")
+        #expect(Self.field("discarded", in: r.out) == "none")
+
+        // The listing, as JSON.
+        r = try Self.lsmctl(["checkpoints", storage, "--json"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(r.out.utf8))
+        let entries = try #require(parsed as? [[String: Any]], "not an array of objects: \(r.out)")
+        #expect(entries.count == 3)
+        #expect(entries.compactMap { $0["id"] as? Int } == [1, 2, 3])
+        #expect(entries.compactMap { $0["mode"] as? String } == ["incremental", "incremental", "full"])
+        for key in ["sequence", "delta", "fullSize", "files", "sharedReferences"] {
+            #expect(entries.allSatisfy { $0[key] is Int }, "key \(key) missing or not a number")
+        }
+        if entries.count == 3 {
+            let second = entries[1], third = entries[2]
+            let delta = try #require(second["delta"] as? Int), full = try #require(second["fullSize"] as? Int)
+            #expect(delta < full, "the second checkpoint uploaded everything: \(second)")
+            #expect((second["sharedReferences"] as? Int) == (second["files"] as? Int))
+            #expect((third["sharedReferences"] as? Int) == 0)
+            #expect((third["delta"] as? Int) == (third["fullSize"] as? Int))
+        }
+
+        // The table form: a header and one row per checkpoint.
+        r = try Self.lsmctl(["checkpoints", storage], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let rows = r.out.split(separator: "\n")
+        #expect(rows.count == 4)
+        #expect(rows.first?.contains("FULL SIZE") == true)
+
+        r = try Self.lsmctl(["verify-checkpoint", storage], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out.hasSuffix("OK\n"))
+        #expect(Self.field("checkpoint", in: r.out) == "3")
+        r = try Self.lsmctl(["verify-checkpoint", storage, "--id", "2"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out.hasSuffix("OK\n"))
+
+        // Restore the latest checkpoint into a new directory and read from it.
+        let restored = dir.sub("restored")
+        r = try Self.lsmctl(["restore", storage, restored], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(Self.field("last sequence", in: r.out) != nil)
+        #expect(Self.field("files", in: r.out) != nil)
+        r = try Self.lsmctl(["get", restored, "greeting"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out == "hello\n")
+        r = try Self.lsmctl(["get", restored, "later"], in: dir)
+        #expect(r.out == "value\n")
+
+        // Checkpoint 1 predates the later write.
+        let older = dir.sub("older")
+        r = try Self.lsmctl(["restore", storage, "--id", "1", older], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        r = try Self.lsmctl(["get", older, "greeting"], in: dir)
+        #expect(r.out == "hello\n")
+        r = try Self.lsmctl(["get", older, "later"], in: dir)
+        #expect(r.status == 1)
+
+        // Restoring over an existing store is refused.
+        r = try Self.lsmctl(["restore", storage, restored], in: dir)
+        #expect(r.status == 2)
+        #expect(r.err.hasPrefix("lsmctl: "))
+        #expect(r.err.contains("already holds a store"))
+
+        // Damage the largest shared table (the first checkpoint's, which the second reuses).
+        let shared = storage + "/shared"
+        let names = try FileManager.default.contentsOfDirectory(atPath: shared)
+        func size(_ name: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: shared + "/" + name))?[.size] as? Int) ?? 0
+        }
+        let victim = try #require(names.max { size($0) < size($1) }, "nothing under shared/")
+        let victimPath = shared + "/" + victim
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: victimPath))
+        #expect(bytes.count > 10_000)
+        bytes[bytes.count / 2] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: victimPath))
+
+        r = try Self.lsmctl(["verify-checkpoint", storage, "--id", "2"], in: dir)
+        #expect(r.status == 1)
+        #expect(!r.out.contains("OK"))
+        #expect(r.err.contains("shared/" + victim), "stderr: \(r.err)")
+        #expect(r.err.contains("corruption"))
+        // The full checkpoint holds its own copies and is unaffected.
+        r = try Self.lsmctl(["verify-checkpoint", storage, "--id", "3"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+    }
+
+    @Test("cleanup lists orphans with --dry-run and removes them without it")
+    func checkpointCleanup() throws {
+        let dir = try TempDir()
+        defer { dir.cleanUp() }
+        let db = dir.sub("db"), storage = dir.sub("storage")
+        try Self.fillStore(db, in: dir)
+        var r = try Self.lsmctl(["checkpoint", db, storage, "--mode", "incremental"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+
+        r = try Self.lsmctl(["cleanup", storage, "--dry-run"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out == "orphans: 0\n")
+
+        let stray = storage + "/shared/stray.sst", emptyFolder = storage + "/chk-99"
+        #expect(FileManager.default.createFile(atPath: stray, contents: Data("junk".utf8)))
+        try FileManager.default.createDirectory(atPath: emptyFolder, withIntermediateDirectories: false)
+
+        r = try Self.lsmctl(["cleanup", storage, "--dry-run"], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        var lines = Set(r.out.split(separator: "\n").map(String.init))
+        #expect(lines == ["would remove shared/stray.sst", "would remove chk-99", "orphans: 2"])
+        #expect(FileManager.default.fileExists(atPath: stray))
+        #expect(FileManager.default.fileExists(atPath: emptyFolder))
+
+        r = try Self.lsmctl(["cleanup", storage], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        lines = Set(r.out.split(separator: "\n").map(String.init))
+        #expect(lines == ["removed shared/stray.sst", "removed chk-99", "orphans: 2"])
+        #expect(!FileManager.default.fileExists(atPath: stray))
+        #expect(!FileManager.default.fileExists(atPath: emptyFolder))
+
+        // The checkpoint itself is intact.
+        r = try Self.lsmctl(["checkpoints", storage, "--json"], in: dir)
+        let entries = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]]
+        #expect(entries?.count == 1)
+        r = try Self.lsmctl(["verify-checkpoint", storage], in: dir)
+        #expect(r.status == 0, "stderr: \(r.err)")
+    }
+
+    @Test("checkpoint commands report a missing storage or store without creating it")
+    func checkpointMissingPaths() throws {
+        let dir = try TempDir()
+        defer { dir.cleanUp() }
+        let absent = dir.sub("absent")
+        for args in [["checkpoints", absent], ["checkpoints", absent, "--json"],
+                     ["restore", absent, dir.sub("restored")], ["verify-checkpoint", absent],
+                     ["cleanup", absent, "--dry-run"], ["cleanup", absent]] {
+            let r = try Self.lsmctl(args, in: dir)
+            #expect(r.status == 2, "\(args): \(r.err)")
+            #expect(r.out.isEmpty)
+            #expect(r.err.hasPrefix("lsmctl: "))
+            #expect(r.err.contains("does not exist"), "\(args): \(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: absent))
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("restored")))
+
+        // checkpoint needs an existing store, and then creates nothing.
+        var r = try Self.lsmctl(["checkpoint", dir.sub("nodb"), absent, "--mode", "full"], in: dir)
+        #expect(r.status == 2)
+        #expect(r.err.contains("does not exist"))
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("nodb")))
+        #expect(!FileManager.default.fileExists(atPath: absent))
+
+        r = try Self.lsmctl(["checkpoint", dir.sub("nodb"), absent, "--mode", "full", "--retained", "0"], in: dir)
+        #expect(r.status == 64)
+        r = try Self.lsmctl(["checkpoint", dir.sub("nodb"), absent, "--mode", "sideways"], in: dir)
+        #expect(r.status == 64)
+    }
+
     /// Lowercase hex of `bytes`.
     static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

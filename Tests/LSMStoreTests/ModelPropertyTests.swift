@@ -13,7 +13,7 @@ import Testing
 
     @Test(.shrinking(false)) func storeMatchesModel() async {
         if let seed = Self.fixedSeed {
-            Self.check(seed: seed, operations: Self.long ? 6000 : 1500)
+            Self.check(seed: seed, operations: Self.long ? 6000 : 1200)
             return
         }
         await propertyCheck(count: Self.long ? 300 : 12, input: Gen.uint64()) { seed in

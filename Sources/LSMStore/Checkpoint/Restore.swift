@@ -25,10 +25,12 @@ extension LSMStore {
             }
             metadata = m
         }
-        if try fs.stat(FileNames.current(dir)) != nil {
-            throw LSMError.invalidArgument("\(dir) already holds a store; restore into a new directory")
+        if try fs.stat(dir) != nil, !(try fs.listDirectory(dir)).isEmpty {
+            throw LSMError.invalidArgument("\(dir) is not empty; restore into a new or empty directory")
         }
         try fs.createDirectory(dir)
+        let lock = try fs.lock(FileNames.lock(dir))
+        defer { lock.unlock() }
         var edit = VersionEdit()
         var maxNumber: UInt64 = 1
         for f in metadata.files {
@@ -58,6 +60,7 @@ extension LSMStore {
         }
         try versions.logAndApply(&edit)  // the first write: a new manifest and CURRENT
         versions.close()
+        lock.unlock()
         return try LSMStore.open(at: dir, options: o)
     }
 }

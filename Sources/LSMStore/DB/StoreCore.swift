@@ -195,9 +195,10 @@ final class StoreCore: @unchecked Sendable {
             do {
                 try logWriter.addRecord(b.rep)
                 if sync { try logWriter.sync() }
-            } catch let e as LSMError {
-                mu.withLock { if bgError == nil { bgError = e } }
-                throw e
+            } catch {
+                // The log may now hold part of this record: refuse further writes.
+                mu.withLock { recordBackgroundError(error) }
+                throw error
             }
         }
         var s = seq
@@ -248,8 +249,9 @@ final class StoreCore: @unchecked Sendable {
                 let number = versions.newFileNumber()
                 let file: any WritableFile
                 file = try fs.create(FileNames.log(dir, number))
-                // A synced write must not vanish with the new log's directory entry.
-                if options.syncWrites { try fs.syncDirectory(dir) }
+                // A synced write (per store or per call) must not vanish with the new log's
+                // directory entry; once per memtable, so cheap.
+                try fs.syncDirectory(dir)
                 try? log?.close()
                 log = LogWriter(file: file)
                 logFileNumber = number
@@ -358,8 +360,9 @@ final class StoreCore: @unchecked Sendable {
             s.memtableBytes = mem.approximateSize
             s.immutableMemtableBytes = imm?.approximateSize ?? 0
             s.lastSequence = versions.lastSequence
-            s.blockCacheHits = blockCache?.hits ?? 0
-            s.blockCacheMisses = blockCache?.misses ?? 0
+            let cache = blockCache?.counters
+            s.blockCacheHits = cache?.hits ?? 0
+            s.blockCacheMisses = cache?.misses ?? 0
             s.liveSnapshots = snapshots.count
             return s
         }

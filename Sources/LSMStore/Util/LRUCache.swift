@@ -21,9 +21,12 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     private var map: [Key: Node] = [:]
     private var head: Node?  // most recent
     private var tail: Node?  // least recent
-    private(set) var usage = 0
-    private(set) var hits = 0
-    private(set) var misses = 0
+    private var _usage = 0
+    private var _hits = 0
+    private var _misses = 0
+
+    /// Charge in use, hits and misses so far.
+    var counters: (usage: Int, hits: Int, misses: Int) { lock.withLock { (_usage, _hits, _misses) } }
 
     init(capacity: Int) { self.capacity = capacity }
 
@@ -39,10 +42,10 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     func get(_ key: Key) -> Value? {
         lock.withLock {
             guard let node = map[key] else {
-                misses += 1
+                _misses += 1
                 return nil
             }
-            hits += 1
+            _hits += 1
             moveToFront(node)
             return node.value
         }
@@ -52,17 +55,17 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         guard capacity > 0 else { return }
         lock.withLock {
             if let node = map[key] {
-                usage += charge - node.charge
+                _usage += charge - node.charge
                 node.value = value
                 node.charge = charge
                 moveToFront(node)
             } else {
                 let node = Node(key: key, value: value, charge: charge)
                 map[key] = node
-                usage += charge
+                _usage += charge
                 pushFront(node)
             }
-            while usage > capacity, let victim = tail, victim !== head {
+            while _usage > capacity, let victim = tail, victim !== head {
                 remove(victim)
             }
         }
@@ -108,6 +111,6 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     private func remove(_ node: Node) {
         unlink(node)
         map[node.key] = nil
-        usage -= node.charge
+        _usage -= node.charge
     }
 }

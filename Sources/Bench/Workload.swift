@@ -1,0 +1,106 @@
+import Foundation
+
+/// The standard workload of ../shared/EXPERIMENT.md, generated directly (no CSV): row i has
+/// `account = floor(A·u²)`, a skewed positive 2-decimal amount below 1,000,000 (about 1% of
+/// rows have none and are dropped), and a strictly increasing timestamp. Deterministic for a
+/// seed.
+struct Workload {
+    struct Preset {
+        let name: String
+        let rows: Int
+        let accounts: Int
+    }
+
+    static let large = Preset(name: "large", rows: 3_000_000, accounts: 1_000_000)
+    static let small = Preset(name: "small", rows: 1_000_000, accounts: 100_000)
+
+    struct Row {
+        let transactionID: Int
+        let account: Int
+        /// Amount in cents; nil when the row's amount is empty.
+        let amountCents: Int64?
+        let ts: Int64
+    }
+
+    private var rng: BenchRandom
+    private let accounts: Int
+    private var index = 0
+    static let baseTimestamp: Int64 = 1_700_000_000_000
+
+    init(seed: UInt64, accounts: Int) {
+        rng = BenchRandom(seed: seed)
+        self.accounts = accounts
+    }
+
+    private mutating func uniform() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+
+    mutating func next() -> Row {
+        let u = uniform()
+        let account = min(accounts - 1, Int(Double(accounts) * u * u))
+        let v = uniform()
+        let cents = min(99_999_999, max(1, Int64(pow(10.0, 1.0 + 6.99 * v * v))))
+        let empty = uniform() < 0.01
+        defer { index += 1 }
+        return Row(transactionID: index, account: account, amountCents: empty ? nil : cents,
+                   ts: Workload.baseTimestamp + Int64(index) * 3 + Int64(rng.next() % 3))
+    }
+}
+
+/// Per-account state of the keyed job: count, sum, min, max, last timestamp, and a ring of
+/// the last 15 amounts, each as 9 characters and a `;` (150 bytes). Encoded in 190 bytes:
+/// five little-endian Int64 then the ring.
+struct AccountState {
+    var count: Int64 = 0
+    var sumCents: Int64 = 0
+    var minCents: Int64 = .max
+    var maxCents: Int64 = .min
+    var lastTs: Int64 = 0
+    var ring = [UInt8](repeating: 0, count: 150)
+
+    static let emptySlot: [UInt8] = Array("000000.00;".utf8)
+    static let encodedSize = 40 + 150
+
+    init() {
+        for s in 0..<15 { ring.replaceSubrange((s * 10)..<(s * 10 + 10), with: AccountState.emptySlot) }
+    }
+
+    init?(decoding b: [UInt8]) {
+        guard b.count == AccountState.encodedSize else { return nil }
+        func i64(_ o: Int) -> Int64 { b.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: Int64.self)) } }
+        count = i64(0); sumCents = i64(8); minCents = i64(16); maxCents = i64(24); lastTs = i64(32)
+        ring = Array(b[40...])
+    }
+
+    func encoded() -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(AccountState.encodedSize)
+        for v in [count, sumCents, minCents, maxCents, lastTs] {
+            withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+        }
+        out.append(contentsOf: ring)
+        return out
+    }
+
+    mutating func add(cents: Int64, ts: Int64) {
+        let slot = Int(count % 15)
+        count += 1
+        sumCents += cents
+        minCents = min(minCents, cents)
+        maxCents = max(maxCents, cents)
+        lastTs = ts
+        // 9 characters: 6 digits, '.', 2 digits (amounts below 1,000,000).
+        var whole = cents / 100, frac = cents % 100
+        var chars = [UInt8](repeating: UInt8(ascii: "0"), count: 10)
+        chars[6] = UInt8(ascii: ".")
+        chars[9] = UInt8(ascii: ";")
+        chars[8] = UInt8(ascii: "0") + UInt8(frac % 10); frac /= 10
+        chars[7] = UInt8(ascii: "0") + UInt8(frac)
+        var i = 5
+        while i >= 0 { chars[i] = UInt8(ascii: "0") + UInt8(whole % 10); whole /= 10; i -= 1 }
+        ring.replaceSubrange((slot * 10)..<(slot * 10 + 10), with: chars)
+    }
+}
+
+func accountKey(_ account: Int) -> [UInt8] {
+    withUnsafeBytes(of: UInt64(account).bigEndian) { Array($0) }
+}

@@ -1,0 +1,297 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ArgumentParser
+import LSMStore
+
+// Commands that take, list, restore, verify and clean up checkpoints kept in a local folder
+// (`LocalCheckpointStorage`). Only `checkpoint` creates the storage folder; the others fail
+// with "does not exist" when it is missing, so a mistyped path is never silently created.
+
+/// `--mode` of `lsmctl checkpoint`.
+enum CheckpointModeArgument: String, ExpressibleByArgument, CaseIterable {
+    case full
+    case incremental
+
+    /// The library's mode.
+    var mode: CheckpointMode {
+        switch self {
+        case .full: return .full
+        case .incremental: return .incremental
+        }
+    }
+}
+
+/// Fails unless `path` is an existing directory, so that commands which only read or tidy a
+/// checkpoint storage report a missing one instead of creating it (as
+/// `LocalCheckpointStorage.init` would).
+func requireExistingStorage(_ path: String) throws {
+    guard let st = try PosixFileSystem().stat(path) else {
+        throw CLIError("checkpoint storage \(path) does not exist")
+    }
+    guard st.isDirectory else {
+        throw CLIError("\(path) is not a checkpoint storage: it is not a directory")
+    }
+}
+
+/// The checkpoint storage in the existing folder `path`.
+func openExistingStorage(_ path: String) throws -> LocalCheckpointStorage {
+    try requireExistingStorage(path)
+    return try LocalCheckpointStorage(root: path)
+}
+
+/// `d` in milliseconds with one decimal, e.g. `12.3 ms`.
+func formatMilliseconds(_ d: Duration) -> String {
+    let (seconds, attoseconds) = d.components
+    let tenths = ((Double(seconds) * 1000 + Double(attoseconds) / 1e15) * 10).rounded()
+    // Durations here are never negative; clamp anyway so the formatting cannot trap.
+    let t = tenths.isFinite ? Int64(max(0, min(tenths, 9e15))) : 0
+    return "\(t / 10).\(t % 10) ms"
+}
+
+/// `lsmctl checkpoint DB STORAGE --mode full|incremental [--retained N]`: takes one checkpoint.
+struct Checkpoint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a full or incremental checkpoint of a store.",
+        discussion: """
+            Opens the store (which must exist), flushes its memtable and writes a checkpoint \
+            into STORAGE, a folder created if missing. A full checkpoint copies every table \
+            into its own chk-N folder; an incremental one uploads into shared/ only the tables \
+            no retained checkpoint has yet (hard-linked when the folder is on the same file \
+            system as the store) and reuses the others.
+
+            After the checkpoint completes, the oldest checkpoints beyond --retained are \
+            discarded, with the shared files nothing else references. Prints the report: id, \
+            mode, sequence, durations, bytes written by this checkpoint (the delta, including \
+            _metadata), the full size a restore needs, file counts, the bytes the storage \
+            occupies (each inode once) and the ids discarded.
+            """)
+
+    @Argument(help: "Directory of the store.")
+    var db: String
+
+    @Argument(help: "Checkpoint storage folder (created if missing).")
+    var storage: String
+
+    @Option(help: "Checkpoint mode: full or incremental.")
+    var mode: CheckpointModeArgument
+
+    @Option(help: "How many completed checkpoints to keep (at least 1).")
+    var retained: Int = 1
+
+    func validate() throws {
+        guard retained >= 1 else {
+            throw ValidationError("--retained must be at least 1, got \(retained)")
+        }
+    }
+
+    func run() throws {
+        let report = try withStore(db, mayCreate: false) { store in
+            let checkpointer = try Checkpointer(
+                store: store, storage: try LocalCheckpointStorage(root: storage), retained: retained)
+            for (id, problem) in checkpointer.damagedCheckpoints.sorted(by: { $0.key < $1.key }) {
+                printError("warning: checkpoint \(id) is damaged and ignored: \(problem.description)")
+            }
+            return try checkpointer.checkpoint(mode: mode.mode)
+        }
+        var out = Output()
+        try out.line("id: \(report.id)")
+        try out.line("mode: \(report.mode.rawValue)")
+        try out.line("sequence: \(report.sequence)")
+        try out.line("sync: \(formatMilliseconds(report.syncDuration))")
+        try out.line("async: \(formatMilliseconds(report.asyncDuration))")
+        try out.line("total: \(formatMilliseconds(report.totalDuration))")
+        try out.line("bytes written (delta): \(report.bytesWritten)")
+        try out.line("full size: \(report.fullSize)")
+        try out.line("files: \(report.fileCount)")
+        try out.line("files new: \(report.filesNew)")
+        try out.line("files reused: \(report.filesReused)")
+        try out.line("files linked: \(report.filesLinked)")
+        try out.line("storage on disk: \(report.storageBytesOnDisk)")
+        let discarded = report.discardedCheckpoints.map(String.init).joined(separator: " ")
+        try out.line("discarded: \(discarded.isEmpty ? "none" : discarded)")
+        try out.flush()
+    }
+}
+
+/// One row of `lsmctl checkpoints` (and one object of its `--json` output).
+struct CheckpointSummary: Codable, Equatable {
+    /// Checkpoint id (the N of chk-N).
+    var id: UInt64
+    /// `full` or `incremental`.
+    var mode: String
+    /// Sequence number of the last write the checkpoint holds.
+    var sequence: UInt64
+    /// Bytes of the table files this checkpoint uploaded itself.
+    var delta: UInt64
+    /// Bytes of every table file the checkpoint references.
+    var fullSize: UInt64
+    /// Table files referenced.
+    var files: Int
+    /// Referenced files under shared/ (incremental checkpoints).
+    var sharedReferences: Int
+
+    init(_ m: CheckpointMetadata) {
+        id = m.id
+        mode = m.mode.rawValue
+        sequence = m.sequence
+        delta = m.files.reduce(0) { $0 + ($1.uploadedHere ? $1.size : 0) }
+        fullSize = m.fullSize
+        files = m.files.count
+        sharedReferences = m.files.reduce(0) { $0 + ($1.name.hasPrefix("shared/") ? 1 : 0) }
+    }
+}
+
+/// `lsmctl checkpoints STORAGE [--json]`: lists the completed checkpoints.
+struct Checkpoints: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the completed checkpoints in a checkpoint storage.",
+        discussion: """
+            Prints one row per completed checkpoint, oldest first: id, mode, sequence, delta \
+            (bytes of the table files that checkpoint uploaded), full size (bytes of every \
+            table file it references), files referenced, and how many of them are shared \
+            references (under shared/). Sizes count table files only, not _metadata. \
+            Incomplete or damaged checkpoints are not listed.
+
+            With --json, prints a JSON array of objects with the keys id, mode, sequence, \
+            delta, fullSize, files and sharedReferences. The storage must exist.
+            """)
+
+    @Argument(help: "Checkpoint storage folder.")
+    var storage: String
+
+    @Flag(help: "Print a JSON array instead of a table.")
+    var json = false
+
+    func run() throws {
+        let rows = try Checkpointer.list(try openExistingStorage(storage)).map(CheckpointSummary.init)
+        var out = Output()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try out.write(Array(try encoder.encode(rows)))
+            try out.write("\n")
+        } else {
+            let header = ["ID", "MODE", "SEQUENCE", "DELTA", "FULL SIZE", "FILES", "SHARED"]
+            let cells = rows.map { r in
+                [String(r.id), r.mode, String(r.sequence), String(r.delta), String(r.fullSize),
+                 String(r.files), String(r.sharedReferences)]
+            }
+            var widths = header.map(\.count)
+            for row in cells {
+                for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+            }
+            func format(_ row: [String]) -> String {
+                row.enumerated().map { i, cell in
+                    let pad = String(repeating: " ", count: widths[i] - cell.count)
+                    return i == 1 ? cell + pad : pad + cell  // mode left-aligned, numbers right
+                }.joined(separator: "  ")
+            }
+            try out.line(format(header))
+            for row in cells { try out.line(format(row)) }
+        }
+        try out.flush()
+    }
+}
+
+/// `lsmctl restore STORAGE [--id N] DB`: builds a new store from a checkpoint.
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a checkpoint into a new store.",
+        discussion: """
+            Builds a store in DB from checkpoint N (the latest completed one without --id), \
+            hard-linking its tables from the storage when possible and copying (and \
+            checking) them otherwise. DB must not already hold a store. Prints the restored \
+            store's last sequence number and number of table files. The storage must exist.
+            """)
+
+    @Argument(help: "Checkpoint storage folder.")
+    var storage: String
+
+    @Option(help: "Id of the checkpoint to restore (default: the latest completed one).")
+    var id: UInt64?
+
+    @Argument(help: "Directory of the new store.")
+    var db: String
+
+    func run() throws {
+        let storage = try openExistingStorage(storage)
+        let store = try LSMStore.restore(from: storage, checkpoint: id, to: db)
+        let stats = store.stats  // read from memory: nothing can fail before close
+        try store.close()
+        var out = Output()
+        try out.line("restored into: \(db)")
+        try out.line("last sequence: \(stats.lastSequence)")
+        try out.line("files: \(stats.levels.reduce(0) { $0 + $1.files })")
+        try out.flush()
+    }
+}
+
+/// `lsmctl verify-checkpoint STORAGE [--id N]`: re-reads a checkpoint's files.
+struct VerifyCheckpoint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-checkpoint",
+        abstract: "Check the files of a checkpoint against its metadata.",
+        discussion: """
+            Checks the size and whole-file checksum of every table checkpoint N (the latest \
+            completed one without --id) references, then every block checksum. Prints what \
+            was checked, then OK. If problems are found, each is printed on standard error \
+            (naming the file) and lsmctl exits with status 1. The storage must exist.
+            """)
+
+    @Argument(help: "Checkpoint storage folder.")
+    var storage: String
+
+    @Option(help: "Id of the checkpoint to verify (default: the latest completed one).")
+    var id: UInt64?
+
+    func run() throws {
+        let report = try Checkpointer.verify(storage: try openExistingStorage(storage), checkpoint: id)
+        var out = Output()
+        try out.line("checkpoint: \(report.id)")
+        try out.line("files checked: \(report.filesChecked)")
+        try out.line("bytes checked: \(report.bytesChecked)")
+        try out.line("entries checked: \(report.entriesChecked)")
+        if report.problems.isEmpty {
+            try out.line("OK")
+            try out.flush()
+            return
+        }
+        try out.flush()
+        for problem in report.problems { printError(problem.description) }
+        let n = report.problems.count
+        printError("checkpoint \(report.id) has \(n) problem\(n == 1 ? "" : "s")")
+        throw ExitCode(Status.negative)
+    }
+}
+
+/// `lsmctl cleanup STORAGE [--dry-run]`: removes what failed checkpoints left behind.
+struct Cleanup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove orphans from a checkpoint storage.",
+        discussion: """
+            Orphans are checkpoint folders without _metadata (checkpoints that crashed or were \
+            aborted) with their contents, and files under shared/ that no completed checkpoint \
+            references. Prints `removed NAME` for each (`would remove NAME` with --dry-run, \
+            which deletes nothing), then `orphans: COUNT`. Damaged checkpoints are left alone.
+
+            Do not run it while any process is checkpointing into the same storage: the files \
+            of a checkpoint in progress look like orphans. The storage must exist.
+            """)
+
+    @Argument(help: "Checkpoint storage folder.")
+    var storage: String
+
+    @Flag(help: "List the orphans without removing them.")
+    var dryRun = false
+
+    func run() throws {
+        let names = try Checkpointer.cleanup(storage: try openExistingStorage(storage), dryRun: dryRun)
+        var out = Output()
+        for name in names { try out.line((dryRun ? "would remove " : "removed ") + name) }
+        try out.line("orphans: \(names.count)")
+        try out.flush()
+    }
+}
