@@ -203,8 +203,9 @@ struct Restore: ParsableCommand {
         discussion: """
             Builds a store in DB from checkpoint N (the latest completed one without --id), \
             hard-linking its tables from the storage when possible and copying (and \
-            checking) them otherwise. DB must not already hold a store. Prints the restored \
-            store's last sequence number and number of table files. The storage must exist.
+            checking) them otherwise. DB must not exist or be an empty directory. Prints the \
+            restored store's last sequence number and number of table files. The storage must \
+            exist.
             """)
 
     @Argument(help: "Checkpoint storage folder.")
@@ -213,7 +214,7 @@ struct Restore: ParsableCommand {
     @Option(help: "Id of the checkpoint to restore (default: the latest completed one).")
     var id: UInt64?
 
-    @Argument(help: "Directory of the new store.")
+    @Argument(help: "Directory of the new store (must not exist, or be empty).")
     var db: String
 
     func run() throws {

@@ -430,11 +430,14 @@ struct LsmctlTests {
         r = try Self.lsmctl(["get", older, "later"], in: dir)
         #expect(r.status == 1)
 
-        // Restoring over an existing store is refused.
+        // Restoring over an existing store is refused, naming the directory.
         r = try Self.lsmctl(["restore", storage, restored], in: dir)
         #expect(r.status == 2)
-        #expect(r.err.hasPrefix("lsmctl: "))
-        #expect(r.err.contains("already holds a store"))
+        #expect(r.out.isEmpty)
+        #expect(r.err.hasPrefix("lsmctl: invalid argument: "))
+        #expect(r.err.contains(restored), "stderr: \(r.err)")
+        r = try Self.lsmctl(["get", restored, "greeting"], in: dir)
+        #expect(r.out == "hello\n")
 
         // Damage the largest shared table (the first checkpoint's, which the second reuses).
         let shared = storage + "/shared"
