@@ -23,6 +23,15 @@ struct CheckpointBenchmark: ParsableCommand {
     @Option(help: "full, incremental or both.")
     var mode: String = "both"
 
+    @Option(help: "Compaction style of the store: leveled, partitioned, or both.")
+    var compaction: String = "partitioned"
+
+    @Option(help: "Memtable size in MiB (Flink's RocksDB default write buffer is 64 MiB).")
+    var memtableMB = 32
+
+    @Option(help: "Partitioned style: compact a partition when its L0 pieces reach this times its size.")
+    var partitionRatio = 2.0
+
     @Option(help: "Completed checkpoints to retain.")
     var retained = 1
 
@@ -43,6 +52,9 @@ struct CheckpointBenchmark: ParsableCommand {
         guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
         guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both") }
         guard retained >= 1 else { throw ValidationError("--retained must be at least 1") }
+        guard ["leveled", "partitioned", "both"].contains(compaction) else {
+            throw ValidationError("--compaction must be leveled, partitioned or both")
+        }
         if let rows, rows <= 0 { throw ValidationError("--rows must be positive") }
     }
 
@@ -56,17 +68,20 @@ struct CheckpointBenchmark: ParsableCommand {
         let bandwidth = try measureDiskBandwidth(dir: base)
         print("workload \(p.name): \(rowCount) rows, \(p.accounts) accounts, seed \(seed); checkpoint every \(everyRecords) records; retained \(retained)")
         print(String(format: "disk sequential write with fsync: %.0f MB/s (512 MiB, this run)", bandwidth / 1e6))
-        let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode)!]
-        var results: [CheckpointMode: RunResult] = [:]
-        for m in modes {
-            let r = try runMode(m, rows: rowCount, accounts: p.accounts, base: base + "/" + m.rawValue)
-            results[m] = r
-            print(r.summary(bandwidth: bandwidth, verbose: verbose))
-        }
-        if let f = results[.full], let i = results[.incremental] {
-            print("incremental / full: bytes written \(ratio(i.totalWritten, f.totalWritten)), "
-                + "median checkpoint time \(ratio(i.medianDuration, f.medianDuration)), "
-                + "final storage \(ratio(i.finalStorage, f.finalStorage))")
+        let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
+        let styles: [CompactionStyle] = compaction == "both" ? [.leveled, .partitioned] : [CompactionStyle(rawValue: compaction) ?? .partitioned]
+        for style in styles {
+            var results: [CheckpointMode: RunResult] = [:]
+            for m in modes {
+                let r = try runMode(m, style: style, rows: rowCount, accounts: p.accounts, base: base + "/\(style.rawValue)-\(m.rawValue)")
+                results[m] = r
+                print(r.summary(bandwidth: bandwidth, verbose: verbose))
+            }
+            if let f = results[.full], let i = results[.incremental] {
+                print("\(style.rawValue) compaction, incremental / full: bytes written \(ratio(i.totalWritten, f.totalWritten)), "
+                    + "median checkpoint time \(ratio(i.medianDuration, f.medianDuration)), "
+                    + "final storage \(ratio(i.finalStorage, f.finalStorage))")
+            }
         }
     }
 
@@ -75,11 +90,14 @@ struct CheckpointBenchmark: ParsableCommand {
         let lowerBound: Int
         let changedKeys: Int
         let storeAndCheckpointsBytes: UInt64
-        let liveTableBytes: UInt64
+        /// Stored size of the whole live state, estimated as accounts seen so far times the
+        /// stored bytes per changed account of this checkpoint's lower bound.
+        let liveStateBytes: Double
     }
 
     struct RunResult {
         let mode: CheckpointMode
+        let style: CompactionStyle
         let rows: [Row]
         let records: Int
         let elapsedSeconds: Double
@@ -91,7 +109,7 @@ struct CheckpointBenchmark: ParsableCommand {
         var medianDuration: Double { median(rows.map { seconds($0.report.totalDuration) }) }
 
         func summary(bandwidth: Double, verbose: Bool) -> String {
-            var s = "\n== \(mode.rawValue): \(rows.count) checkpoints, \(records) records in \(String(format: "%.1f", elapsedSeconds)) s "
+            var s = "\n== \(mode.rawValue), \(style.rawValue) compaction: \(rows.count) checkpoints, \(records) records in \(String(format: "%.1f", elapsedSeconds)) s "
                 + "(\(Int(Double(records) / elapsedSeconds)) records/s including checkpoints)\n"
             if verbose {
                 s += "   id   sync ms  async ms    delta bytes  lower bound   full size  new/reused  store+ckpt bytes\n"
@@ -116,8 +134,8 @@ struct CheckpointBenchmark: ParsableCommand {
             let laterMax = rows.dropFirst().map { Double($0.report.bytesWritten) }.max() ?? 0
             s += String(format: "   largest checkpoint after the first / median full size: %.2fx\n",
                         laterMax / max(median(fulls), 1))
-            let space = rows.map { Double($0.storeAndCheckpointsBytes) / max(Double($0.liveTableBytes), 1) }
-            s += String(format: "   store + retained checkpoints on disk (each inode once) / live tables: median %.2fx, max %.2fx\n",
+            let space = rows.map { Double($0.storeAndCheckpointsBytes) / max($0.liveStateBytes, 1) }
+            s += String(format: "   store + retained checkpoints on disk (each inode once) / live state: median %.2fx, max %.2fx\n",
                         median(space), space.max() ?? 0)
             if mode == .full {
                 let rates = rows.map { Double($0.report.bytesWritten) / max(seconds($0.report.asyncDuration), 1e-9) }
@@ -130,15 +148,19 @@ struct CheckpointBenchmark: ParsableCommand {
         }
     }
 
-    func runMode(_ mode: CheckpointMode, rows: Int, accounts: Int, base: String) throws -> RunResult {
+    func runMode(_ mode: CheckpointMode, style: CompactionStyle, rows: Int, accounts: Int, base: String) throws -> RunResult {
         let storeDir = base + "/store", storageDir = base + "/checkpoints"
         var options = Options()
         options.walEnabled = false  // a checkpointed job recovers from its checkpoints, as Flink's RocksDB backend
+        options.compactionStyle = style
+        options.memtableSize = memtableMB << 20
+        options.partitionCompactionRatio = partitionRatio
         let store = try LSMStore.open(at: storeDir, options: options)
         let storage = try LocalCheckpointStorage(root: storageDir)
         let checkpointer = try Checkpointer(store: store, storage: storage, retained: retained)
         var workload = Workload(seed: seed, accounts: accounts)
         var changed = Set<Int>()
+        var seen = Set<Int>()
         var records = 0
         var out: [Row] = []
         let clock = ContinuousClock()
@@ -151,12 +173,15 @@ struct CheckpointBenchmark: ParsableCommand {
             state.add(cents: cents, ts: row.ts)
             try store.put(key, state.encoded())
             changed.insert(row.account)
+            seen.insert(row.account)
             records += 1
             if records % everyRecords == 0 {
-                out.append(try takeCheckpoint(store, checkpointer, mode, &changed, storeDir, storageDir))
+                out.append(try takeCheckpoint(store, checkpointer, mode, &changed, seen.count, storeDir, storageDir))
             }
         }
-        if records % everyRecords != 0 { out.append(try takeCheckpoint(store, checkpointer, mode, &changed, storeDir, storageDir)) }
+        if records % everyRecords != 0 {
+            out.append(try takeCheckpoint(store, checkpointer, mode, &changed, seen.count, storeDir, storageDir))
+        }
         let elapsed = seconds(clock.now - start)
         // Restore the last checkpoint and compare its state with the live store's.
         let restoreStart = clock.now
@@ -165,11 +190,12 @@ struct CheckpointBenchmark: ParsableCommand {
         let same = try digest(restored) == digest(store)
         try restored.close()
         try store.close()
-        return RunResult(mode: mode, rows: out, records: records, elapsedSeconds: elapsed, restoreSeconds: restoreSeconds, digestMatches: same)
+        return RunResult(mode: mode, style: style, rows: out, records: records, elapsedSeconds: elapsed, restoreSeconds: restoreSeconds, digestMatches: same)
     }
 
     func takeCheckpoint(
-        _ store: LSMStore, _ cp: Checkpointer, _ mode: CheckpointMode, _ changed: inout Set<Int>, _ storeDir: String, _ storageDir: String
+        _ store: LSMStore, _ cp: Checkpointer, _ mode: CheckpointMode, _ changed: inout Set<Int>, _ accountsSeen: Int,
+        _ storeDir: String, _ storageDir: String
     ) throws -> Row {
         let entries = try changed.sorted().map { (key: accountKey($0), value: try store.get(accountKey($0)) ?? []) }
         let bound = StoredSize.dataBlockBytes(sortedEntries: entries)
@@ -178,7 +204,7 @@ struct CheckpointBenchmark: ParsableCommand {
         let report = try cp.checkpoint(mode: mode)
         let both = try diskUsage(paths: [storeDir, storageDir])
         return Row(report: report, lowerBound: bound, changedKeys: n, storeAndCheckpointsBytes: both,
-                   liveTableBytes: store.stats.totalTableBytes)
+                   liveStateBytes: Double(accountsSeen) * Double(bound) / Double(max(n, 1)))
     }
 
     func digest(_ store: LSMStore) throws -> UInt64 {

@@ -35,6 +35,7 @@ import Testing
         var options = smallOptions()
         options.memtableSize = [8 << 10, 32 << 10].randomElement(using: &rng)!
         options.walEnabled = rng.chance(0.7)
+        if rng.chance(0.5) { options.compactionStyle = .partitioned }
         let storage = try LocalCheckpointStorage(root: dir.sub("chk"), allowLinks: rng.chance(0.8))
         var store = try LSMStore.open(at: dir.sub("db"), options: options)
         var checkpointer = try Checkpointer(store: store, storage: storage, retained: Int.random(in: 1...3, using: &rng))

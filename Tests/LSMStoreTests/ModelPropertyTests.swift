@@ -53,6 +53,11 @@ import Testing
         options.bloomBitsPerKey = rng.chance(0.8) ? 10 : 0
         options.walEnabled = rng.chance(0.8)
         options.blockCacheSize = rng.chance(0.5) ? 64 << 10 : 0
+        if rng.chance(0.5) {
+            options.compactionStyle = .partitioned
+            options.partitionCompactionRatio = [0.5, 1.25, 3].randomElement(using: &rng)!
+            options.partitionMaxDepth = [2, 4, 40].randomElement(using: &rng)!
+        }
 
         // Keys: many share long prefixes; lengths 0...64.
         let prefixes: [[UInt8]] = [

@@ -9,6 +9,9 @@ public protocol CheckpointStorage: Sendable {
     /// With `preferLink`, a hard link is tried first and a copy made when linking is not
     /// possible (another file system, or links refused).
     func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer
+    /// Stores several local files (name, local path) as `put` does, durable when it returns;
+    /// an implementation may overlap the transfers and sync them together.
+    func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer]
     /// Stores `bytes` as `name` atomically and durably (temp object, fsync, rename, fsync).
     func putAtomically(_ name: String, _ bytes: [UInt8]) throws
     /// The whole object `name`.
@@ -26,6 +29,13 @@ public protocol CheckpointStorage: Sendable {
     func bytesOnDisk() throws -> UInt64
     /// Makes the entries of `directory` durable (after puts and deletes).
     func sync(_ directory: String) throws
+}
+
+extension CheckpointStorage {
+    /// One `put` after another.
+    public func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
+        try files.map { try put($0.name, fromLocalFile: $0.localPath, preferLink: preferLink) }
+    }
 }
 
 /// How an object got where it is.
@@ -64,18 +74,34 @@ public struct LocalCheckpointStorage: CheckpointStorage {
     }
 
     public func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
-        let dst = path(name)
-        try fileSystem.createDirectory(parentDirectory(of: dst))
-        if fileSystem.fileExists(dst) { try fileSystem.remove(dst) }  // replace; never truncate a shared inode
-        return try transfer(from: localPath, to: dst, preferLink: preferLink)
+        try putMany([(name, localPath)], preferLink: preferLink)[0]
+    }
+
+    /// Copies every file first and fsyncs them afterwards, so the device writes them
+    /// together instead of waiting out one flush per (often small) file.
+    public func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
+        var out: [Transfer] = []
+        var toSync: [String] = []
+        var made = Set<String>()
+        for (name, local) in files {
+            let dst = path(name)
+            let parent = parentDirectory(of: dst)
+            if made.insert(parent).inserted { try fileSystem.createDirectory(parent) }
+            if fileSystem.fileExists(dst) { try fileSystem.remove(dst) }  // replace; never truncate a shared inode
+            let t = try transfer(from: local, to: dst, preferLink: preferLink, sync: false)
+            if !t.linked { toSync.append(dst) }
+            out.append(t)
+        }
+        for p in toSync { try fileSystem.syncFile(p) }
+        return out
     }
 
     public func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         if fileSystem.fileExists(localPath) { try fileSystem.remove(localPath) }
-        return try transfer(from: path(name), to: localPath, preferLink: preferLink)
+        return try transfer(from: path(name), to: localPath, preferLink: preferLink, sync: true)
     }
 
-    private func transfer(from src: String, to dst: String, preferLink: Bool) throws -> Transfer {
+    private func transfer(from src: String, to dst: String, preferLink: Bool, sync: Bool) throws -> Transfer {
         if preferLink && allowLinks {
             do {
                 try fileSystem.link(src, to: dst)
@@ -87,11 +113,11 @@ public struct LocalCheckpointStorage: CheckpointStorage {
                 // Fall through to a copy.
             }
         }
-        let (bytes, crc) = try copyWithChecksum(from: src, to: dst)
+        let (bytes, crc) = try copyWithChecksum(from: src, to: dst, sync: sync)
         return Transfer(bytes: bytes, linked: false, checksum: crc)
     }
 
-    private func copyWithChecksum(from src: String, to dst: String) throws -> (UInt64, UInt32) {
+    private func copyWithChecksum(from src: String, to dst: String, sync: Bool) throws -> (UInt64, UInt32) {
         let input = try fileSystem.openRandomAccess(src)
         let output = try fileSystem.create(dst)
         var offset: UInt64 = 0
@@ -108,7 +134,7 @@ public struct LocalCheckpointStorage: CheckpointStorage {
                 }
                 offset += UInt64(n)
             }
-            try output.sync()
+            if sync { try output.sync() }
             try output.close()
         } catch {
             try? output.close()

@@ -250,15 +250,14 @@ public final class PendingCheckpoint: @unchecked Sendable {
             let folder = Checkpointer.folder(id)
             var files: [CheckpointFile] = []
             var report = CheckpointReport(id: id, mode: mode, sequence: pin.sequence, syncDuration: syncDuration)
+            var toUpload: [(name: String, localPath: String, file: FileMetaData)] = []
             for (level, list) in pin.version.levels.enumerated() {
                 for f in list {
-                    let local = FileNames.table(pin.dir, f.number)
                     let name: String
                     var uploaded = true
                     switch mode {
                     case .full:
                         name = folder + "/" + FileNames.tableName(f.number)
-                        try upload(name, local, f, linkAllowed: false, into: &report)
                     case .incremental:
                         name = "shared/\(storeHex)-\(FileNames.tableName(f.number))"
                         if owner.reserveShared(name, for: id) {
@@ -266,14 +265,16 @@ public final class PendingCheckpoint: @unchecked Sendable {
                             report.filesReused += 1
                         } else {
                             uploadedShared.append(name)
-                            try upload(name, local, f, linkAllowed: true, into: &report)
                         }
                     }
+                    if uploaded { toUpload.append((name, FileNames.table(pin.dir, f.number), f)) }
                     files.append(CheckpointFile(
                         level: level, fileNumber: f.number, name: name, size: f.size, checksum: f.checksum,
                         smallestKey: f.smallest, largestKey: f.largest, uploadedHere: uploaded))
                 }
             }
+            let transfers = try storage.putMany(toUpload.map { ($0.name, $0.localPath) }, preferLink: mode == .incremental)
+            for (t, u) in zip(transfers, toUpload) { try account(t, u.localPath, u.file, into: &report) }
             let metadata = CheckpointMetadata(
                 id: id, mode: mode, sequence: pin.sequence, storeID: storeHex,
                 createdAtMillis: currentTimeMillis(), nextFileNumber: pin.nextFileNumber, files: files,
@@ -295,8 +296,7 @@ public final class PendingCheckpoint: @unchecked Sendable {
         }
     }
 
-    private func upload(_ name: String, _ local: String, _ f: FileMetaData, linkAllowed: Bool, into report: inout CheckpointReport) throws {
-        let t = try owner.storage.put(name, fromLocalFile: local, preferLink: linkAllowed)
+    private func account(_ t: Transfer, _ local: String, _ f: FileMetaData, into report: inout CheckpointReport) throws {
         guard t.bytes == f.size else {
             throw LSMError.corruption(file: local, offset: min(t.bytes, f.size), reason: "size \(t.bytes) differs from the manifest's \(f.size)")
         }

@@ -102,6 +102,9 @@ extension VersionSet {
     func pickCompaction() -> Compaction? {
         let v = current
         guard v.compactionScore >= 1, v.compactionLevel >= 0 else { return nil }
+        if options.compactionStyle == .partitioned, let p = v.partitionToCompact {
+            return pickPartition(p, version: v)
+        }
         let level = v.compactionLevel
         let files = v.levels[level]
         guard !files.isEmpty else { return nil }
@@ -124,6 +127,40 @@ extension VersionSet {
             }
         }
         return makeCompaction(level: level, inputs0: inputs0, version: v, isManual: false)
+    }
+
+    /// Partitioned style: partition `p` (an L1 file's key range up to the next file; -1 for
+    /// all keys) with every L0 file that overlaps it, grown until no L0 file straddles its
+    /// edges, so that no older L0 data is left above newer data.
+    func pickPartition(_ p: Int, version v: Version) -> Compaction? {
+        let l1 = v.levels[1]
+        var lo: [UInt8]? = p > 0 ? l1[p].smallestUserKey : nil
+        var hi: [UInt8]? = p >= 0 && p + 1 < l1.count ? l1[p + 1].smallestUserKey : nil  // exclusive
+        var inputs0: [FileMetaData] = []
+        var inputs1: [FileMetaData] = p >= 0 ? [l1[p]] : []
+        while true {
+            inputs0 = v.levels[0].filter { f in
+                (lo.map { compareBytes(f.largestUserKey, $0) >= 0 } ?? true)
+                    && (hi.map { compareBytes(f.smallestUserKey, $0) < 0 } ?? true)
+            }
+            guard let r = Compaction.userKeyRange(inputs0 + inputs1) else { return nil }
+            var grown = inputs1
+            for f in l1 where f.overlaps(lo: r.lo, hi: r.hi) && !grown.contains(where: { $0 === f }) { grown.append(f) }
+            grown.sort { compareInternal($0.smallest, $1.smallest) < 0 }
+            // The new range: from the first input's partition start to the next partition's start.
+            let newLo: [UInt8]? = lo.flatMap { l in compareBytes(r.lo, l) < 0 ? r.lo : l }
+            var newHi = hi
+            if let last = grown.last, let i = l1.firstIndex(where: { $0 === last }) {
+                newHi = i + 1 < l1.count ? l1[i + 1].smallestUserKey : nil
+            }
+            if let h = newHi, compareBytes(r.hi, h) >= 0 { newHi = nil }  // an L0 file reaches past every boundary
+            if grown.count == inputs1.count && newLo == lo && newHi == hi { break }
+            inputs1 = grown
+            lo = newLo
+            hi = newHi
+        }
+        let c = Compaction(level: 0, inputs: [inputs0, inputs1], version: v, options: options, isManual: false)
+        return c
     }
 
     func makeCompaction(

@@ -7,7 +7,9 @@ extension StoreCore {
     func compactionLoop() {
         mu.lock()
         while !shuttingDown {
+            // (Partitioned style: a pending flush goes first, so compactions see its pieces.)
             if bgError == nil && !compactionRunning && manualCompactionWaiting == 0,
+               !(flushesAndCompactionsTakeTurns && (flushing || imm != nil)),
                let c = versions.pickCompaction()
             {
                 compactionRunning = true
@@ -34,7 +36,9 @@ extension StoreCore {
         mu.lock()
         defer { mu.unlock() }
         manualCompactionWaiting += 1
-        while compactionRunning && bgError == nil && !shuttingDown { mu.wait() }
+        while (compactionRunning || (flushesAndCompactionsTakeTurns && flushing)) && bgError == nil && !shuttingDown {
+            mu.wait()
+        }
         manualCompactionWaiting -= 1
         if let e = bgError { throw e }
         if closed || shuttingDown { throw LSMError.closed }
@@ -157,7 +161,7 @@ extension StoreCore {
                     lastSequenceForKey = UInt64.max
                 }
                 var drop = false
-                if lastSequenceForKey <= smallestSnapshot {
+                if !newUserKey && lastSequenceForKey <= smallestSnapshot {
                     drop = true  // a newer version of this key is visible to every reader
                 } else if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue
                     && seq <= smallestSnapshot && c.isBaseLevelForKey([UInt8](userKey))

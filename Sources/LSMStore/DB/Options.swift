@@ -6,6 +6,19 @@ public enum Compression: String, Sendable, CaseIterable {
     case lz4
 }
 
+/// How compaction shapes the tree.
+public enum CompactionStyle: String, Sendable, CaseIterable {
+    /// LevelDB's and RocksDB's leveled compaction: L0 files merge into L1 when there are
+    /// `l0CompactionTrigger` of them; each level holds `levelSizeMultiplier` times the one above.
+    case leveled
+    /// Checkpoint-friendly: the state is one sorted run in L1, whose files are partitions of
+    /// the key space. A flush writes one small L0 piece per partition it touches, and a
+    /// partition is rewritten only when its pieces reach `partitionCompactionRatio` times its
+    /// own size, so each compaction rewrites one partition, not the whole run, and an
+    /// incremental checkpoint uploads little more than the changed state. See docs/DESIGN.md.
+    case partitioned
+}
+
 /// Tuning and behaviour of an `LSMStore`. The defaults follow LevelDB and RocksDB.
 public struct Options: Sendable {
     /// Create the directory and an empty store when none exists. Default true.
@@ -40,6 +53,14 @@ public struct Options: Sendable {
     public var baseLevelSize = 10 << 20
     /// Target size of one SST produced by compaction. Default 2 MiB.
     public var targetFileSize = 2 << 20
+    /// Compaction style. Default `.leveled`.
+    public var compactionStyle: CompactionStyle = .leveled
+    /// Partitioned style: a partition is compacted when its L0 pieces hold this many times
+    /// the bytes of its L1 file. Higher: less rewriting, more space and read work. Default 2.
+    public var partitionCompactionRatio = 2.0
+    /// Partitioned style: a partition is also compacted when this many L0 pieces overlap it
+    /// (bounds read work); writes slow down at twice and stop at three times this. Default 40.
+    public var partitionMaxDepth = 40
     /// Bytes of uncompressed blocks kept in the LRU block cache; 0 disables it. Default 8 MiB.
     public var blockCacheSize = 8 << 20
     /// Table readers (open files) kept open. Default 1000.
@@ -64,5 +85,7 @@ public struct Options: Sendable {
         try check(targetFileSize >= 4096, "targetFileSize must be at least 4096")
         try check(blockCacheSize >= 0, "blockCacheSize must not be negative")
         try check(maxOpenFiles >= 10, "maxOpenFiles must be at least 10")
+        try check(partitionCompactionRatio > 0 && partitionCompactionRatio <= 100, "partitionCompactionRatio must be in (0, 100]")
+        try check(partitionMaxDepth >= 2, "partitionMaxDepth must be at least 2")
     }
 }

@@ -30,6 +30,13 @@ final class StoreCore: @unchecked Sendable {
     var closed = false
     var shuttingDown = false
     var compactionRunning = false
+    /// A flush is writing L0 tables. In the partitioned style flushes and compactions take
+    /// turns, so a flush always cuts its pieces at the partition boundaries that hold when
+    /// its tables are recorded (no piece straddles a boundary a compaction just made).
+    var flushing = false
+
+    /// Whether flushes and compactions must not overlap (partitioned style).
+    var flushesAndCompactionsTakeTurns: Bool { options.compactionStyle == .partitioned }
     var manualCompactionWaiting = 0
     var counters = StoreStats()
     private var lockFile: (any FileLock)?
@@ -108,13 +115,15 @@ final class StoreCore: @unchecked Sendable {
                 }
                 if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
                 if replay.approximateSize > options.memtableSize {
-                    if let f = try writeLevel0Table(replay, number: reserveOutput()) { edit.addFile(0, f) }
+                    for f in try writeLevel0Tables(replay, smallestSnapshot: .max, boundaries: []).files { edit.addFile(0, f) }
                     replay = Memtable()
                 }
             }
             counters.walTornTailBytesDropped += UInt64(reader.droppedTail)
         }
-        if !replay.isEmpty, let f = try writeLevel0Table(replay, number: reserveOutput()) { edit.addFile(0, f) }
+        if !replay.isEmpty {
+            for f in try writeLevel0Tables(replay, smallestSnapshot: .max, boundaries: []).files { edit.addFile(0, f) }
+        }
         versions.lastSequence = maxSequence
 
         if options.walEnabled {
@@ -223,8 +232,8 @@ final class StoreCore: @unchecked Sendable {
         while true {
             if let e = bgError { throw e }
             if closed || shuttingDown { throw LSMError.closed }
-            let l0 = versions.current.levels[0].count
-            if allowDelay && l0 >= options.l0SlowdownTrigger {
+            let l0 = versions.current.level0Depth
+            if allowDelay && l0 >= slowdownDepth {
                 // Spread the delay over writes instead of stopping them all later.
                 counters.writeSlowdowns += 1
                 mu.unlock()
@@ -240,7 +249,7 @@ final class StoreCore: @unchecked Sendable {
                 mu.wait()
                 continue
             }
-            if l0 >= options.l0StopTrigger {
+            if l0 >= stopDepth {
                 counters.writeStalls += 1
                 mu.wait()
                 continue
@@ -261,6 +270,14 @@ final class StoreCore: @unchecked Sendable {
             force = false
             mu.broadcast()
         }
+    }
+
+    /// L0 depth (files over one key) at which writes are delayed, and at which they wait.
+    var slowdownDepth: Int {
+        options.compactionStyle == .partitioned ? max(options.l0SlowdownTrigger, 2 * options.partitionMaxDepth) : options.l0SlowdownTrigger
+    }
+    var stopDepth: Int {
+        options.compactionStyle == .partitioned ? max(options.l0StopTrigger, 3 * options.partitionMaxDepth) : options.l0StopTrigger
     }
 
     /// Flushes the active memtable and waits until it is in an L0 table. Caller holds `mu`
@@ -313,7 +330,7 @@ final class StoreCore: @unchecked Sendable {
         }
         let lookup = InternalKey.lookup(key, view.sequence)
         let version = view.version
-        for f in version.levels[0].reversed() where f.contains(userKey: key) {
+        for f in version.level0Candidates(key) {
             if let (k, v) = try tables.reader(f.number).get(lookup, userKey: key) {
                 return InternalKey.kind(k) == .value ? v : nil
             }
@@ -334,7 +351,10 @@ final class StoreCore: @unchecked Sendable {
         let view = try readView(snapshot)
         var children: [any InternalIterator] = [view.mem.makeIterator()]
         if let imm = view.imm { children.append(imm.makeIterator()) }
-        for f in view.version.levels[0].reversed() {
+        // Only L0 files that overlap the bounds (the partitioned style keeps many small ones).
+        let hiInclusive: [UInt8]? = nil
+        for f in view.version.levels[0].reversed()
+        where f.overlaps(lo: from, hi: hiInclusive) && (to == nil || compareUserKey(ofInternal: f.smallest, to!) < 0) {
             children.append(try tables.reader(f.number).makeIterator())
         }
         for level in 1..<Version.numLevels where !view.version.levels[level].isEmpty {
@@ -373,8 +393,10 @@ final class StoreCore: @unchecked Sendable {
     private func flushLoop() {
         mu.lock()
         while !shuttingDown {
-            if imm != nil && bgError == nil {
+            if imm != nil && bgError == nil && !(flushesAndCompactionsTakeTurns && compactionRunning) {
+                flushing = true
                 flushImmutable()
+                flushing = false
                 mu.broadcast()
             } else {
                 mu.wait()
@@ -387,24 +409,25 @@ final class StoreCore: @unchecked Sendable {
     private func flushImmutable() {
         guard let table = imm else { return }
         let logNumber = logFileNumber
+        let smallestSnapshot = snapshots.oldest ?? versions.lastSequence
+        let boundaries = options.compactionStyle == .partitioned ? versions.current.partitionBoundaries : []
         mu.unlock()
-        let number = reserveOutput()
-        let result = Result { () throws -> FileMetaData? in
-            let meta = try writeLevel0Table(table, number: number)
-            if meta != nil { try fs.syncDirectory(dir) }  // the table's directory entry
-            return meta
+        let result = Result { () throws -> (files: [FileMetaData], reserved: [UInt64]) in
+            let out = try writeLevel0Tables(table, smallestSnapshot: smallestSnapshot, boundaries: boundaries)
+            if !out.files.isEmpty { try fs.syncDirectory(dir) }  // the tables' directory entries
+            return out
         }
         mu.lock()
-        defer { pendingOutputs.remove(number) }
         do {
+            let out = try result.get()
+            defer { for n in out.reserved { pendingOutputs.remove(n) } }
             var edit = VersionEdit()
-            let meta = try result.get()
-            if let meta { edit.addFile(0, meta) }
+            for f in out.files { edit.addFile(0, f) }
             edit.logNumber = logNumber  // older logs hold only flushed data now
             try versions.logAndApply(&edit)
             imm = nil
             counters.flushCount += 1
-            counters.flushBytesWritten += meta?.size ?? 0
+            counters.flushBytesWritten += out.files.reduce(0) { $0 + $1.size }
             removeObsoleteFiles()
         } catch {
             recordBackgroundError(error)
@@ -429,36 +452,75 @@ final class StoreCore: @unchecked Sendable {
         }
     }
 
-    /// Builds table `number` from a memtable (without `mu`).
-    func writeLevel0Table(_ table: Memtable, number: UInt64) throws -> FileMetaData? {
+    /// Writes a memtable as L0 tables (without `mu`; it takes it to reserve file numbers).
+    ///
+    /// Versions no reader can see are dropped, as RocksDB's flush does: an entry is dropped
+    /// when a newer version of its key is visible at `smallestSnapshot`. With `boundaries`
+    /// (sorted user keys), a new table starts at each boundary, so the pieces line up with
+    /// the L1 files they will be compacted into (the partitioned compaction style).
+    /// Returns the tables and every file number reserved (to release after recording them).
+    func writeLevel0Tables(
+        _ table: Memtable, smallestSnapshot: UInt64, boundaries: [[UInt8]]
+    ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
         let it = table.makeIterator()
         try it.seekToFirst()
-        return try buildTable(number: number, from: it)
-    }
+        var files: [FileMetaData] = []
+        var reserved: [UInt64] = []
+        var writer: SSTableWriter? = nil
+        var number: UInt64 = 0
+        let lastUserKey = KeyBuffer()
+        var haveLast = false
+        var lastSequenceForKey = UInt64.max
+        var boundary = 0
 
-    /// Writes every entry of `it` into table `number`; nil (and no file) when it has none.
-    func buildTable(number: UInt64, from it: any InternalIterator) throws -> FileMetaData? {
-        let path = FileNames.table(dir, number)
-        let writer = SSTableWriter(file: try fs.create(path), options: tableOptions)
+        func finish() throws {
+            guard let w = writer else { return }
+            writer = nil
+            let size = try w.finish()
+            let p = w.properties
+            files.append(FileMetaData(
+                number: number, size: size, smallest: p.smallestKey, largest: p.largestKey, checksum: w.fileChecksum))
+        }
         do {
             while it.isValid {
-                try writer.add(it.keyView, it.valueView)
+                let ikey = it.keyView
+                let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+                let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
+                let newKey = !haveLast || compareBytes(userKey, lastUserKey.view) != 0
+                if newKey {
+                    var crossed = false
+                    while boundary < boundaries.count,
+                          boundaries[boundary].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0
+                    {
+                        boundary += 1
+                        crossed = true
+                    }
+                    if crossed { try finish() }
+                    lastUserKey.set(userKey)
+                    haveLast = true
+                    lastSequenceForKey = UInt64.max
+                }
+                // The newest version of a key is always kept.
+                let drop = !newKey && lastSequenceForKey <= smallestSnapshot
+                lastSequenceForKey = trailer >> 8
+                if !drop {
+                    if writer == nil {
+                        number = reserveOutput()
+                        reserved.append(number)
+                        writer = SSTableWriter(file: try fs.create(FileNames.table(dir, number)), options: tableOptions)
+                    }
+                    try writer!.add(ikey, it.valueView)
+                }
                 try it.next()
             }
-            if writer.entryCount == 0 {
-                writer.abandon()
-                try? fs.remove(path)
-                return nil
-            }
-            let size = try writer.finish()
-            let p = writer.properties
-            return FileMetaData(
-                number: number, size: size, smallest: p.smallestKey, largest: p.largestKey, checksum: writer.fileChecksum)
+            try finish()
         } catch {
-            writer.abandon()
-            try? fs.remove(path)
+            writer?.abandon()
+            for n in reserved { try? fs.remove(FileNames.table(dir, n)) }
+            mu.withLock { for n in reserved { pendingOutputs.remove(n) } }
             throw error
         }
+        return (files, reserved)
     }
 
     // MARK: Obsolete files

@@ -26,6 +26,9 @@ public protocol FileSystem: Sendable {
     func removeDirectory(_ path: String) throws
     /// Makes a directory's entries (creations, renames, removals) durable. POSIX: `fsync` on the directory.
     func syncDirectory(_ path: String) throws
+    /// Makes a file's data durable by path (after writes through a handle since closed).
+    /// POSIX: `open(O_RDONLY)`, `fdatasync`.
+    func syncFile(_ path: String) throws
     /// Size, identity and type of a path. POSIX: `stat(2)`. Nil when it does not exist.
     func stat(_ path: String) throws -> FileStatus?
     /// Takes an exclusive advisory lock on `path`, creating it if needed; fails with

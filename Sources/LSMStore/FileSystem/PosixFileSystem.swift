@@ -74,6 +74,13 @@ public struct PosixFileSystem: FileSystem {
         if fsync(fd) != 0 { throw LSMError.io(path: path, operation: "fsync directory", errno: errno) }
     }
 
+    public func syncFile(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw LSMError.io(path: path, operation: "open for fsync", errno: errno) }
+        defer { _ = Glibc.close(fd) }
+        if fdatasync(fd) != 0 { throw LSMError.io(path: path, operation: "fdatasync", errno: errno) }
+    }
+
     public func stat(_ path: String) throws -> FileStatus? {
         var st = Glibc.stat()
         if systemStat(path, &st) != 0 {

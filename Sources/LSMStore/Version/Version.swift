@@ -27,7 +27,65 @@ final class Version: @unchecked Sendable {
         return r
     }
 
+    /// Partitioned style: the L1 index of the partition most in need of compaction (-1 when
+    /// L1 is empty and L0 is not: everything is one partition).
+    private(set) var partitionToCompact: Int? = nil
+    /// Most L0 files that overlap one key (read work of the worst key; stall trigger).
+    private(set) var level0Depth = 0
+    /// L0 files sorted by smallest key, and the running maximum of their largest user keys:
+    /// a point lookup walks back from its key only while that maximum reaches it.
+    private(set) var level0BySmallest: [FileMetaData] = []
+    private var level0MaxLargest: [[UInt8]] = []
+
+    /// First user key of each L1 file after the first: where flushes cut their pieces.
+    var partitionBoundaries: [[UInt8]] { levels[1].dropFirst().map { $0.smallestUserKey } }
+
+    /// L0 files that may hold `userKey`, newest first.
+    func level0Candidates(_ userKey: [UInt8]) -> [FileMetaData] {
+        let files = level0BySmallest
+        var lo = 0, hi = files.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if compareUserKey(ofInternal: files[mid].smallest, userKey) <= 0 { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [FileMetaData] = []
+        var j = lo - 1
+        while j >= 0 && compareBytes(level0MaxLargest[j], userKey) >= 0 {
+            if compareUserKey(ofInternal: files[j].largest, userKey) >= 0 { out.append(files[j]) }
+            j -= 1
+        }
+        if out.count > 1 { out.sort { $0.number > $1.number } }
+        return out
+    }
+
+    private func indexLevel0() {
+        level0BySmallest = levels[0].sorted { compareInternal($0.smallest, $1.smallest) < 0 }
+        var running: [UInt8]? = nil
+        level0MaxLargest = level0BySmallest.map { f in
+            let l = f.largestUserKey
+            if running == nil || compareBytes(l, running!) > 0 { running = l }
+            return running!
+        }
+        // Depth: sweep the start and end points of the files' key ranges.
+        var events: [(key: [UInt8], delta: Int)] = []
+        for f in levels[0] {
+            events.append((f.smallestUserKey, 1))
+            events.append((f.largestUserKey, -1))
+        }
+        events.sort { let c = compareBytes($0.key, $1.key); return c < 0 || (c == 0 && $0.delta > $1.delta) }
+        var depth = 0
+        for e in events {
+            depth += e.delta
+            level0Depth = max(level0Depth, depth)
+        }
+    }
+
     func computeCompactionScore(options: Options) {
+        indexLevel0()
+        if options.compactionStyle == .partitioned {
+            computePartitionScore(options: options)
+            return
+        }
         var bestLevel = -1
         var best = 0.0
         for level in 0..<(Version.numLevels - 1) {
@@ -44,6 +102,50 @@ final class Version: @unchecked Sendable {
         }
         compactionLevel = bestLevel
         compactionScore = best
+    }
+
+    /// Partitioned style: score each L1 file's key range by its L0 bytes relative to its own
+    /// bytes, and by how many L0 pieces overlap it.
+    private func computePartitionScore(options: Options) {
+        compactionLevel = -1
+        compactionScore = 0
+        partitionToCompact = nil
+        guard !levels[0].isEmpty else { return }
+        let l1 = levels[1]
+        if l1.isEmpty {
+            compactionLevel = 0
+            compactionScore = .infinity
+            partitionToCompact = -1
+            return
+        }
+        var bytes = [UInt64](repeating: 0, count: l1.count)
+        var pieces = [Int](repeating: 0, count: l1.count)
+        for f in levels[0] {
+            // The partition holding f's smallest key: the last L1 file starting at or before it.
+            var lo = 0, hi = l1.count
+            let small = f.smallestUserKey, large = f.largestUserKey
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if compareBytes(l1[mid].smallestUserKey, small) <= 0 { lo = mid + 1 } else { hi = mid }
+            }
+            var p = max(0, lo - 1)
+            while p < l1.count && (p == max(0, lo - 1) || compareBytes(l1[p].smallestUserKey, large) <= 0) {
+                bytes[p] += f.size
+                pieces[p] += 1
+                p += 1
+            }
+        }
+        let floor = Double(options.targetFileSize) / 4
+        for i in l1.indices where pieces[i] > 0 {
+            let bySize = Double(bytes[i]) / (options.partitionCompactionRatio * max(Double(l1[i].size), floor))
+            let byDepth = Double(pieces[i]) / Double(options.partitionMaxDepth)
+            let score = max(bySize, byDepth)
+            if score > compactionScore {
+                compactionScore = score
+                compactionLevel = 0
+                partitionToCompact = i
+            }
+        }
     }
 
     /// Files in `level` whose user key range overlaps [lo, hi] (nil = unbounded).
@@ -72,7 +174,7 @@ final class Version: @unchecked Sendable {
             levels[level].removeAll { $0.number == f.number }
             levels[level].append(f)
         }
-        levels[0].sort { $0.number < $1.number }
+        levels[0].sort { $0.number < $1.number }  // (point lookups use level0Candidates)
         for l in 1..<Version.numLevels {
             levels[l].sort { compareInternal($0.smallest, $1.smallest) < 0 }
         }
