@@ -78,12 +78,13 @@ extension StoreCore {
             counters.trivialMoveCount += 1
             return
         }
-        let smallestSnapshot = snapshots.oldest ?? versions.lastSequence
+        let liveSnapshots = snapshots.sorted
+        let smallestSnapshot = liveSnapshots.first ?? versions.lastSequence
         mu.unlock()
         var outputs: [FileMetaData] = []
         var produced: [UInt64] = []
         let result = Result<Void, Error> {
-            try mergeInputs(c, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
+            try mergeInputs(c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
         }
         let synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
         mu.lock()
@@ -113,7 +114,7 @@ extension StoreCore {
     /// markers with nothing below them, and cuts outputs at the target size (never inside
     /// one user key's versions, so files of a level never share a user key).
     private func mergeInputs(
-        _ c: Compaction, smallestSnapshot: UInt64, outputs: inout [FileMetaData], produced: inout [UInt64]
+        _ c: Compaction, snapshots: [UInt64], smallestSnapshot: UInt64, outputs: inout [FileMetaData], produced: inout [UInt64]
     ) throws {
         var children: [any InternalIterator] = []
         if c.level == 0 {
@@ -131,7 +132,7 @@ extension StoreCore {
         var outputNumber: UInt64 = 0
         let currentUserKey = KeyBuffer()
         var haveCurrentUserKey = false
-        var lastSequenceForKey = UInt64.max
+        var lastStripe = -1
         var processed = 0
 
         func finishOutput() throws {
@@ -158,17 +159,17 @@ extension StoreCore {
                     }
                     currentUserKey.set(userKey)
                     haveCurrentUserKey = true
-                    lastSequenceForKey = UInt64.max
                 }
                 var drop = false
-                if !newUserKey && lastSequenceForKey <= smallestSnapshot {
-                    drop = true  // a newer version of this key is visible to every reader
+                let stripe = snapshotStripe(seq, snapshots)
+                if !newUserKey && stripe == lastStripe {
+                    drop = true  // every reader that sees this version sees the newer one above it
                 } else if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue
                     && seq <= smallestSnapshot && c.isBaseLevelForKey([UInt8](userKey))
                 {
                     drop = true  // nothing older remains below for the marker to hide
                 }
-                lastSequenceForKey = seq
+                lastStripe = stripe
                 if !drop {
                     if writer == nil {
                         outputNumber = reserveOutput()

@@ -102,3 +102,18 @@ func sameUserKey(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         }
     }
 }
+
+/// Which readers can tell versions apart: the "stripe" of a sequence number is the index of
+/// the oldest snapshot that sees it (`snapshots.count` for none: only readers of the latest
+/// state). Two versions of a key in the same stripe are indistinguishable to every reader,
+/// so only the newer one must be kept (RocksDB's rule; LevelDB keeps more, using only the
+/// oldest snapshot).
+@inline(__always)
+func snapshotStripe(_ sequence: UInt64, _ snapshots: [UInt64]) -> Int {
+    var lo = 0, hi = snapshots.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if snapshots[mid] < sequence { lo = mid + 1 } else { hi = mid }
+    }
+    return lo
+}

@@ -41,5 +41,8 @@ final class SnapshotList: @unchecked Sendable {
 
     /// The oldest live snapshot, or nil.
     var oldest: UInt64? { lock.withLock { counts.keys.min() } }
+
+    /// Live snapshot sequence numbers, ascending.
+    var sorted: [UInt64] { lock.withLock { counts.keys.sorted() } }
     var count: Int { lock.withLock { counts.values.reduce(0, +) } }
 }

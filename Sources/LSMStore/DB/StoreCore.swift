@@ -115,14 +115,14 @@ final class StoreCore: @unchecked Sendable {
                 }
                 if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
                 if replay.approximateSize > options.memtableSize {
-                    for f in try writeLevel0Tables(replay, smallestSnapshot: .max, boundaries: []).files { edit.addFile(0, f) }
+                    for f in try writeLevel0Tables(replay, snapshots: [], boundaries: []).files { edit.addFile(0, f) }
                     replay = Memtable()
                 }
             }
             counters.walTornTailBytesDropped += UInt64(reader.droppedTail)
         }
         if !replay.isEmpty {
-            for f in try writeLevel0Tables(replay, smallestSnapshot: .max, boundaries: []).files { edit.addFile(0, f) }
+            for f in try writeLevel0Tables(replay, snapshots: [], boundaries: []).files { edit.addFile(0, f) }
         }
         versions.lastSequence = maxSequence
 
@@ -409,11 +409,11 @@ final class StoreCore: @unchecked Sendable {
     private func flushImmutable() {
         guard let table = imm else { return }
         let logNumber = logFileNumber
-        let smallestSnapshot = snapshots.oldest ?? versions.lastSequence
+        let liveSnapshots = snapshots.sorted
         let boundaries = options.compactionStyle == .partitioned ? versions.current.partitionBoundaries : []
         mu.unlock()
         let result = Result { () throws -> (files: [FileMetaData], reserved: [UInt64]) in
-            let out = try writeLevel0Tables(table, smallestSnapshot: smallestSnapshot, boundaries: boundaries)
+            let out = try writeLevel0Tables(table, snapshots: liveSnapshots, boundaries: boundaries)
             if !out.files.isEmpty { try fs.syncDirectory(dir) }  // the tables' directory entries
             return out
         }
@@ -460,7 +460,7 @@ final class StoreCore: @unchecked Sendable {
     /// the L1 files they will be compacted into (the partitioned compaction style).
     /// Returns the tables and every file number reserved (to release after recording them).
     func writeLevel0Tables(
-        _ table: Memtable, smallestSnapshot: UInt64, boundaries: [[UInt8]]
+        _ table: Memtable, snapshots: [UInt64], boundaries: [[UInt8]]
     ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
         let it = table.makeIterator()
         try it.seekToFirst()
@@ -470,7 +470,7 @@ final class StoreCore: @unchecked Sendable {
         var number: UInt64 = 0
         let lastUserKey = KeyBuffer()
         var haveLast = false
-        var lastSequenceForKey = UInt64.max
+        var lastStripe = -1
         var boundary = 0
 
         func finish() throws {
@@ -498,11 +498,12 @@ final class StoreCore: @unchecked Sendable {
                     if crossed { try finish() }
                     lastUserKey.set(userKey)
                     haveLast = true
-                    lastSequenceForKey = UInt64.max
                 }
-                // The newest version of a key is always kept.
-                let drop = !newKey && lastSequenceForKey <= smallestSnapshot
-                lastSequenceForKey = trailer >> 8
+                // The newest version of a key is always kept; an older one only when some
+                // snapshot sees it and not the version above it.
+                let stripe = snapshotStripe(trailer >> 8, snapshots)
+                let drop = !newKey && stripe == lastStripe
+                lastStripe = stripe
                 if !drop {
                     if writer == nil {
                         number = reserveOutput()
