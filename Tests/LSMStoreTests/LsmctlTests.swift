@@ -280,7 +280,7 @@ struct LsmctlTests {
         let db = dir.sub("db")
 
         // About 2000 keys with 100-byte pseudo-random values, flushed to one table.
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRandom(seed: 42)
         var input = ""
         for i in 0..<2000 {
             let key = Self.hex((0..<4).map { UInt8(truncatingIfNeeded: i >> (8 * (3 - $0))) })
@@ -327,7 +327,7 @@ struct LsmctlTests {
 
     /// Writes about 300 keys with 100-byte values and `greeting = hello` into a new store at `db`.
     static func fillStore(_ db: String, in dir: TempDir) throws {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var input = ""
         for i in 0..<300 {
             let key = hex((0..<4).map { UInt8(truncatingIfNeeded: i >> (8 * (3 - $0))) })
@@ -534,18 +534,5 @@ struct LsmctlTests {
     /// Lowercase hex of `bytes`.
     static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    /// A small deterministic generator for test data.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

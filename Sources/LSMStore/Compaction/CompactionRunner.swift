@@ -138,10 +138,7 @@ extension StoreCore {
         func finishOutput() throws {
             guard let w = writer else { return }
             writer = nil
-            let size = try w.finish()
-            let p = w.properties
-            outputs.append(FileMetaData(
-                number: outputNumber, size: size, smallest: p.smallestKey, largest: p.largestKey, checksum: w.fileChecksum))
+            outputs.append(try w.finish(number: outputNumber))
         }
 
         do {

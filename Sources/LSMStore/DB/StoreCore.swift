@@ -476,10 +476,7 @@ final class StoreCore: @unchecked Sendable {
         func finish() throws {
             guard let w = writer else { return }
             writer = nil
-            let size = try w.finish()
-            let p = w.properties
-            files.append(FileMetaData(
-                number: number, size: size, smallest: p.smallestKey, largest: p.largestKey, checksum: w.fileChecksum))
+            files.append(try w.finish(number: number))
         }
         do {
             while it.isValid {

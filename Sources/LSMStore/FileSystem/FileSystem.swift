@@ -147,29 +147,6 @@ extension FileSystem {
 
     /// True when `path` exists.
     public func fileExists(_ path: String) -> Bool { ((try? stat(path)) ?? nil) != nil }
-
-    /// Copies `from` to a new file `to` and fsyncs it; returns the bytes copied.
-    @discardableResult
-    public func copyFile(_ from: String, to: String) throws -> UInt64 {
-        let src = try openRandomAccess(from)
-        let dst = try create(to)
-        var offset: UInt64 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        do {
-            while true {
-                let n = try buffer.withUnsafeMutableBytes { try src.read(at: offset, into: $0) }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { try dst.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                offset += UInt64(n)
-            }
-            try dst.sync()
-            try dst.close()
-        } catch {
-            try? dst.close()
-            throw error
-        }
-        return offset
-    }
 }
 
 /// `a/b/c` → `a/b`; a bare name → `.`.

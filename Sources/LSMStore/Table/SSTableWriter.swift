@@ -132,6 +132,14 @@ final class SSTableWriter {
         return offset
     }
 
+    /// Finishes the table and describes it for the manifest.
+    func finish(number: UInt64) throws -> FileMetaData {
+        let size = try finish()
+        return FileMetaData(
+            number: number, size: size, smallest: properties.smallestKey, largest: properties.largestKey,
+            checksum: fileChecksum)
+    }
+
     /// Closes the file without finishing it (the caller deletes it).
     func abandon() {
         finished = true
