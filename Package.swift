@@ -39,6 +39,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "StreamRuntimeTests",
+            dependencies: [
+                "StreamRuntime", "LSMStore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "LSMStoreTests",
             dependencies: [
                 "LSMStore", "CLZ4",

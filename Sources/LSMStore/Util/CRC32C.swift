@@ -73,3 +73,9 @@ enum CRC32C {
         return (rot >> 17) | (rot << 15)
     }
 }
+
+/// Checksums for code built on the store (the runtime's job metadata uses it).
+public enum Checksum {
+    /// CRC32C (Castagnoli) of `bytes`, hardware-accelerated where the CPU allows.
+    public static func crc32c(_ bytes: [UInt8]) -> UInt32 { CRC32C.checksum(bytes) }
+}

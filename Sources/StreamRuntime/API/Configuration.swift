@@ -1,0 +1,83 @@
+import LSMStore
+
+/// When and how the job checkpoints.
+public struct CheckpointConfig: Sendable {
+    /// What triggers a checkpoint.
+    public enum Trigger: Sendable, Equatable {
+        /// Every N source records.
+        case everyRecords(Int)
+        /// Every N milliseconds of wall time.
+        case intervalMilliseconds(Int)
+        /// Never (no checkpoints).
+        case disabled
+    }
+
+    /// The trigger. Default: every 50,000 records (the standard workload's setting).
+    public var trigger: Trigger = .everyRecords(50_000)
+    /// Full or incremental. Default incremental.
+    public var mode: CheckpointMode = .incremental
+    /// Least time between the end of one checkpoint and the start of the next. Default 0.
+    public var minPauseMilliseconds = 0
+    /// A checkpoint not completed after this long is aborted and counted as failed. Default 60 s.
+    public var timeoutMilliseconds = 60_000
+    /// Checkpoints in flight at once. Default 1 (the only value supported for now).
+    public var maxConcurrent = 1
+    /// Completed checkpoints kept. Default 1, as Flink.
+    public var retained = 1
+
+    /// Defaults.
+    public init() {}
+}
+
+/// What happens after a failure.
+public enum RestartStrategy: Sendable, Equatable {
+    /// Fail the job at once.
+    case none
+    /// Restore from the latest completed checkpoint and go on, at most `attempts` times,
+    /// waiting `delayMilliseconds` before each (Flink's `fixed_delay_restart(3, 3000)`).
+    case fixedDelay(attempts: Int, delayMilliseconds: Int)
+}
+
+/// Where keyed state lives: one LSMStore per subtask under `directory`.
+public struct StateBackendConfig: Sendable {
+    /// Parent folder of the subtasks' stores.
+    public var directory: String
+    /// Store options (compression, memtable size, block cache, compaction style...).
+    public var options: Options
+    /// Entries kept in each subtask's write-back cache in front of the store.
+    public var cacheEntries = 100_000
+
+    /// A backend in `directory`. The defaults suit checkpointed state: WAL off (a job
+    /// recovers from its checkpoints), 32 MiB memtable, partitioned compaction.
+    public init(directory: String, options: Options? = nil) {
+        self.directory = directory
+        var o = Options()
+        o.walEnabled = false
+        o.memtableSize = 32 << 20
+        o.compactionStyle = .partitioned
+        self.options = options ?? o
+    }
+}
+
+/// Failures injected to test recovery.
+public struct FailureInjection: Sendable {
+    /// Fail when the keyed operator processes the record with this source index (counted
+    /// from 1 over the whole job), once.
+    public var atRecord: Int?
+    /// Fail at random records with this probability each (e.g. 1e-5), at most `maxFailures` times.
+    public var randomProbability: Double = 0
+    /// Cap on random failures.
+    public var maxFailures = 1
+    /// Seed of the random failures.
+    public var seed: UInt64 = 1
+
+    /// No failures.
+    public init() {}
+
+    /// Fail once at record `n`.
+    public static func atRecord(_ n: Int) -> FailureInjection {
+        var f = FailureInjection()
+        f.atRecord = n
+        return f
+    }
+}

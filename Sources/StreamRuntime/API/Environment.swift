@@ -1,0 +1,130 @@
+import LSMStore
+
+/// The job's settings, in the manner of Flink's StreamExecutionEnvironment:
+///
+/// ```swift
+/// let env = StreamExecutionEnvironment(stateDirectory: "/tmp/state", checkpointDirectory: "/tmp/chk")
+/// env.parallelism = 2
+/// env.checkpointing.trigger = .everyRecords(50_000)
+/// env.checkpointing.mode = .incremental
+/// env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: 3000)
+/// let job = env.fromSource { GeneratorSource(count: 1000) { i in i } }
+///     .keyBy(codec: Int64Codec()) { Int64($0 % 10) }
+///     .process { SumPerKey() }
+///     .sink { _ in CountingSink(counter: counter) }
+/// let result = try env.execute(job, name: "Incremental Checkpoint Test")
+/// ```
+public final class StreamExecutionEnvironment: @unchecked Sendable {
+    /// Parallel keyed subtasks (each with its own store and thread). Default 1.
+    public var parallelism = 1
+    /// Key groups: the most subtasks state can be split across. Default 128, as Flink.
+    public var maxParallelism = 128
+    /// Checkpointing. Default: incremental, every 50,000 records, retain 1.
+    public var checkpointing = CheckpointConfig()
+    /// Where keyed state lives.
+    public var stateBackend: StateBackendConfig
+    /// Folder of the checkpoint storage.
+    public var checkpointDirectory: String
+    /// What happens after a failure. Default `.none`.
+    public var restartStrategy: RestartStrategy = .none
+    /// Failures to inject (tests, demonstrations).
+    public var failureInjection = FailureInjection()
+    /// Records per batch handed from the source to a subtask. Default 256.
+    public var batchSize = 256
+    /// Compute each checkpoint's lower bound (stored size of the distinct state changed since
+    /// the previous one). Default true.
+    public var measureLowerBound = true
+
+    /// An environment keeping state under `stateDirectory` and checkpoints under
+    /// `checkpointDirectory`.
+    public init(stateDirectory: String, checkpointDirectory: String) {
+        self.stateBackend = StateBackendConfig(directory: stateDirectory)
+        self.checkpointDirectory = checkpointDirectory
+    }
+
+    /// A stream reading from the source `make` creates (called once per attempt).
+    public func fromSource<S: StreamSource>(_ make: @escaping @Sendable () -> S) -> DataStream<S, S.Output> {
+        DataStream(makeSource: make, transform: { value, emit in try emit(value) })
+    }
+
+    /// Runs the job to the end of its input, with checkpoints, failures and restarts as
+    /// configured, and reports what happened.
+    public func execute(_ job: StreamJob, name: String) throws -> JobResult {
+        guard parallelism >= 1, parallelism <= maxParallelism else {
+            throw StreamError.invalidJob("parallelism \(parallelism) must be 1...maxParallelism (\(maxParallelism))")
+        }
+        guard maxParallelism <= 1 << 15 else { throw StreamError.invalidJob("maxParallelism must be at most 32768") }
+        guard checkpointing.maxConcurrent == 1 else { throw StreamError.invalidJob("only maxConcurrent = 1 is supported") }
+        guard checkpointing.retained >= 1 else { throw StreamError.invalidJob("retained must be at least 1") }
+        if case .everyRecords(let n) = checkpointing.trigger, n <= 0 { throw StreamError.invalidJob("everyRecords must be positive") }
+        if case .intervalMilliseconds(let n) = checkpointing.trigger, n <= 0 { throw StreamError.invalidJob("interval must be positive") }
+        return try job.run(self, name)
+    }
+}
+
+/// A stream of `T` read from a `Source`, before keying.
+public struct DataStream<Source: StreamSource, T: Sendable>: Sendable {
+    let makeSource: @Sendable () -> Source
+    let transform: @Sendable (Source.Output, (T) throws -> Void) throws -> Void
+
+    /// Applies `f` to each record.
+    public func map<U: Sendable>(_ f: @escaping @Sendable (T) throws -> U) -> DataStream<Source, U> {
+        let t = transform
+        return DataStream<Source, U>(makeSource: makeSource, transform: { v, emit in try t(v) { try emit(try f($0)) } })
+    }
+
+    /// Keeps the records `f` accepts.
+    public func filter(_ f: @escaping @Sendable (T) throws -> Bool) -> DataStream<Source, T> {
+        let t = transform
+        return DataStream(makeSource: makeSource, transform: { v, emit in try t(v) { if try f($0) { try emit($0) } } })
+    }
+
+    /// Replaces each record by the records `f` returns.
+    public func flatMap<U: Sendable>(_ f: @escaping @Sendable (T) throws -> [U]) -> DataStream<Source, U> {
+        let t = transform
+        return DataStream<Source, U>(makeSource: makeSource, transform: { v, emit in
+            try t(v) { for u in try f($0) { try emit(u) } }
+        })
+    }
+
+    /// Partitions the stream by key: records with one key go to one subtask, whose keyed
+    /// state is that key's. `codec` encodes keys (their bytes choose the key group).
+    public func keyBy<K: Sendable>(codec: some StateCodec<K>, _ key: @escaping @Sendable (T) -> K) -> KeyedStream<Source, K, T> {
+        KeyedStream(stream: self, codec: codec, key: key)
+    }
+}
+
+/// A keyed stream.
+public struct KeyedStream<Source: StreamSource, K: Sendable, T: Sendable>: Sendable {
+    let stream: DataStream<Source, T>
+    let codec: any StateCodec<K>
+    let key: @Sendable (T) -> K
+
+    /// Processes each record with keyed state; `make` creates one function per subtask.
+    public func process<F: KeyedProcessFunction>(
+        _ make: @escaping @Sendable () -> F
+    ) -> ProcessedStream<Source, K, T, F> where F.Key == K, F.Input == T {
+        ProcessedStream(keyed: self, makeFunction: make)
+    }
+}
+
+/// The output of a keyed process function, to be sent to a sink.
+public struct ProcessedStream<Source: StreamSource, K: Sendable, T: Sendable, F: KeyedProcessFunction>: Sendable
+where F.Key == K, F.Input == T {
+    let keyed: KeyedStream<Source, K, T>
+    let makeFunction: @Sendable () -> F
+
+    /// Sends every output record to a sink; `make` creates one sink per subtask (given its
+    /// index). Returns the runnable job.
+    public func sink<S: StreamSink>(_ make: @escaping @Sendable (Int) throws -> S) -> StreamJob where S.Input == F.Output {
+        let keyed = self.keyed, makeFunction = self.makeFunction
+        return StreamJob { env, name in
+            try JobRunner(env: env, name: name, keyed: keyed, makeFunction: makeFunction, makeSink: make).run()
+        }
+    }
+}
+
+/// A job ready to run with `StreamExecutionEnvironment.execute`.
+public struct StreamJob: Sendable {
+    let run: @Sendable (StreamExecutionEnvironment, String) throws -> JobResult
+}

@@ -1,0 +1,64 @@
+import LSMStore
+
+/// One checkpoint of the whole job.
+public struct JobCheckpointStats: Sendable {
+    /// Checkpoint id.
+    public var id: UInt64
+    /// Full or incremental.
+    public var mode: CheckpointMode
+    /// Milliseconds since the job started when the barrier was injected.
+    public var triggerMilliseconds: Double
+    /// Longest wait from injection to a subtask receiving the barrier (alignment).
+    public var alignmentMilliseconds: Double
+    /// Longest synchronous phase among subtasks.
+    public var syncMilliseconds: Double
+    /// Longest asynchronous phase among subtasks.
+    public var asyncMilliseconds: Double
+    /// From injection until the job metadata was written.
+    public var totalMilliseconds: Double
+    /// Bytes written by this checkpoint (the delta), summed over subtasks, plus job metadata.
+    public var bytesWritten: UInt64
+    /// Bytes a restore needs, summed over subtasks.
+    public var fullSize: UInt64
+    /// Files uploaded and reused, summed.
+    public var filesNew: Int
+    /// See `filesNew`.
+    public var filesReused: Int
+    /// Stored size of the distinct state changed since the previous checkpoint (summed):
+    /// what an ideal incremental checkpoint would write. 0 when not measured.
+    public var lowerBoundBytes: UInt64
+    /// Checkpoint storage on disk afterwards, each inode once.
+    public var storageBytesOnDisk: UInt64
+    /// Per subtask reports.
+    public var subtasks: [CheckpointReport]
+}
+
+/// What a finished job did.
+public struct JobResult: Sendable {
+    /// The job's name.
+    public var name: String
+    /// Records the source produced (all attempts; records replayed after a restore count again).
+    public var recordsIn: Int
+    /// Records processed by the keyed operator in the final pass over the input (each once).
+    public var recordsProcessed: Int
+    /// Records written to the sinks (all attempts).
+    public var recordsOut: Int
+    /// The source's counters at the end (for example rows dropped).
+    public var sourceCounters: [String: Int]
+    /// Wall time from start to end, including restarts.
+    public var seconds: Double
+    /// Restarts after failures, with the cause and restore time of each.
+    public var restarts: [(cause: String, restoreSeconds: Double)]
+    /// Completed checkpoints, in order.
+    public var checkpoints: [JobCheckpointStats]
+    /// Checkpoints that failed or timed out.
+    public var failedCheckpoints: Int
+    /// An order-independent digest of all keyed state at the end: equal for equal state,
+    /// whatever the parallelism or the failures on the way.
+    public var stateDigest: UInt64
+    /// Keys (store entries) in the final state.
+    public var stateEntries: Int
+
+    /// Records per second over the whole run.
+    public var recordsPerSecond: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }
+}

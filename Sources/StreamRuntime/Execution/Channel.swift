@@ -1,0 +1,67 @@
+import Synchronization
+
+/// A bounded blocking queue between two threads. `close()` wakes both sides: a closed
+/// channel refuses pushes and, once drained, returns nil from `pop`.
+final class Channel<Element>: @unchecked Sendable {
+    private let lock = NSConditionLock()
+    private var items: [Element] = []
+    private var head = 0
+    private let capacity: Int
+    private var closed = false
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    private var count: Int { items.count - head }
+
+    /// Blocks while full; false when the channel is closed.
+    @discardableResult
+    func push(_ e: Element) -> Bool {
+        lock.lock()
+        while count >= capacity && !closed { lock.wait() }
+        if closed {
+            lock.unlock()
+            return false
+        }
+        items.append(e)
+        lock.broadcastAndUnlock()
+        return true
+    }
+
+    /// Blocks while empty; nil when closed and drained.
+    func pop() -> Element? {
+        lock.lock()
+        while count == 0 && !closed { lock.wait() }
+        if count == 0 {
+            lock.unlock()
+            return nil
+        }
+        let e = items[head]
+        head += 1
+        if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        lock.broadcastAndUnlock()
+        return e
+    }
+
+    func close() {
+        lock.lock()
+        closed = true
+        lock.broadcastAndUnlock()
+    }
+}
+
+import Foundation
+
+/// NSCondition with the two operations the channel needs.
+final class NSConditionLock {
+    private let condition = NSCondition()
+    func lock() { condition.lock() }
+    func unlock() { condition.unlock() }
+    func wait() { condition.wait() }
+    func broadcastAndUnlock() {
+        condition.broadcast()
+        condition.unlock()
+    }
+}

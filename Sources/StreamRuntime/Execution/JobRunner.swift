@@ -1,0 +1,550 @@
+import Foundation
+import LSMStore
+
+/// Runs one job: a source thread (this one) feeding `parallelism` keyed subtasks, each on its
+/// own thread with its own store; checkpoint barriers flow from the source through every
+/// subtask's channel, so each checkpoint is one consistent cut (source position + every
+/// subtask's store checkpoint), recorded in the job `_metadata` once every subtask has
+/// finished its part. A failure stops the attempt; the restart strategy restores every
+/// subtask from the latest completed checkpoint and resumes the source from its position.
+final class JobRunner<Source: StreamSource, K: Sendable, T: Sendable, F: KeyedProcessFunction, S: StreamSink>: @unchecked Sendable
+where F.Key == K, F.Input == T, S.Input == F.Output {
+    let env: StreamExecutionEnvironment
+    let name: String
+    let keyed: KeyedStream<Source, K, T>
+    let makeFunction: @Sendable () -> F
+    let makeSink: @Sendable (Int) throws -> S
+    let clock = ContinuousClock()
+    let start: ContinuousClock.Instant
+    let jobStorage: LocalCheckpointStorage
+
+    // Results across attempts.
+    var recordsIn = 0
+    var recordsOut = 0
+    var restarts: [(cause: String, restoreSeconds: Double)] = []
+    var checkpoints: [JobCheckpointStats] = []
+    var failedCheckpoints = 0
+    var injectedAtRecordDone = false
+    var randomFailures = 0
+    var rng: UInt64
+
+    enum Event {
+        case records([(key: [UInt8], value: K, record: T, index: Int)])
+        case barrier(id: UInt64, injectedAt: ContinuousClock.Instant)
+        case end
+    }
+
+    struct Ack {
+        let subtask: Int
+        let id: UInt64
+        let report: CheckpointReport?
+        let alignment: Duration
+        let lowerBound: UInt64
+        let error: String?
+    }
+
+    /// Shared between the source thread and the subtasks of one attempt.
+    final class AttemptState: @unchecked Sendable {
+        let lock = NSLock()
+        var failure: Error?
+        var acks: [Ack] = []
+        var processed = 0
+        var out = 0
+
+        func fail(_ e: Error) {
+            lock.lock()
+            if failure == nil { failure = e }
+            lock.unlock()
+        }
+        var failed: Error? {
+            lock.lock()
+            defer { lock.unlock() }
+            return failure
+        }
+    }
+
+    init(
+        env: StreamExecutionEnvironment, name: String, keyed: KeyedStream<Source, K, T>,
+        makeFunction: @escaping @Sendable () -> F, makeSink: @escaping @Sendable (Int) throws -> S
+    ) throws {
+        self.env = env
+        self.name = name
+        self.keyed = keyed
+        self.makeFunction = makeFunction
+        self.makeSink = makeSink
+        self.start = clock.now
+        self.jobStorage = try LocalCheckpointStorage(root: env.checkpointDirectory + "/job")
+        self.rng = env.failureInjection.seed
+    }
+
+    func ms(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    // MARK: Job checkpoints in the storage
+
+    func latestJobCheckpoint() throws -> JobCheckpointMetadata? {
+        let ids = try jobStorage.list("").compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.sorted()
+        for id in ids.reversed() {
+            let name = "chk-\(id)/_metadata"
+            guard try jobStorage.size(name) != nil else { continue }
+            if let m = try? JobCheckpointMetadata.decode(try jobStorage.get(name), name: name) { return m }
+        }
+        return nil
+    }
+
+    func completedJobCheckpointIDs() throws -> [UInt64] {
+        try jobStorage.list("").compactMap { n -> UInt64? in
+            guard n.hasPrefix("chk-"), let id = UInt64(n.dropFirst(4)), (try? jobStorage.size("\(n)/_metadata")) ?? nil != nil else {
+                return nil
+            }
+            return id
+        }.sorted()
+    }
+
+    func removeJobCheckpoint(_ id: UInt64) throws {
+        try jobStorage.delete("chk-\(id)/_metadata")
+        try jobStorage.delete("chk-\(id)")
+    }
+
+    // MARK: Run
+
+    func run() throws -> JobResult {
+        // A fresh job: earlier runs' checkpoints in this storage are not resumed from.
+        try? FileManager.default.removeItem(atPath: env.checkpointDirectory)
+        try? FileManager.default.removeItem(atPath: env.stateBackend.directory)
+        var attempt = 0
+        var restoreFrom: JobCheckpointMetadata? = nil
+        var final: (stores: [LSMStore], processed: Int, counters: [String: Int])? = nil
+        while final == nil {
+            do {
+                final = try runAttempt(attempt, restoreFrom: restoreFrom)
+            } catch {
+                let cause = "\(error)"
+                guard case let .fixedDelay(attempts, delay) = env.restartStrategy, restarts.count < attempts else {
+                    throw StreamError.jobFailed(attempts: restarts.count + 1, cause: cause)
+                }
+                if delay > 0 { Thread.sleep(forTimeInterval: Double(delay) / 1000) }
+                restoreFrom = try latestJobCheckpoint()
+                restarts.append((cause, 0))
+                attempt += 1
+            }
+        }
+        guard let final else { throw StreamError.jobFailed(attempts: attempt + 1, cause: "no result") }
+        var digest: UInt64 = 0
+        var entries = 0
+        for store in final.stores {
+            let it = try store.scan()
+            while let (k, v) = try it.next() {
+                digest = digest &+ entryHash(k, v)
+                entries += 1
+            }
+            try store.close()
+        }
+        return JobResult(
+            name: name, recordsIn: recordsIn, recordsProcessed: final.processed, recordsOut: recordsOut,
+            sourceCounters: final.counters, seconds: Double((clock.now - start).components.attoseconds) / 1e18
+                + Double((clock.now - start).components.seconds),
+            restarts: restarts, checkpoints: checkpoints, failedCheckpoints: failedCheckpoints,
+            stateDigest: digest, stateEntries: entries)
+    }
+
+    func entryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in k { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        h = (h ^ 0xff) &* 0x100_0000_01b3
+        for b in v { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        h ^= h >> 29
+        h = h &* 0xbf58_476d_1ce4_e5b9
+        return h ^ (h >> 32)
+    }
+
+    // MARK: Restore
+
+    func storageName(parallelism p: Int, subtask i: Int) -> String { "p\(p)-s\(i)" }
+
+    func openStores(_ attempt: Int, restoreFrom m: JobCheckpointMetadata?) throws -> [LSMStore] {
+        let p = env.parallelism
+        let base = env.stateBackend.directory + "/attempt-\(attempt)"
+        try? FileManager.default.removeItem(atPath: base)
+        let options = env.stateBackend.options
+        guard let m else {
+            return try (0..<p).map { try LSMStore.open(at: "\(base)/subtask-\($0)", options: options) }
+        }
+        let restoreStart = clock.now
+        defer { if !restarts.isEmpty { restarts[restarts.count - 1].restoreSeconds = ms(clock.now - restoreStart) / 1000 } }
+        guard m.maxParallelism == env.maxParallelism else {
+            throw StreamError.checkpoint("checkpoint \(m.id) has maxParallelism \(m.maxParallelism), the job \(env.maxParallelism)")
+        }
+        func oldStorage(_ i: Int) throws -> LocalCheckpointStorage {
+            try LocalCheckpointStorage(root: env.checkpointDirectory + "/subtasks/" + m.subtaskStorages[i])
+        }
+        if m.parallelism == p {
+            return try (0..<p).map { i in
+                try LSMStore.restore(from: oldStorage(i), checkpoint: m.id, to: "\(base)/subtask-\(i)", options: options)
+            }
+        }
+        // Rescale: each new subtask takes the key groups it owns from the old subtasks' stores.
+        var olds: [LSMStore] = []
+        for i in 0..<m.parallelism {
+            olds.append(try LSMStore.restore(from: oldStorage(i), checkpoint: m.id, to: "\(base)/old-\(i)", options: options))
+        }
+        defer {
+            for (i, s) in olds.enumerated() {
+                try? s.close()
+                try? FileManager.default.removeItem(atPath: "\(base)/old-\(i)")
+            }
+        }
+        var stores: [LSMStore] = []
+        for j in 0..<p {
+            let store = try LSMStore.open(at: "\(base)/subtask-\(j)", options: options)
+            let groups = KeyGroups.range(ofSubtask: j, parallelism: p, maxParallelism: env.maxParallelism)
+            let lo = KeyGroups.prefix(groups.lowerBound)
+            let hi: [UInt8]? = groups.upperBound < env.maxParallelism ? KeyGroups.prefix(groups.upperBound) : nil
+            for old in olds {
+                let it = try old.scan(from: lo, to: hi)
+                var batch = WriteBatch()
+                while let (k, v) = try it.next() {
+                    batch.put(k, v)
+                    if batch.count >= 10_000 {
+                        try store.write(batch)
+                        batch.clear()
+                    }
+                }
+                try store.write(batch)
+            }
+            stores.append(store)
+        }
+        return stores
+    }
+
+    // MARK: One attempt
+
+    func runAttempt(_ attempt: Int, restoreFrom: JobCheckpointMetadata?) throws -> (stores: [LSMStore], processed: Int, counters: [String: Int]) {
+        let p = env.parallelism
+        let stores = try openStores(attempt, restoreFrom: restoreFrom)
+        var closeOnFailure = true
+        defer { if closeOnFailure { for s in stores { try? s.close() } } }
+        // Subtask checkpoint storages: job retention decides what goes, so each keeps all.
+        let checkpointers: [Checkpointer] = try (0..<p).map { i in
+            let storage = try LocalCheckpointStorage(root: env.checkpointDirectory + "/subtasks/" + storageName(parallelism: p, subtask: i))
+            let cp = try Checkpointer(store: stores[i], storage: storage, retained: Int.max / 2)
+            // Anything after the checkpoint we resume from belongs to the failed attempt.
+            for id in cp.completedCheckpoints where id > (restoreFrom?.id ?? 0) { try cp.discard(id) }
+            try cp.cleanup()
+            return cp
+        }
+        // Job checkpoints after the restored one are gone too.
+        for id in try completedJobCheckpointIDs() where id > (restoreFrom?.id ?? 0) { try removeJobCheckpoint(id) }
+        for name in try jobStorage.list("") where name.hasPrefix("chk-") {
+            if try jobStorage.size("\(name)/_metadata") == nil {
+                for f in try jobStorage.list(name) { try jobStorage.delete("\(name)/\(f)") }
+                try jobStorage.delete(name)
+            }
+        }
+
+        let state = AttemptState()
+        let channels = (0..<p).map { _ in Channel<Event>(capacity: 64) }
+        var threads: [Thread] = []
+        let done = DispatchGroup()
+        for i in 0..<p {
+            done.enter()
+            let t = Thread { [self] in
+                defer { done.leave() }
+                do {
+                    try runSubtask(i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state)
+                } catch {
+                    state.fail(error)
+                    for c in channels { c.close() }
+                }
+            }
+            t.stackSize = 8 << 20
+            threads.append(t)
+            t.start()
+        }
+
+        var counters: [String: Int] = [:]
+        var sourceError: Error? = nil
+        do {
+            counters = try runSource(restoreFrom: restoreFrom, channels: channels, checkpointers: checkpointers, state: state)
+        } catch {
+            sourceError = error
+            state.fail(error)
+            for c in channels { c.close() }
+        }
+        done.wait()
+        if let e = state.failed ?? sourceError { throw e }
+        // Wait for the last checkpoint's subtask acks (uploads finish in the subtasks).
+        collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
+        closeOnFailure = false
+        recordsOut += state.out
+        return (stores, state.processed, counters)
+    }
+
+    // MARK: Source and coordinator
+
+    struct InFlight {
+        let id: UInt64
+        let injectedAt: ContinuousClock.Instant
+        let sourcePosition: [UInt8]
+        let sourceRecords: Int
+        var acks: [Ack] = []
+    }
+    var inFlight: InFlight? = nil
+    var lastCompletedAt: ContinuousClock.Instant? = nil
+    var nextCheckpointID: UInt64 = 1
+
+    func runSource(
+        restoreFrom: JobCheckpointMetadata?, channels: [Channel<Event>], checkpointers: [Checkpointer], state: AttemptState
+    ) throws -> [String: Int] {
+        let p = env.parallelism
+        var source = keyed.stream.makeSource()
+        try source.open(at: restoreFrom?.sourcePosition)
+        var index = restoreFrom?.sourceRecords ?? 0
+        nextCheckpointID = (restoreFrom?.id ?? 0) + 1
+        inFlight = nil
+        var batches = [[(key: [UInt8], value: K, record: T, index: Int)]](repeating: [], count: p)
+        let transform = keyed.stream.transform
+        let keyOf = keyed.key
+        let codec = keyed.codec
+        let maxP = env.maxParallelism
+        let batchSize = env.batchSize
+        var sinceCheckpoint = 0
+        var lastTriggerCheck = clock.now
+
+        func flushBatches() {
+            for i in 0..<p where !batches[i].isEmpty {
+                channels[i].push(.records(batches[i]))
+                batches[i].removeAll(keepingCapacity: true)
+            }
+        }
+
+        while let raw = try source.next() {
+            index += 1
+            recordsIn += 1
+            sinceCheckpoint += 1
+            try transform(raw) { t in
+                let k = keyOf(t)
+                let kb = codec.encode(k)
+                let sub = KeyGroups.subtask(ofGroup: KeyGroups.group(of: kb, maxParallelism: maxP), parallelism: p, maxParallelism: maxP)
+                batches[sub].append((kb, k, t, index))
+                if batches[sub].count >= batchSize {
+                    channels[sub].push(.records(batches[sub]))
+                    batches[sub].removeAll(keepingCapacity: true)
+                }
+            }
+            if index & 1023 == 0, state.failed != nil { break }
+            // Checkpoint coordination.
+            if index & 255 == 0 { collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: false) }
+            let due: Bool
+            switch env.checkpointing.trigger {
+            case .disabled: due = false
+            case .everyRecords(let n): due = sinceCheckpoint >= n
+            case .intervalMilliseconds(let n):
+                if index & 255 == 0 {
+                    due = ms(clock.now - lastTriggerCheck) >= Double(n)
+                } else {
+                    due = false
+                }
+            }
+            if due {
+                if inFlight != nil {
+                    // One checkpoint at a time: finish the previous one first (it runs in the
+                    // subtasks' upload phase; the wait is the back-pressure Flink applies too).
+                    collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
+                }
+                if let last = lastCompletedAt, ms(clock.now - last) < Double(env.checkpointing.minPauseMilliseconds) { continue }
+                flushBatches()
+                let id = nextCheckpointID
+                nextCheckpointID += 1
+                let now = clock.now
+                inFlight = InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index)
+                for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+                sinceCheckpoint = 0
+                lastTriggerCheck = now
+            }
+        }
+        flushBatches()
+        for c in channels { c.push(.end) }
+        return source.counters
+    }
+
+    /// Gathers subtask acks; completes, fails or times out the checkpoint in flight.
+    func collectAcks(state: AttemptState, checkpointers: [Checkpointer], waitForInFlight: Bool) {
+        while true {
+            state.lock.lock()
+            let acks = state.acks
+            state.acks.removeAll()
+            state.lock.unlock()
+            for a in acks {
+                if var f = inFlight, f.id == a.id {
+                    f.acks.append(a)
+                    inFlight = f
+                } else if a.report != nil {
+                    try? checkpointers[a.subtask].discard(a.id)  // a late part of a checkpoint already given up
+                }
+            }
+            guard let f = inFlight else { return }
+            if f.acks.count == env.parallelism {
+                completeCheckpoint(f, checkpointers: checkpointers)
+                return
+            }
+            if ms(clock.now - f.injectedAt) > Double(env.checkpointing.timeoutMilliseconds) {
+                abortInFlight(f, checkpointers: checkpointers)
+                return
+            }
+            if !waitForInFlight || state.failed != nil { return }
+            Thread.sleep(forTimeInterval: 0.0005)
+        }
+    }
+
+    func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer]) {
+        failedCheckpoints += 1
+        for a in f.acks where a.report != nil { try? checkpointers[a.subtask].discard(a.id) }
+        inFlight = nil
+        lastCompletedAt = clock.now
+    }
+
+    func completeCheckpoint(_ f: InFlight, checkpointers: [Checkpointer]) {
+        inFlight = nil
+        lastCompletedAt = clock.now
+        if f.acks.contains(where: { $0.report == nil }) {
+            abortInFlight(f, checkpointers: checkpointers)
+            return
+        }
+        let p = env.parallelism
+        let meta = JobCheckpointMetadata(
+            id: f.id, parallelism: p, maxParallelism: env.maxParallelism, sourcePosition: f.sourcePosition,
+            sourceRecords: f.sourceRecords, subtaskStorages: (0..<p).map { storageName(parallelism: p, subtask: $0) },
+            createdAtMillis: UInt64(Date().timeIntervalSince1970 * 1000))
+        do {
+            let bytes = try meta.encode()
+            try jobStorage.putAtomically("chk-\(f.id)/_metadata", bytes)
+            // Retention: keep the newest `retained` job checkpoints and their subtask parts.
+            let ids = try completedJobCheckpointIDs()
+            for old in ids.dropLast(env.checkpointing.retained) {
+                try removeJobCheckpoint(old)
+                for cp in checkpointers where cp.completedCheckpoints.contains(old) { try cp.discard(old) }
+            }
+            let reports = f.acks.sorted { $0.subtask < $1.subtask }.compactMap(\.report)
+            var storage: UInt64 = try jobStorage.bytesOnDisk()
+            for cp in checkpointers { storage += (try? cp.storage.bytesOnDisk()) ?? 0 }
+            checkpoints.append(JobCheckpointStats(
+                id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
+                alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
+                syncMilliseconds: reports.map { ms($0.syncDuration) }.max() ?? 0,
+                asyncMilliseconds: reports.map { ms($0.asyncDuration) }.max() ?? 0,
+                totalMilliseconds: ms(clock.now - f.injectedAt),
+                bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
+                fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
+                filesNew: reports.reduce(0) { $0 + $1.filesNew }, filesReused: reports.reduce(0) { $0 + $1.filesReused },
+                lowerBoundBytes: f.acks.reduce(0) { $0 + $1.lowerBound }, storageBytesOnDisk: storage, subtasks: reports))
+        } catch {
+            failedCheckpoints += 1
+        }
+    }
+
+    // MARK: Subtask
+
+    func runSubtask(_ i: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<Event>, state: AttemptState) throws {
+        let backend = KeyedStateBackend(store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries)
+        backend.trackChanges = env.measureLowerBound
+        var function = makeFunction()
+        var sink = try makeSink(i)
+        var context: KeyedContext<K>? = nil
+        var processed = 0
+        var out = 0
+        let uploads = Channel<(PendingCheckpoint, Duration, [(key: [UInt8], value: [UInt8])])>(capacity: 2)
+        let uploadDone = DispatchGroup()
+        uploadDone.enter()
+        // The asynchronous phase runs here while the subtask goes on processing.
+        Thread {
+            defer { uploadDone.leave() }
+            while let (pending, alignment, changed) = uploads.pop() {
+                var bound: UInt64 = 0
+                if !changed.isEmpty { bound = UInt64(StoredSize.dataBlockBytes(sortedEntries: changed, options: store.options)) }
+                do {
+                    let r = try pending.complete()
+                    state.lock.lock()
+                    state.acks.append(Ack(subtask: i, id: pending.id, report: r, alignment: alignment, lowerBound: bound, error: nil))
+                    state.lock.unlock()
+                } catch {
+                    pending.abort()
+                    state.lock.lock()
+                    state.acks.append(Ack(subtask: i, id: pending.id, report: nil, alignment: alignment, lowerBound: 0, error: "\(error)"))
+                    state.lock.unlock()
+                }
+            }
+        }.start()
+        defer {
+            uploads.close()
+            uploadDone.wait()
+            try? sink.close()
+            state.lock.lock()
+            state.processed += processed
+            state.out += out
+            state.lock.unlock()
+        }
+        let injection = env.failureInjection
+        while let event = channel.pop() {
+            switch event {
+            case .records(let batch):
+                for (keyBytes, key, record, index) in batch {
+                    if let n = injection.atRecord, index == n, !injectedAtRecordDoneFlag() {
+                        throw StreamError.injectedFailure(record: n)
+                    }
+                    if injection.randomProbability > 0, try randomFailure(index) {
+                        throw StreamError.injectedFailure(record: index)
+                    }
+                    backend.setCurrentKey(keyBytes)
+                    if context == nil {
+                        context = KeyedContext(backend: backend, initialKey: key, subtaskIndex: i)
+                        try function.open(context: context!)
+                    }
+                    context!.currentKey = key
+                    try function.processElement(record, context: context!) { o in
+                        try sink.write(o)
+                        out += 1
+                    }
+                    processed += 1
+                }
+            case .barrier(let id, let injectedAt):
+                let alignment = clock.now - injectedAt
+                try backend.flush()
+                let changed = backend.takeChanges()
+                let pending = try checkpointer.begin(mode: env.checkpointing.mode, id: id)
+                uploads.push((pending, alignment, changed))
+            case .end:
+                try backend.flush()
+                return
+            }
+        }
+        if let e = state.failed { throw e }
+    }
+
+    private let injectionLock = NSLock()
+    /// Marks the at-record failure as done; true if it already was.
+    func injectedAtRecordDoneFlag() -> Bool {
+        injectionLock.lock()
+        defer { injectionLock.unlock() }
+        if injectedAtRecordDone { return true }
+        injectedAtRecordDone = true
+        return false
+    }
+
+    func randomFailure(_ index: Int) throws -> Bool {
+        injectionLock.lock()
+        defer { injectionLock.unlock() }
+        guard randomFailures < env.failureInjection.maxFailures else { return false }
+        rng &+= 0x9E37_79B9_7F4A_7C15
+        var z = rng
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        if Double(z >> 11) * 0x1p-53 < env.failureInjection.randomProbability {
+            randomFailures += 1
+            return true
+        }
+        return false
+    }
+}

@@ -1,0 +1,145 @@
+/// Names a value state and how its values are encoded.
+public struct ValueStateDescriptor<Value>: Sendable {
+    /// Unique name within the process function.
+    public let name: String
+    /// The value codec.
+    public let codec: any StateCodec<Value>
+
+    /// A descriptor.
+    public init(name: String, codec: any StateCodec<Value>) {
+        self.name = name
+        self.codec = codec
+    }
+}
+
+/// Names a map state (per key, a map from map keys to values).
+public struct MapStateDescriptor<MapKey, Value>: Sendable {
+    /// Unique name within the process function.
+    public let name: String
+    /// Codec of the map keys.
+    public let keyCodec: any StateCodec<MapKey>
+    /// Codec of the values.
+    public let valueCodec: any StateCodec<Value>
+
+    /// A descriptor.
+    public init(name: String, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>) {
+        self.name = name
+        self.keyCodec = keyCodec
+        self.valueCodec = valueCodec
+    }
+}
+
+/// A single value per key, for the key of the element being processed.
+public final class ValueState<Value> {
+    let backend: KeyedStateBackend
+    let id: UInt8
+    let codec: any StateCodec<Value>
+
+    init(backend: KeyedStateBackend, id: UInt8, codec: any StateCodec<Value>) {
+        self.backend = backend
+        self.id = id
+        self.codec = codec
+    }
+
+    /// The current key's value, or nil.
+    public func value() throws -> Value? {
+        guard let bytes = try backend.get(backend.storeKey(state: id)) else { return nil }
+        guard let v = codec.decode(bytes[...]) else { throw StreamError.stateCorrupt("value state #\(id) cannot be decoded") }
+        return v
+    }
+
+    /// Sets the current key's value.
+    public func update(_ value: Value) throws {
+        try backend.put(backend.storeKey(state: id), codec.encode(value))
+    }
+
+    /// Removes the current key's value.
+    public func clear() throws { try backend.put(backend.storeKey(state: id), nil) }
+}
+
+/// A map per key, for the key of the element being processed.
+public final class MapState<MapKey, Value> {
+    let backend: KeyedStateBackend
+    let id: UInt8
+    let keyCodec: any StateCodec<MapKey>
+    let valueCodec: any StateCodec<Value>
+
+    init(backend: KeyedStateBackend, id: UInt8, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>) {
+        self.backend = backend
+        self.id = id
+        self.keyCodec = keyCodec
+        self.valueCodec = valueCodec
+    }
+
+    /// The value under `key`, or nil.
+    public func get(_ key: MapKey) throws -> Value? {
+        guard let bytes = try backend.get(backend.storeKey(state: id, mapKey: keyCodec.encode(key))) else { return nil }
+        guard let v = valueCodec.decode(bytes[...]) else { throw StreamError.stateCorrupt("map state #\(id) value cannot be decoded") }
+        return v
+    }
+
+    /// Sets the value under `key`.
+    public func put(_ key: MapKey, _ value: Value) throws {
+        try backend.put(backend.storeKey(state: id, mapKey: keyCodec.encode(key)), valueCodec.encode(value))
+    }
+
+    /// Removes `key`.
+    public func remove(_ key: MapKey) throws { try backend.put(backend.storeKey(state: id, mapKey: keyCodec.encode(key)), nil) }
+
+    /// Every entry for the current key, in encoded-key order.
+    public func entries() throws -> [(key: MapKey, value: Value)] {
+        try backend.mapEntries(state: id).map { e in
+            guard let k = keyCodec.decode(e.key[...]), let v = valueCodec.decode(e.value[...]) else {
+                throw StreamError.stateCorrupt("map state #\(id) entry cannot be decoded")
+            }
+            return (k, v)
+        }
+    }
+}
+
+/// What a keyed process function sees: the current key and its state.
+public final class KeyedContext<Key> {
+    let backend: KeyedStateBackend
+    private var ids: [String: UInt8] = [:]
+    private var states: [String: AnyObject] = [:]
+    /// The key of the element being processed.
+    public internal(set) var currentKey: Key
+    /// Index of this parallel subtask.
+    public let subtaskIndex: Int
+
+    init(backend: KeyedStateBackend, initialKey: Key, subtaskIndex: Int) {
+        self.backend = backend
+        self.currentKey = initialKey
+        self.subtaskIndex = subtaskIndex
+    }
+
+    /// A state's id is a stable hash of its name (the same in every subtask, run and
+    /// restart, whatever order states are first used in); two names with one id are refused.
+    private func id(for name: String) throws -> UInt8 {
+        if let i = ids[name] { return i }
+        var h: UInt32 = 2_166_136_261
+        for b in name.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let i = UInt8(h % 255) + 1
+        if let other = ids.first(where: { $0.value == i }) {
+            throw StreamError.invalidJob("state names \"\(name)\" and \"\(other.key)\" collide; rename one")
+        }
+        ids[name] = i
+        return i
+    }
+
+    /// The value state `descriptor` names, bound to the current key.
+    public func state<V>(_ descriptor: ValueStateDescriptor<V>) throws -> ValueState<V> {
+        if let s = states[descriptor.name] as? ValueState<V> { return s }
+        let s = ValueState(backend: backend, id: try id(for: descriptor.name), codec: descriptor.codec)
+        states[descriptor.name] = s
+        return s
+    }
+
+    /// The map state `descriptor` names, bound to the current key.
+    public func state<K, V>(_ descriptor: MapStateDescriptor<K, V>) throws -> MapState<K, V> {
+        if let s = states[descriptor.name] as? MapState<K, V> { return s }
+        let s = MapState(backend: backend, id: try id(for: descriptor.name), keyCodec: descriptor.keyCodec, valueCodec: descriptor.valueCodec)
+        states[descriptor.name] = s
+        return s
+    }
+}
