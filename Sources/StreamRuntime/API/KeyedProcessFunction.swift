@@ -1,7 +1,7 @@
 /// A function over a keyed stream with keyed state, as Flink's KeyedProcessFunction: each
 /// parallel subtask gets its own instance; state is reached through the context and is
 /// always that of the current element's key.
-public protocol KeyedProcessFunction {
+public protocol KeyedProcessFunction: SendableMetatype {
     /// The key type.
     associatedtype Key
     /// The records it takes.

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Where a job's output goes. One instance per parallel subtask.
-public protocol StreamSink<Input> {
+public protocol StreamSink<Input>: SendableMetatype {
     /// The records it takes.
     associatedtype Input
     /// Writes one record.

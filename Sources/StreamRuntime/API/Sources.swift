@@ -1,5 +1,5 @@
 /// A source of records whose position can be saved in a checkpoint and resumed from.
-public protocol StreamSource {
+public protocol StreamSource: SendableMetatype {
     /// The records it produces.
     associatedtype Output: Sendable
     /// Opens the source at a position saved by `position()` (nil: from the beginning).

@@ -34,35 +34,6 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         case end
     }
 
-    struct Ack {
-        let subtask: Int
-        let id: UInt64
-        let report: CheckpointReport?
-        let alignment: Duration
-        let lowerBound: UInt64
-        let error: String?
-    }
-
-    /// Shared between the source thread and the subtasks of one attempt.
-    final class AttemptState: @unchecked Sendable {
-        let lock = NSLock()
-        var failure: Error?
-        var acks: [Ack] = []
-        var processed = 0
-        var out = 0
-
-        func fail(_ e: Error) {
-            lock.lock()
-            if failure == nil { failure = e }
-            lock.unlock()
-        }
-        var failed: Error? {
-            lock.lock()
-            defer { lock.unlock() }
-            return failure
-        }
-    }
-
     init(
         env: StreamExecutionEnvironment, name: String, keyed: KeyedStream<Source, K, T>,
         makeFunction: @escaping @Sendable () -> F, makeSink: @escaping @Sendable (Int) throws -> S
@@ -546,5 +517,35 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             return true
         }
         return false
+    }
+}
+
+/// A subtask's answer to a checkpoint barrier.
+struct Ack {
+    let subtask: Int
+    let id: UInt64
+    let report: CheckpointReport?
+    let alignment: Duration
+    let lowerBound: UInt64
+    let error: String?
+}
+
+/// Shared between the source thread and the subtasks of one attempt.
+final class AttemptState: @unchecked Sendable {
+    let lock = NSLock()
+    var failure: Error?
+    var acks: [Ack] = []
+    var processed = 0
+    var out = 0
+
+    func fail(_ e: Error) {
+        lock.lock()
+        if failure == nil { failure = e }
+        lock.unlock()
+    }
+    var failed: Error? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
     }
 }
