@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Debian's liblz4-dev (pkg-config name `liblz4`).
@@ -23,7 +24,10 @@ let package = Package(
         // Hardware CRC32C (SSE4.2), selected at run time; LSMStore falls back to Swift.
         .target(name: "CCRC32C"),
         .target(name: "LSMStore", dependencies: ["CLZ4", "CCRC32C"]),
-        .target(name: "StreamRuntime", dependencies: ["LSMStore"]),
+        .target(
+            name: "StreamRuntime",
+            dependencies: ["LSMStore", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "Bench",
             dependencies: [

@@ -84,7 +84,7 @@ func entryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
 
 func runJob(
     rows: Int, seed: UInt64, accounts: Int, parallelism: Int, mode: CheckpointMode, every: Int,
-    failAt: Int? = nil, attempts: Int = 3, state: String, checkpoints: String
+    failAt: Int? = nil, attempts: Int = 3, resume: Bool = false, state: String, checkpoints: String
 ) throws -> JobResult {
     let env = StreamExecutionEnvironment(stateDirectory: state, checkpointDirectory: checkpoints)
     env.parallelism = parallelism
@@ -94,6 +94,7 @@ func runJob(
     env.stateBackend.cacheEntries = 500
     env.restartStrategy = .fixedDelay(attempts: attempts, delayMilliseconds: 0)
     if let failAt { env.failureInjection = .atRecord(failAt) }
+    env.resumeFromLatestCheckpoint = resume
     let counter = CountingSink<(Int64, Int64)>.Counter()
     let job = env.fromSource { GeneratorSource(count: rows) { transaction($0, seed: seed, accounts: accounts) } }
         .keyBy(codec: Int64Codec()) { $0.account }
@@ -136,6 +137,23 @@ func runJob(
         } throws: { error in
             "\(error)".contains("job failed after 1 attempt(s): injected failure at record 2500")
         }
+    }
+
+    /// A checkpoint taken at parallelism 2 restores at 1 and at 4 (key groups move between
+    /// subtasks) and the job finishes with the same state.
+    @Test(arguments: [1, 4])
+    func rescaleFromTwo(to parallelism: Int) throws {
+        let (s, c) = (temp("state"), temp("chk"))
+        defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
+        // The first run stops for good at record 7,000, after checkpoints at 2,000, 4,000 and 6,000.
+        #expect(throws: StreamError.self) {
+            _ = try runJob(rows: 12_000, seed: 11, accounts: 700, parallelism: 2, mode: .incremental, every: 2000,
+                           failAt: 7000, attempts: 0, state: s, checkpoints: c)
+        }
+        let r = try runJob(rows: 12_000, seed: 11, accounts: 700, parallelism: parallelism, mode: .incremental,
+                           every: 2000, resume: true, state: s, checkpoints: c)
+        #expect(r.stateDigest == expectedDigest(rows: 12_000, seed: 11, accounts: 700).digest)
+        #expect(r.checkpoints.first?.id == 4)  // it went on from checkpoint 3
     }
 
     /// Random inputs, failure points, intervals, parallelism 1-4 and both modes: the final

@@ -1,4 +1,5 @@
 import LSMStore
+import Logging
 
 /// The job's settings, in the manner of Flink's StreamExecutionEnvironment:
 ///
@@ -31,6 +32,14 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     public var failureInjection = FailureInjection()
     /// Records per batch handed from the source to a subtask. Default 256.
     public var batchSize = 256
+    /// Where the job logs checkpoints, failures and restarts (swift-log). Default: a logger
+    /// labelled "StreamRuntime" at the level its bootstrap chose.
+    public var logger = Logger(label: "StreamRuntime")
+    /// Start from the latest completed checkpoint in `checkpointDirectory` (at this
+    /// environment's parallelism, which may differ from the checkpoint's) instead of from
+    /// the beginning; as Flink's `-s` savepoint path. Default false: a new job clears the
+    /// folder first.
+    public var resumeFromLatestCheckpoint = false
     /// Compute each checkpoint's lower bound (stored size of the distinct state changed since
     /// the previous one). Default true.
     public var measureLowerBound = true

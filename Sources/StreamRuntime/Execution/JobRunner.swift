@@ -1,5 +1,6 @@
 import Foundation
 import LSMStore
+import Logging
 
 /// Runs one job: a source thread (this one) feeding `parallelism` keyed subtasks, each on its
 /// own thread with its own store; checkpoint barriers flow from the source through every
@@ -81,11 +82,19 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     // MARK: Run
 
     func run() throws -> JobResult {
-        // A fresh job: earlier runs' checkpoints in this storage are not resumed from.
-        try? FileManager.default.removeItem(atPath: env.checkpointDirectory)
         try? FileManager.default.removeItem(atPath: env.stateBackend.directory)
-        var attempt = 0
         var restoreFrom: JobCheckpointMetadata? = nil
+        if env.resumeFromLatestCheckpoint {
+            guard let m = try latestJobCheckpoint() else {
+                throw StreamError.checkpoint("no completed job checkpoint in \(env.checkpointDirectory) to resume from")
+            }
+            restoreFrom = m
+        } else {
+            // A fresh job: earlier runs' checkpoints in this storage are not resumed from.
+            let root = env.checkpointDirectory
+            for sub in ["job", "subtasks"] { try? FileManager.default.removeItem(atPath: root + "/" + sub) }
+        }
+        var attempt = 0
         var final: (stores: [LSMStore], processed: Int, counters: [String: Int])? = nil
         while final == nil {
             do {
@@ -93,8 +102,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             } catch {
                 let cause = "\(error)"
                 guard case let .fixedDelay(attempts, delay) = env.restartStrategy, restarts.count < attempts else {
+                    env.logger.error("job \(name) failed for good after \(restarts.count + 1) attempt(s): \(cause)")
                     throw StreamError.jobFailed(attempts: restarts.count + 1, cause: cause)
                 }
+                env.logger.warning("job \(name) failed: \(cause); restarting (\(restarts.count + 1) of \(attempts)) in \(delay) ms")
                 if delay > 0 { Thread.sleep(forTimeInterval: Double(delay) / 1000) }
                 restoreFrom = try latestJobCheckpoint()
                 restarts.append((cause, 0))
@@ -371,6 +382,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
     func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer]) {
         failedCheckpoints += 1
+        let errors = f.acks.compactMap(\.error)
+        env.logger.warning("checkpoint \(f.id) aborted: \(errors.isEmpty ? "timed out" : errors.joined(separator: "; "))")
         for a in f.acks where a.report != nil { try? checkpointers[a.subtask].discard(a.id) }
         inFlight = nil
         lastCompletedAt = clock.now
@@ -400,7 +413,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             let reports = f.acks.sorted { $0.subtask < $1.subtask }.compactMap(\.report)
             var storage: UInt64 = try jobStorage.bytesOnDisk()
             for cp in checkpointers { storage += (try? cp.storage.bytesOnDisk()) ?? 0 }
-            checkpoints.append(JobCheckpointStats(
+            let stats = JobCheckpointStats(
                 id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
                 alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
                 syncMilliseconds: reports.map { ms($0.syncDuration) }.max() ?? 0,
@@ -409,9 +422,17 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
                 fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
                 filesNew: reports.reduce(0) { $0 + $1.filesNew }, filesReused: reports.reduce(0) { $0 + $1.filesReused },
-                lowerBoundBytes: f.acks.reduce(0) { $0 + $1.lowerBound }, storageBytesOnDisk: storage, subtasks: reports))
+                lowerBoundBytes: f.acks.reduce(0) { $0 + $1.lowerBound }, storageBytesOnDisk: storage, subtasks: reports)
+            checkpoints.append(stats)
+            env.logger.info("checkpoint \(stats.id) completed", metadata: [
+                "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
+                "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
+                "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
+                "lower_bound": "\(stats.lowerBoundBytes)",
+            ])
         } catch {
             failedCheckpoints += 1
+            env.logger.warning("checkpoint \(f.id) failed: \(error)")
         }
     }
 
