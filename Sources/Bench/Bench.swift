@@ -7,7 +7,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Bench",
         abstract: "Benchmarks for LSMStore and its checkpoints.",
-        subcommands: [StoreBenchmark.self, CheckpointBenchmark.self],
+        subcommands: [StoreBenchmark.self, CheckpointBenchmark.self, JobBenchmark.self],
         defaultSubcommand: StoreBenchmark.self
     )
 }
