@@ -10,7 +10,7 @@ import LSMStore
 final class KeyedStateBackend {
     let store: LSMStore
     let maxParallelism: Int
-    private var cache: [[UInt8]: CacheEntry] = [:]
+    private var cache: [StateKey: CacheEntry] = [:]
     private var dirty = 0
     let cacheCapacity: Int
     /// Encoded current key and its 2-byte group prefix, set before each element.
@@ -50,15 +50,16 @@ final class KeyedStateBackend {
     }
 
     func get(_ key: [UInt8]) throws -> [UInt8]? {
-        if let e = cache[key] { return e.value }
+        if let e = cache[StateKey(key)] { return e.value }
         let v = try store.get(key)
         try admit(key, CacheEntry(value: v, dirty: false))
         return v
     }
 
     func put(_ key: [UInt8], _ value: [UInt8]?) throws {
-        if let old = cache[key], old.dirty {
-            cache[key] = CacheEntry(value: value, dirty: true)
+        let k = StateKey(key)
+        if let old = cache[k], old.dirty {
+            cache[k] = CacheEntry(value: value, dirty: true)
         } else {
             try admit(key, CacheEntry(value: value, dirty: true))
         }
@@ -69,7 +70,7 @@ final class KeyedStateBackend {
             try flush()
             cache.removeAll(keepingCapacity: true)
         }
-        cache[key] = e
+        cache[StateKey(key)] = e
         if e.dirty { dirty += 1 }
     }
 
@@ -88,8 +89,8 @@ final class KeyedStateBackend {
         guard dirty > 0 else { return }
         var batch = WriteBatch()
         for (k, e) in cache where e.dirty {
-            if let v = e.value { batch.put(k, v) } else { batch.delete(k) }
-            if trackChanges { changes[k] = e.value }
+            if let v = e.value { batch.put(k.bytes, v) } else { batch.delete(k.bytes) }
+            if trackChanges { changes[k.bytes] = e.value }
         }
         try store.write(batch)
         for (k, e) in cache where e.dirty { cache[k] = CacheEntry(value: e.value, dirty: false) }
@@ -106,6 +107,30 @@ final class KeyedStateBackend {
         if !upper.isEmpty { upper[upper.count - 1] += 1 }
         return try store.scan(from: prefix, to: upper.isEmpty ? nil : upper).collect().map {
             (Array($0.key[prefix.count...]), $0.value)
+        }
+    }
+}
+
+/// A store key with a fast hash (eight bytes at a time), for the state cache: hashing an
+/// `[UInt8]` feeds the hasher one byte at a time.
+struct StateKey: Hashable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { raw in
+            var h: UInt64 = UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15
+            var i = 0
+            while raw.count - i >= 8 {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xff51_afd7_ed55_8ccd
+                h ^= h >> 29
+                i += 8
+            }
+            while i < raw.count {
+                h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
+                i += 1
+            }
+            hasher.combine(h)
         }
     }
 }
