@@ -153,7 +153,10 @@ func runJob(
         let r = try runJob(rows: 12_000, seed: 11, accounts: 700, parallelism: parallelism, mode: .incremental,
                            every: 2000, resume: true, state: s, checkpoints: c)
         #expect(r.stateDigest == expectedDigest(rows: 12_000, seed: 11, accounts: 700).digest)
-        #expect(r.checkpoints.first?.id == 4)  // it went on from checkpoint 3
+        // It went on from checkpoint 2 or 3 (whichever had completed when the first run
+        // stopped), not from the beginning.
+        #expect((r.checkpoints.first?.id ?? 0) >= 3)
+        #expect(r.recordsProcessed <= 12_000 - 4000)
     }
 
     /// Random inputs, failure points, intervals, parallelism 1-4 and both modes: the final

@@ -39,9 +39,11 @@ public struct JobResult: Sendable {
     public var name: String
     /// Records the source produced (all attempts; records replayed after a restore count again).
     public var recordsIn: Int
-    /// Records processed by the keyed operator in the final pass over the input (each once).
+    /// Records processed by the keyed operator in the attempt that finished (from its restored
+    /// checkpoint on).
     public var recordsProcessed: Int
-    /// Records written to the sinks (all attempts).
+    /// Records written to the sinks by the attempt that finished (earlier attempts' output
+    /// before a restart is not counted; sinks are not transactional).
     public var recordsOut: Int
     /// The source's counters at the end (for example rows dropped).
     public var sourceCounters: [String: Int]

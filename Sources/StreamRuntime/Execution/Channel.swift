@@ -1,9 +1,9 @@
-import Synchronization
+import Foundation
 
 /// A bounded blocking queue between two threads. `close()` wakes both sides: a closed
 /// channel refuses pushes and, once drained, returns nil from `pop`.
 final class Channel<Element>: @unchecked Sendable {
-    private let lock = NSConditionLock()
+    private let lock = ChannelCondition()
     private var items: [Element] = []
     private var head = 0
     private let capacity: Int
@@ -52,10 +52,8 @@ final class Channel<Element>: @unchecked Sendable {
     }
 }
 
-import Foundation
-
 /// NSCondition with the two operations the channel needs.
-final class NSConditionLock {
+final class ChannelCondition {
     private let condition = NSCondition()
     func lock() { condition.lock() }
     func unlock() { condition.unlock() }

@@ -129,7 +129,10 @@ public final class KeyedContext<Key> {
 
     /// The value state `descriptor` names, bound to the current key.
     public func state<V>(_ descriptor: ValueStateDescriptor<V>) throws -> ValueState<V> {
-        if let s = states[descriptor.name] as? ValueState<V> { return s }
+        if let s = states[descriptor.name] {
+            guard let v = s as? ValueState<V> else { throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type") }
+            return v
+        }
         let s = ValueState(backend: backend, id: try id(for: descriptor.name), codec: descriptor.codec)
         states[descriptor.name] = s
         return s
@@ -137,7 +140,10 @@ public final class KeyedContext<Key> {
 
     /// The map state `descriptor` names, bound to the current key.
     public func state<K, V>(_ descriptor: MapStateDescriptor<K, V>) throws -> MapState<K, V> {
-        if let s = states[descriptor.name] as? MapState<K, V> { return s }
+        if let s = states[descriptor.name] {
+            guard let m = s as? MapState<K, V> else { throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type") }
+            return m
+        }
         let s = MapState(backend: backend, id: try id(for: descriptor.name), keyCodec: descriptor.keyCodec, valueCodec: descriptor.valueCodec)
         states[descriptor.name] = s
         return s

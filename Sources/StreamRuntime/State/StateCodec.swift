@@ -1,5 +1,5 @@
-/// Encodes state values (and keys) to bytes and back. A binary codec, not Codable, for the hot
-/// path; `CodableStateCodec` offers Codable on top where speed matters less.
+/// Encodes state values (and keys) to bytes and back: a binary codec, not Codable, for the
+/// hot path.
 public protocol StateCodec<Value>: Sendable {
     associatedtype Value
     /// Appends the encoding of `value` to `out`.
