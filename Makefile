@@ -30,9 +30,11 @@ unit-test: deps
 embed-check: deps
 	cd Examples/EmbedLSMStore && $(SWIFT) run --scratch-path ../../.build-embed EmbedLSMStore
 
-# The main experiment (until the Bench issue lands: the store benchmark).
+# The benchmarks (until the Bench issue lands its default experiment): the store against
+# db_bench's method, then full vs incremental checkpoints on the standard workload.
 bench: release
-	$(SWIFT) run -c release Bench
+	$(SWIFT) run -c release Bench store
+	$(SWIFT) run -c release Bench checkpoints --preset large --compaction both
 
 store-bench: release
 	$(SWIFT) run -c release Bench store

@@ -74,6 +74,7 @@ struct JobBenchmark: ParsableCommand {
                 env.parallelism = par
                 env.checkpointing.mode = m
                 env.checkpointing.trigger = .everyRecords(everyRecords)
+                env.logger.logLevel = .warning  // the figures are printed below
                 let counter = CountingSink<Int64>.Counter()
                 let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
                     .keyBy(codec: Int64Codec()) { Int64($0.account) }
