@@ -41,12 +41,14 @@ public struct Options: Sendable {
     /// fsync the WAL before acknowledging each write. Default false (a process crash loses
     /// nothing; a machine crash may lose the last writes).
     public var syncWrites = false
-    /// Number of L0 files that triggers a compaction into L1. Default 4.
+    /// Number of L0 files that triggers a compaction into L1 (leveled style). Default 4.
     public var l0CompactionTrigger = 4
-    /// Number of L0 files at which each write is delayed by 1 ms. Default 8.
-    public var l0SlowdownTrigger = 8
-    /// Number of L0 files at which writes wait for compaction. Default 12.
-    public var l0StopTrigger = 12
+    /// L0 depth (files overlapping one key) at which each write is delayed by 1 ms.
+    /// Default 20, as RocksDB's `level0_slowdown_writes_trigger`.
+    public var l0SlowdownTrigger = 20
+    /// L0 depth at which writes wait for compaction. Default 36, as RocksDB's
+    /// `level0_stop_writes_trigger`.
+    public var l0StopTrigger = 36
     /// Size ratio between adjacent levels. Default 10.
     public var levelSizeMultiplier = 10
     /// Target total size of L1; level n holds `baseLevelSize * multiplier^(n-1)`. Default 10 MiB.
