@@ -1,3 +1,5 @@
+import Glibc
+
 /// Uncompressed block bytes in one heap allocation (shared by the block cache and iterators).
 final class BlockContents: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
@@ -49,6 +51,61 @@ final class Block: @unchecked Sendable {
     func restartPoint(_ i: Int) -> Int { Int(loadFixed32(contents.base, restartsOffset + 4 * i)) }
 
     func makeIterator() -> BlockIterator { BlockIterator(self) }
+
+    /// Point lookup: the first entry whose internal key is >= `target`, if it has the same
+    /// user key (returns the entry's internal key and value). No iterator is allocated;
+    /// decoding is bounds-checked as the iterator's.
+    func find(_ target: UnsafeRawBufferPointer) throws -> (key: [UInt8], value: [UInt8])? {
+        let base = UnsafeRawPointer(contents.base)
+        let limit = restartsOffset
+        guard limit > 0 else { return nil }
+        var key = [UInt8]()
+        key.reserveCapacity(max(32, target.count))
+        func corrupt(_ at: Int) -> LSMError {
+            .corruption(file: fileName, offset: fileOffset, reason: "block entry at \(at): entry overruns the block")
+        }
+        /// Decodes the entry at `p` onto `key`; returns the value range and the next offset.
+        func entry(_ at: Int) throws -> (value: Range<Int>, next: Int) {
+            var p = at
+            guard let shared = decodeVarint64(base, &p, limit), let nonShared = decodeVarint64(base, &p, limit),
+                  let vlen = decodeVarint64(base, &p, limit),
+                  shared <= UInt64(key.count), nonShared <= UInt64(limit - p), vlen <= UInt64(limit - p) - nonShared
+            else { throw corrupt(at) }
+            key.removeSubrange(Int(shared)...)
+            key.append(contentsOf: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
+            p += Int(nonShared)
+            return (p..<(p + Int(vlen)), p + Int(vlen))
+        }
+        func compare() -> Int {
+            key.withUnsafeBytes { k in
+                k.count >= 8 && target.count >= 8 ? compareInternal(k, target) : compareBytes(k, target)
+            }
+        }
+        // Binary search for the last restart point whose key is < target.
+        var left = 0, right = numRestarts - 1
+        while left < right {
+            let mid = (left + right + 1) / 2
+            let off = restartPoint(mid)
+            guard off < limit else { throw corrupt(off) }
+            key.removeAll(keepingCapacity: true)
+            _ = try entry(off)
+            if compare() < 0 { left = mid } else { right = mid - 1 }
+        }
+        var p = restartPoint(left)
+        guard p < limit else { throw corrupt(p) }
+        key.removeAll(keepingCapacity: true)
+        while p < limit {
+            let (value, next) = try entry(p)
+            if compare() >= 0 {
+                guard key.count == target.count, key.count >= 8,
+                      key.withUnsafeBytes({ memcmp($0.baseAddress!, target.baseAddress!, key.count - 8) }) == 0 || key.count == 8
+                else { return nil }
+                return (key, [UInt8](UnsafeRawBufferPointer(start: base + value.lowerBound, count: value.count)))
+            }
+            p = next
+        }
+        return nil
+    }
 
     /// Every entry, decoded (used for the index block and by tools).
     func allEntries() throws -> [(key: [UInt8], value: [UInt8])] {

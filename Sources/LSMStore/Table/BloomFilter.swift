@@ -1,7 +1,8 @@
 /// A whole-table bloom filter over user keys.
 ///
 /// Layout: `ceil(bits/8)` bytes of bit array, then one byte holding the probe count `k`.
-/// Probes use double hashing on the two 32-bit halves of `bloomHash`.
+/// Probes use double hashing on the two 32-bit halves of `bloomHash`, each probe mapped to a
+/// bit by a multiply-shift (`(a × N) >> 32`) rather than a division.
 struct BloomFilterBuilder {
     let bitsPerKey: Int
     private(set) var hashes: [UInt64] = []
@@ -26,10 +27,10 @@ struct BloomFilterBuilder {
         out[bytes] = UInt8(k)
         out.withUnsafeMutableBufferPointer { buf in
             for h in hashes {
-                var a = h & 0xffff_ffff
-                let delta = (h >> 32) | 1
+                var a = UInt32(truncatingIfNeeded: h)
+                let delta = UInt32(truncatingIfNeeded: h >> 32) | 1
                 for _ in 0..<k {
-                    let pos = a % nbits
+                    let pos = (UInt64(a) &* nbits) >> 32
                     buf[Int(pos >> 3)] |= UInt8(1) << UInt8(pos & 7)
                     a = a &+ delta
                 }
@@ -51,10 +52,10 @@ struct BloomFilter: Sendable {
         guard k >= 1, k <= 30 else { return true }  // unknown encoding: never rule a key out
         let nbits = UInt64((n - 1) * 8)
         return data.withUnsafeBufferPointer { buf in
-            var a = h & 0xffff_ffff
-            let delta = (h >> 32) | 1
+            var a = UInt32(truncatingIfNeeded: h)
+            let delta = UInt32(truncatingIfNeeded: h >> 32) | 1
             for _ in 0..<k {
-                let pos = a % nbits
+                let pos = (UInt64(a) &* nbits) >> 32
                 if buf[Int(pos >> 3)] & (UInt8(1) << UInt8(pos & 7)) == 0 { return false }
                 a = a &+ delta
             }

@@ -126,10 +126,8 @@ final class SSTableReader: @unchecked Sendable {
         guard mayContain(userKey: userKey) else { return nil }
         let i = blockIndex(for: lookup)
         guard i < indexKeys.count else { return nil }
-        let it = try dataBlock(i).makeIterator()
-        try it.seek(lookup)
-        guard it.isValid, sameUserKey(it.key, lookup) else { return nil }
-        return (it.key, it.value)
+        let block = try dataBlock(i)
+        return try lookup.withUnsafeBytes { try block.find($0) }
     }
 
     func makeIterator(fillCache: Bool = true) -> TableIterator { TableIterator(self, fillCache: fillCache) }
