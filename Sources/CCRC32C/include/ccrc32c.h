@@ -2,6 +2,7 @@
 #define CCRC32C_H
 #include <stddef.h>
 #include <stdint.h>
+#include "lsm_sys.h"
 
 /// Returns 1 when the CPU has the SSE4.2 CRC32 instruction, else 0.
 int lsm_crc32c_hw_available(void);

@@ -92,7 +92,11 @@ public struct LocalCheckpointStorage: CheckpointStorage {
             if !t.linked { toSync.append(dst) }
             out.append(t)
         }
-        for p in toSync { try fileSystem.syncFile(p) }
+        if toSync.count > 4 {
+            try fileSystem.syncFileSystem(containing: root)  // one flush for many (often small) files
+        } else {
+            for p in toSync { try fileSystem.syncFile(p) }
+        }
         return out
     }
 

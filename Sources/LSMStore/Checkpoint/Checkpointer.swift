@@ -273,7 +273,9 @@ public final class PendingCheckpoint: @unchecked Sendable {
                         smallestKey: f.smallest, largestKey: f.largest, uploadedHere: uploaded))
                 }
             }
+            let uploadStart = clock.now
             let transfers = try storage.putMany(toUpload.map { ($0.name, $0.localPath) }, preferLink: mode == .incremental)
+            report.uploadDuration = clock.now - uploadStart
             for (t, u) in zip(transfers, toUpload) { try account(t, u.localPath, u.file, into: &report) }
             let metadata = CheckpointMetadata(
                 id: id, mode: mode, sequence: pin.sequence, storeID: storeHex,
@@ -335,6 +337,8 @@ public struct CheckpointReport: Sendable {
     public var syncDuration: Duration
     /// Asynchronous phase (uploads, metadata, retention).
     public var asyncDuration: Duration = .zero
+    /// The part of the asynchronous phase spent copying or linking files, fsyncs included.
+    public var uploadDuration: Duration = .zero
     /// Bytes this checkpoint wrote to the storage (the delta): uploaded files and metadata.
     /// A hard link counts as an upload of the file's bytes (an object store would receive them).
     public var bytesWritten: UInt64 = 0

@@ -29,6 +29,9 @@ public protocol FileSystem: Sendable {
     /// Makes a file's data durable by path (after writes through a handle since closed).
     /// POSIX: `open(O_RDONLY)`, `fdatasync`.
     func syncFile(_ path: String) throws
+    /// Makes every file of the file system holding `path` durable in one call (cheaper than
+    /// one fsync per file when many were written). POSIX: `syncfs(2)`.
+    func syncFileSystem(containing path: String) throws
     /// Size, identity and type of a path. POSIX: `stat(2)`. Nil when it does not exist.
     func stat(_ path: String) throws -> FileStatus?
     /// Takes an exclusive advisory lock on `path`, creating it if needed; fails with

@@ -1,4 +1,5 @@
 import Glibc
+import CCRC32C
 
 /// The production file system: direct POSIX calls.
 public struct PosixFileSystem: FileSystem {
@@ -79,6 +80,13 @@ public struct PosixFileSystem: FileSystem {
         if fd < 0 { throw LSMError.io(path: path, operation: "open for fsync", errno: errno) }
         defer { _ = Glibc.close(fd) }
         if fdatasync(fd) != 0 { throw LSMError.io(path: path, operation: "fdatasync", errno: errno) }
+    }
+
+    public func syncFileSystem(containing path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw LSMError.io(path: path, operation: "open for syncfs", errno: errno) }
+        defer { _ = Glibc.close(fd) }
+        if lsm_syncfs(fd) != 0 { throw LSMError.io(path: path, operation: "syncfs", errno: errno) }
     }
 
     public func stat(_ path: String) throws -> FileStatus? {

@@ -1,0 +1,8 @@
+#ifndef LSM_SYS_H
+#define LSM_SYS_H
+
+/// syncfs(2): flushes every dirty file of the file system holding `fd`. Returns 0 or -1
+/// with errno set. (Glibc declares it only under _GNU_SOURCE, which Swift does not see.)
+int lsm_syncfs(int fd);
+
+#endif
