@@ -63,23 +63,11 @@ func expectedDigest(rows: Int, seed: UInt64, accounts: Int, maxParallelism: Int 
         let key = Int64Codec().encode(account)
         let group = KeyGroups.group(of: key, maxParallelism: maxParallelism)
         var storeKey = KeyGroups.prefix(group)
-        var hh: UInt32 = 2_166_136_261
-        for b in "count-sum".utf8 { hh = (hh ^ UInt32(b)) &* 16_777_619 }
-        storeKey.append(UInt8(hh % 255) + 1)
+        storeKey.append(KeyedContext<Int64>.stateID(forName: "count-sum"))
         storeKey.append(contentsOf: key)
-        h = h &+ entryHash(storeKey, CountSumCodec().encode(value))
+        h = h &+ stateEntryHash(storeKey, CountSumCodec().encode(value))
     }
     return (h, agg.count)
-}
-
-func entryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in k { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    h = (h ^ 0xff) &* 0x100_0000_01b3
-    for b in v { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    h ^= h >> 29
-    h = h &* 0xbf58_476d_1ce4_e5b9
-    return h ^ (h >> 32)
 }
 
 func runJob(
@@ -233,11 +221,9 @@ func runJob(
         for (account, value) in expected {
             let key = Int64Codec().encode(account)
             var storeKey = KeyGroups.prefix(KeyGroups.group(of: key, maxParallelism: 128))
-            var hh: UInt32 = 2_166_136_261
-            for b in "count-sum".utf8 { hh = (hh ^ UInt32(b)) &* 16_777_619 }
-            storeKey.append(UInt8(hh % 255) + 1)
+            storeKey.append(KeyedContext<Int64>.stateID(forName: "count-sum"))
             storeKey.append(contentsOf: key)
-            h = h &+ entryHash(storeKey, CountSumCodec().encode(value))
+            h = h &+ stateEntryHash(storeKey, CountSumCodec().encode(value))
         }
         #expect(r.stateDigest == h)
     }

@@ -119,7 +119,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         for store in final.stores {
             let it = try store.scan()
             while let (k, v) = try it.next() {
-                digest = digest &+ entryHash(k, v)
+                digest = digest &+ stateEntryHash(k, v)
                 entries += 1
             }
             try store.close()
@@ -130,16 +130,6 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             restarts: restarts, checkpoints: checkpoints, failedCheckpoints: failedCheckpoints,
             stateDigest: digest, stateEntries: entries)
-    }
-
-    func entryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in k { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        h = (h ^ 0xff) &* 0x100_0000_01b3
-        for b in v { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        h ^= h >> 29
-        h = h &* 0xbf58_476d_1ce4_e5b9
-        return h ^ (h >> 32)
     }
 
     // MARK: Restore
@@ -574,4 +564,16 @@ final class AttemptState: @unchecked Sendable {
         defer { lock.unlock() }
         return failure
     }
+}
+
+/// Hash of one state entry; the job's state digest is the wrapping sum over all entries, so
+/// it does not depend on their order, the parallelism, or which subtask held which key.
+func stateEntryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in k { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    h = (h ^ 0xff) &* 0x100_0000_01b3
+    for b in v { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    h ^= h >> 29
+    h = h &* 0xbf58_476d_1ce4_e5b9
+    return h ^ (h >> 32)
 }

@@ -117,14 +117,19 @@ public final class KeyedContext<Key> {
     /// restart, whatever order states are first used in); two names with one id are refused.
     private func id(for name: String) throws -> UInt8 {
         if let i = ids[name] { return i }
-        var h: UInt32 = 2_166_136_261
-        for b in name.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
-        let i = UInt8(h % 255) + 1
+        let i = KeyedContext.stateID(forName: name)
         if let other = ids.first(where: { $0.value == i }) {
             throw StreamError.invalidJob("state names \"\(name)\" and \"\(other.key)\" collide; rename one")
         }
         ids[name] = i
         return i
+    }
+
+    /// The id byte of a state name: a stable FNV-1a hash folded to 1...255.
+    static func stateID(forName name: String) -> UInt8 {
+        var h: UInt32 = 2_166_136_261
+        for b in name.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return UInt8(h % 255) + 1
     }
 
     /// The value state `descriptor` names, bound to the current key.
