@@ -48,6 +48,9 @@ struct JobBenchmark: ParsableCommand {
     @Option(help: "Checkpoint every N records.")
     var everyRecords = 50_000
 
+    @Option(help: "Entries in each subtask's write-back state cache.")
+    var cacheEntries = 100_000
+
     func validate() throws {
         guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small") }
         guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both") }
@@ -55,6 +58,7 @@ struct JobBenchmark: ParsableCommand {
             throw ValidationError("--parallelism takes numbers 1...64, comma-separated")
         }
         guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
+        guard cacheEntries >= 1 else { throw ValidationError("--cache-entries must be positive") }
     }
 
     func run() throws {
@@ -75,6 +79,7 @@ struct JobBenchmark: ParsableCommand {
                 env.checkpointing.mode = m
                 env.checkpointing.trigger = .everyRecords(everyRecords)
                 env.logger.logLevel = .warning  // the figures are printed below
+                env.stateBackend.cacheEntries = cacheEntries
                 let counter = CountingSink<Int64>.Counter()
                 let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
                     .keyBy(codec: Int64Codec()) { Int64($0.account) }
