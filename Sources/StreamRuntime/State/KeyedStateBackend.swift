@@ -1,3 +1,4 @@
+import Glibc
 import LSMStore
 
 /// One subtask's keyed state: its own LSMStore, with a write-back cache in front of it.
@@ -76,12 +77,20 @@ final class KeyedStateBackend {
 
     /// Record the entries each flush writes (for a checkpoint's lower bound).
     var trackChanges = false
-    private var changes: [[UInt8]: [UInt8]?] = [:]
+    private var changes: [StateKey: [UInt8]?] = [:]
 
     /// The distinct entries written since the last call (deletions left out), sorted by key.
     func takeChanges() -> [(key: [UInt8], value: [UInt8])] {
         defer { changes.removeAll(keepingCapacity: true) }
-        return changes.compactMap { k, v in v.map { (k, $0) } }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        return changes.compactMap { k, v in v.map { (k.bytes, $0) } }.sorted { a, b in
+            a.key.withUnsafeBytes { x in
+                b.key.withUnsafeBytes { y in
+                    let n = min(x.count, y.count)
+                    let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                    return c != 0 ? c < 0 : x.count < y.count
+                }
+            }
+        }
     }
 
     /// Writes every dirty entry to the store in one batch.
@@ -90,7 +99,7 @@ final class KeyedStateBackend {
         var batch = WriteBatch()
         for (k, e) in cache where e.dirty {
             if let v = e.value { batch.put(k.bytes, v) } else { batch.delete(k.bytes) }
-            if trackChanges { changes[k.bytes] = e.value }
+            if trackChanges { changes[k] = e.value }
         }
         try store.write(batch)
         for (k, e) in cache where e.dirty { cache[k] = CacheEntry(value: e.value, dirty: false) }
