@@ -255,16 +255,7 @@ struct VerifyCheckpoint: ParsableCommand {
         try out.line("files checked: \(report.filesChecked)")
         try out.line("bytes checked: \(report.bytesChecked)")
         try out.line("entries checked: \(report.entriesChecked)")
-        if report.problems.isEmpty {
-            try out.line("OK")
-            try out.flush()
-            return
-        }
-        try out.flush()
-        for problem in report.problems { printError(problem.description) }
-        let n = report.problems.count
-        printError("checkpoint \(report.id) has \(n) problem\(n == 1 ? "" : "s")")
-        throw ExitCode(Status.negative)
+        try finishVerification(&out, problems: report.problems, subject: "checkpoint \(report.id) has")
     }
 }
 

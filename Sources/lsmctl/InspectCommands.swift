@@ -134,15 +134,6 @@ struct Verify: ParsableCommand {
         try out.line("entries checked: \(report.entriesChecked)")
         try out.line("bytes checked: \(report.bytesChecked)")
         try out.line("logs checked: \(report.logsChecked)")
-        if report.problems.isEmpty {
-            try out.line("OK")
-            try out.flush()
-            return
-        }
-        try out.flush()
-        for problem in report.problems { printError(problem.description) }
-        let n = report.problems.count
-        printError("verify found \(n) problem\(n == 1 ? "" : "s")")
-        throw ExitCode(Status.negative)
+        try finishVerification(&out, problems: report.problems, subject: "verify found")
     }
 }

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ArgumentParser
 import LSMStore
 
 /// A failure of `lsmctl` itself (bad input, a missing store, an unwritable output), reported
@@ -127,4 +128,19 @@ func withStore<T>(_ path: String, mayCreate: Bool, _ body: (LSMStore) throws -> 
 /// `""` or an empty argument is the empty string).
 func decodeArgument(_ text: String, hex: Bool) throws -> [UInt8] {
     hex ? try Hex.decode(text) : Array(text.utf8)
+}
+
+/// Ends a verification: prints "OK" when there are no problems; otherwise lists each on
+/// standard error with a count ("<subject> N problem(s)") and exits with `Status.negative`.
+func finishVerification(_ out: inout Output, problems: [LSMError], subject: String) throws {
+    if problems.isEmpty {
+        try out.line("OK")
+        try out.flush()
+        return
+    }
+    try out.flush()
+    for problem in problems { printError(problem.description) }
+    let n = problems.count
+    printError("\(subject) \(n) problem\(n == 1 ? "" : "s")")
+    throw ExitCode(Status.negative)
 }
