@@ -133,6 +133,48 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
         try store.close()
     }
 
+    /// `begin` only switches the memtable; the flush and the pin happen in `complete`. Writes
+    /// made in between (enough to fill and flush several more memtables, and to compact)
+    /// must not leak into the checkpoint, and every write before `begin` must be in it.
+    @Test func checkpointHoldsExactlyTheWritesBeforeBeginWhileWritesGoOn() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let store = try LSMStore.open(at: dir.sub("db"), options: smallOptions())
+        let storage = try LocalCheckpointStorage(root: dir.sub("chk"))
+        let cp = try Checkpointer(store: store, storage: storage, retained: 3)
+        var model: [String: String] = [:]
+        for i in 0..<1500 {
+            try store.put(bytes("k\(i % 700)"), bytes("before \(i)"))
+            model["k\(i % 700)"] = "before \(i)"
+        }
+        try store.delete(bytes("k3"))
+        model["k3"] = nil
+        let pending = try cp.begin(mode: .incremental)
+        for i in 0..<6000 { try store.put(bytes("k\(i % 900)"), bytes("after \(i)")) }
+        try store.delete(bytes("k5"))
+        let report = try pending.complete()
+        #expect(report.sequence == pending.sequence)
+        // A second checkpoint right after, with nothing new in the memtable but a flush maybe
+        // in progress, is also exact.
+        let second = try cp.checkpoint(mode: .full)
+        let restored = try LSMStore.restore(from: storage, checkpoint: report.id, to: dir.sub("r1"), options: smallOptions())
+        var got: [String: String] = [:]
+        for (k, v) in try allEntries(restored) { got[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self) }
+        #expect(got == model)
+        #expect(restored.stats.lastSequence == report.sequence)
+        try restored.close()
+        let latest = try LSMStore.restore(from: storage, checkpoint: second.id, to: dir.sub("r2"), options: smallOptions())
+        #expect(try latest.get(bytes("k5")) == nil)
+        #expect(try latest.get(bytes("k899")) == bytes("after 5399"))
+        try latest.close()
+        // An aborted pending checkpoint releases its claim; the store goes on.
+        let aborted = try cp.begin(mode: .incremental)
+        try store.put(bytes("x"), bytes("y"))
+        aborted.abort()
+        try store.flush()
+        try store.close()
+    }
+
     @Test func failureBeforeMetadataLeavesPreviousCheckpointRestorableAndPartialFilesRemovable() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

@@ -1,9 +1,10 @@
 /// Takes checkpoints of one store into one checkpoint storage, keeps the shared-file
 /// registry, applies retention, and cleans up what failed checkpoints left behind.
 ///
-/// A checkpoint has a short synchronous phase (`begin`: flush the memtable and pin the
-/// version, while writers wait) and an asynchronous phase (`PendingCheckpoint.complete`:
-/// copy or link the files and write `_metadata` last) that runs while writes continue.
+/// A checkpoint has a short synchronous phase (`begin`: switch to a new memtable, while
+/// writers wait) and an asynchronous phase (`PendingCheckpoint.complete`: wait for the old
+/// memtable's flush and pin the version it installs, copy or link the files, write
+/// `_metadata` last) that runs while writes continue.
 /// `checkpoint(mode:)` does both.
 public final class Checkpointer: @unchecked Sendable {
     /// Where the checkpoints go.
@@ -87,8 +88,9 @@ public final class Checkpointer: @unchecked Sendable {
         }
     }
 
-    /// The synchronous phase: flushes the memtable and pins the version. Writers wait only
-    /// for this part. `id` defaults to one more than the largest id in the storage.
+    /// The synchronous phase: switches to a new memtable, so the checkpoint holds exactly
+    /// the writes made before this call; the old memtable is flushed in the background and
+    /// `complete()` pins the version that flush installs. Writers wait only for the switch. `id` defaults to one more than the largest id in the storage.
     public func begin(mode: CheckpointMode, id: UInt64? = nil, userMetadata: [UInt8] = []) throws -> PendingCheckpoint {
         let clock = ContinuousClock()
         let start = clock.now
@@ -103,9 +105,9 @@ public final class Checkpointer: @unchecked Sendable {
             return n
         }
         do {
-            let pin = try store.core.pinForCheckpoint()
+            let ticket = try store.core.beginCheckpointPin()
             return PendingCheckpoint(
-                owner: self, id: chosen, mode: mode, pin: pin, userMetadata: userMetadata,
+                owner: self, id: chosen, mode: mode, ticket: ticket, userMetadata: userMetadata,
                 syncDuration: clock.now - start)
         } catch {
             lock.withLock { _ = pendingNames.removeValue(forKey: chosen) }
@@ -218,21 +220,27 @@ public final class PendingCheckpoint: @unchecked Sendable {
     /// Full or incremental.
     public let mode: CheckpointMode
     /// Sequence number of the last write the checkpoint holds.
-    public var sequence: UInt64 { pin.sequence }
+    public var sequence: UInt64 {
+        switch ticket {
+        case .ready(let pin): return pin.sequence
+        case .afterFlush(_, let sequence): return sequence
+        }
+    }
     /// How long the synchronous phase took.
     public let syncDuration: Duration
     private let owner: Checkpointer
-    private let pin: CheckpointPin
+    private let ticket: CheckpointPinTicket
+    private var ticketSettled = false
     private let userMetadata: [UInt8]
     private var uploadedShared: [String] = []
     private var finished = false
     private let lock = Mutex()
 
-    init(owner: Checkpointer, id: UInt64, mode: CheckpointMode, pin: CheckpointPin, userMetadata: [UInt8], syncDuration: Duration) {
+    init(owner: Checkpointer, id: UInt64, mode: CheckpointMode, ticket: CheckpointPinTicket, userMetadata: [UInt8], syncDuration: Duration) {
         self.owner = owner
         self.id = id
         self.mode = mode
-        self.pin = pin
+        self.ticket = ticket
         self.userMetadata = userMetadata
         self.syncDuration = syncDuration
     }
@@ -245,6 +253,10 @@ public final class PendingCheckpoint: @unchecked Sendable {
             guard !finished else { throw LSMError.invalidArgument("checkpoint \(id) already completed or aborted") }
             let clock = ContinuousClock()
             let start = clock.now
+            // The memtable switched in `begin` is flushed in the background; its version is
+            // the checkpoint's.
+            ticketSettled = true
+            let pin = try owner.store.core.awaitCheckpointPin(ticket)
             let storage = owner.storage
             let storeHex = Inspector.hexString(pin.storeID)
             let folder = Checkpointer.folder(id)
@@ -315,12 +327,17 @@ public final class PendingCheckpoint: @unchecked Sendable {
         let uploaded: [String]? = lock.withLock {
             guard !finished else { return nil }
             finished = true
+            if !ticketSettled {
+                ticketSettled = true
+                owner.store.core.releaseCheckpointPin(ticket)
+            }
             return uploadedShared
         }
         if let uploaded { owner.aborted(id, uploadedShared: uploaded) }
     }
 
     deinit {
+        if !ticketSettled { owner.store.core.releaseCheckpointPin(ticket) }
         if !finished { owner.aborted(id, uploadedShared: uploadedShared) }
     }
 }

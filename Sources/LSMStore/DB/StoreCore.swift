@@ -17,6 +17,13 @@ final class StoreCore: @unchecked Sendable {
 
     var mem = Memtable()
     var imm: Memtable?
+    /// Memtables switched out so far, and memtables flushed so far: flushes finish in order,
+    /// so the memtable switched as number n is in a version once `flushedMemtables >= n`.
+    var switchedMemtables: UInt64 = 0
+    var flushedMemtables: UInt64 = 0
+    /// Versions captured as a flush was installed, for checkpoints waiting on that flush
+    /// (by switch number, with how many checkpoints wait).
+    var checkpointCaptures: [UInt64: (waiters: Int, pin: CheckpointPin?)] = [:]
     var log: LogWriter?
     var logFileNumber: UInt64 = 0
     let versions: VersionSet
@@ -267,6 +274,7 @@ final class StoreCore: @unchecked Sendable {
             }
             imm = mem
             mem = Memtable()
+            switchedMemtables += 1
             force = false
             mu.broadcast()
         }
@@ -426,6 +434,11 @@ final class StoreCore: @unchecked Sendable {
             edit.logNumber = logNumber  // older logs hold only flushed data now
             try versions.logAndApply(&edit)
             imm = nil
+            flushedMemtables += 1
+            if let c = checkpointCaptures[flushedMemtables] {
+                // Exactly this memtable's data and all before it: nothing newer is flushed yet.
+                checkpointCaptures[flushedMemtables] = (c.waiters, currentPin())
+            }
             counters.flushCount += 1
             counters.flushBytesWritten += out.files.reduce(0) { $0 + $1.size }
             removeObsoleteFiles()
@@ -560,18 +573,73 @@ struct CheckpointPin {
     let dir: String
 }
 
+/// A checkpoint's claim on the version that will hold every write made before it: either
+/// that version already, or the number of the memtable whose flush will produce it.
+enum CheckpointPinTicket {
+    case ready(CheckpointPin)
+    case afterFlush(memtable: UInt64, sequence: UInt64)
+}
+
 extension StoreCore {
+    /// The current version as a checkpoint pin. Caller holds `mu`.
+    func currentPin() -> CheckpointPin {
+        CheckpointPin(
+            version: versions.current, sequence: versions.lastSequence, storeID: versions.storeID,
+            nextFileNumber: versions.nextFileNumber, dir: dir)
+    }
+
     /// Flushes the memtable (writers wait meanwhile, so the version holds every write up to
     /// `sequence` and nothing after) and pins the resulting version.
     func pinForCheckpoint() throws -> CheckpointPin {
+        try awaitCheckpointPin(try beginCheckpointPin())
+    }
+
+    /// A checkpoint's synchronous phase without the flush: switches the memtable (writers
+    /// wait only for the switch) and returns a ticket for the version its flush will install.
+    /// That version holds every write up to the switch and nothing after, because flushes
+    /// finish in order and the capture is taken as this memtable's flush is installed. Every
+    /// ticket must be passed to `awaitCheckpointPin` or `releaseCheckpointPin`.
+    func beginCheckpointPin() throws -> CheckpointPinTicket {
         writeMutex.lock()
         defer { writeMutex.unlock() }
         return try mu.withLock {
-            if closed { throw LSMError.closed }
-            try flushLocked()
-            return CheckpointPin(
-                version: versions.current, sequence: versions.lastSequence, storeID: versions.storeID,
-                nextFileNumber: versions.nextFileNumber, dir: dir)
+            if closed || shuttingDown { throw LSMError.closed }
+            if let e = bgError { throw e }
+            if mem.isEmpty && imm == nil { return .ready(currentPin()) }
+            if !mem.isEmpty { try makeRoomForWrite(force: true) }
+            let n = switchedMemtables
+            let c = checkpointCaptures[n]
+            checkpointCaptures[n] = ((c?.waiters ?? 0) + 1, c?.pin)
+            return .afterFlush(memtable: n, sequence: versions.lastSequence)
         }
+    }
+
+    /// Waits for a ticket's flush and returns the pinned version.
+    func awaitCheckpointPin(_ ticket: CheckpointPinTicket) throws -> CheckpointPin {
+        guard case .afterFlush(let n, let sequence) = ticket else {
+            if case .ready(let pin) = ticket { return pin }
+            throw LSMError.invalidArgument("unreachable checkpoint ticket")
+        }
+        return try mu.withLock {
+            defer { releaseCaptureLocked(n) }
+            while flushedMemtables < n && bgError == nil && !shuttingDown && !closed { mu.wait() }
+            guard let pin = checkpointCaptures[n]?.pin else {
+                if let e = bgError { throw e }
+                throw LSMError.closed
+            }
+            return CheckpointPin(version: pin.version, sequence: sequence, storeID: pin.storeID,
+                                 nextFileNumber: pin.nextFileNumber, dir: pin.dir)
+        }
+    }
+
+    /// Gives up a ticket without waiting (an aborted checkpoint).
+    func releaseCheckpointPin(_ ticket: CheckpointPinTicket) {
+        guard case .afterFlush(let n, _) = ticket else { return }
+        mu.withLock { releaseCaptureLocked(n) }
+    }
+
+    private func releaseCaptureLocked(_ n: UInt64) {
+        guard let c = checkpointCaptures[n] else { return }
+        if c.waiters <= 1 { checkpointCaptures[n] = nil } else { checkpointCaptures[n] = (c.waiters - 1, c.pin) }
     }
 }

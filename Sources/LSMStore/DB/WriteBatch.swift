@@ -13,6 +13,13 @@ public struct WriteBatch: Sendable {
         rep = [UInt8](repeating: 0, count: WriteBatch.headerSize)
     }
 
+    /// An empty batch with room for about `bytes` bytes of operations (each costs its key
+    /// and value plus a few bytes), so building a large batch does not reallocate.
+    public init(reservingCapacity bytes: Int) {
+        self.init()
+        rep.reserveCapacity(WriteBatch.headerSize + max(0, bytes))
+    }
+
     init(rep: [UInt8]) { self.rep = rep }
 
     /// Number of operations in the batch.

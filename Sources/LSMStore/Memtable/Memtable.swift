@@ -27,13 +27,19 @@ final class Memtable: @unchecked Sendable {
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
     private let lock = Mutex()
     private var _count = 0
+    /// The last node added and, per level, the node after which a larger key's search
+    /// resumes (the predecessors of the last insert, or the node itself at its levels).
+    private var lastInserted: Node? = nil
+    private let finger = UnsafeMutableBufferPointer<Node>.allocate(capacity: Memtable.maxHeight)
 
     init() {
         head = allocateNode(height: Memtable.maxHeight, keyCount: 0, valueCount: 0)
         for i in 0..<Memtable.maxHeight { Memtable.setNext(head, i, nil) }
+        finger.initialize(repeating: head)
     }
 
     deinit {
+        finger.deallocate()
         for b in arenaBlocks { b.deallocate() }
     }
 
@@ -137,16 +143,29 @@ final class Memtable: @unchecked Sendable {
             if key.count > 0 { k.copyMemory(from: key.baseAddress!, byteCount: key.count) }
             k.storeBytes(of: ((sequence << 8) | UInt64(kind.rawValue)).littleEndian, toByteOffset: key.count, as: UInt64.self)
             if value.count > 0 { (k + key.count + 8).copyMemory(from: value.baseAddress!, byteCount: value.count) }
-            withUnsafeTemporaryAllocation(of: Node.self, capacity: Memtable.maxHeight) { prevBuf in
-                let prev = prevBuf.baseAddress!
-                for i in 0..<Memtable.maxHeight { prev[i] = head }
-                _ = findGreaterOrEqual(Memtable.key(node), prev: prev)
-                if h > height { height = h }
-                for i in 0..<h {
-                    Memtable.setNext(node, i, Memtable.next(prev[i], i))
-                    Memtable.setNext(prev[i], i, node)
+            let newKey = Memtable.key(node)
+            if let last = lastInserted, compareInternal(Memtable.key(last), newKey) < 0 {
+                // Ascending inserts (a sorted batch): each level's search resumes from where
+                // the previous insert left it, so a sorted run costs O(1) per entry.
+                var level = height - 1
+                while level >= 0 {
+                    var x = finger[level]
+                    while let n = Memtable.next(x, level), compareInternal(Memtable.key(n), newKey) < 0 { x = n }
+                    finger[level] = x
+                    level -= 1
                 }
+                for i in height..<Memtable.maxHeight { finger[i] = head }
+            } else {
+                for i in 0..<Memtable.maxHeight { finger[i] = head }
+                _ = findGreaterOrEqual(newKey, prev: finger.baseAddress)
             }
+            if h > height { height = h }
+            for i in 0..<h {
+                Memtable.setNext(node, i, Memtable.next(finger[i], i))
+                Memtable.setNext(finger[i], i, node)
+                finger[i] = node  // the new node precedes any larger key at its levels
+            }
+            lastInserted = node
             _count += 1
         }
     }
