@@ -64,20 +64,28 @@ struct AccountState {
         for s in 0..<15 { ring.replaceSubrange((s * 10)..<(s * 10 + 10), with: AccountState.emptySlot) }
     }
 
-    init?(decoding b: [UInt8]) {
+    init?(decoding b: ArraySlice<UInt8>) {
         guard b.count == AccountState.encodedSize else { return nil }
         func i64(_ o: Int) -> Int64 { b.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: Int64.self)) } }
         count = i64(0); sumCents = i64(8); minCents = i64(16); maxCents = i64(24); lastTs = i64(32)
-        ring = Array(b[40...])
+        ring = Array(b[(b.startIndex + 40)...])
+    }
+
+    init?(decoding b: [UInt8]) { self.init(decoding: b[...]) }
+
+    func encode(into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + AccountState.encodedSize)
+        withUnsafeBytes(of: count.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: sumCents.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: minCents.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: maxCents.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: lastTs.littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: ring)
     }
 
     func encoded() -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(AccountState.encodedSize)
-        for v in [count, sumCents, minCents, maxCents, lastTs] {
-            withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
-        }
-        out.append(contentsOf: ring)
+        encode(into: &out)
         return out
     }
 
@@ -88,16 +96,17 @@ struct AccountState {
         minCents = min(minCents, cents)
         maxCents = max(maxCents, cents)
         lastTs = ts
-        // 9 characters: 6 digits, '.', 2 digits (amounts below 1,000,000).
-        var whole = cents / 100, frac = cents % 100
-        var chars = [UInt8](repeating: UInt8(ascii: "0"), count: 10)
-        chars[6] = UInt8(ascii: ".")
-        chars[9] = UInt8(ascii: ";")
-        chars[8] = UInt8(ascii: "0") + UInt8(frac % 10); frac /= 10
-        chars[7] = UInt8(ascii: "0") + UInt8(frac)
-        var i = 5
-        while i >= 0 { chars[i] = UInt8(ascii: "0") + UInt8(whole % 10); whole /= 10; i -= 1 }
-        ring.replaceSubrange((slot * 10)..<(slot * 10 + 10), with: chars)
+        // 9 characters: 6 digits, '.', 2 digits (amounts below 1,000,000), then ';'.
+        ring.withUnsafeMutableBufferPointer { r in
+            let o = slot * 10
+            var whole = cents / 100, frac = cents % 100
+            r[o + 9] = UInt8(ascii: ";")
+            r[o + 8] = UInt8(ascii: "0") + UInt8(frac % 10); frac /= 10
+            r[o + 7] = UInt8(ascii: "0") + UInt8(frac)
+            r[o + 6] = UInt8(ascii: ".")
+            var i = 5
+            while i >= 0 { r[o + i] = UInt8(ascii: "0") + UInt8(whole % 10); whole /= 10; i -= 1 }
+        }
     }
 }
 

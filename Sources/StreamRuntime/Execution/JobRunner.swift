@@ -25,12 +25,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     var restarts: [(cause: String, restoreSeconds: Double)] = []
     var checkpoints: [JobCheckpointStats] = []
     var failedCheckpoints = 0
+    /// Lower bounds measured per checkpoint id (summed over subtasks), filled in after the
+    /// checkpoints complete.
+    var lowerBounds: [UInt64: UInt64] = [:]
     var injectedAtRecordDone = false
     var randomFailures = 0
     var rng: UInt64
 
     enum Event {
-        case records([(key: [UInt8], value: K, record: T, index: Int)])
+        case records([(key: [UInt8], group: Int, value: K, record: T, index: Int)])
         case barrier(id: UInt64, injectedAt: ContinuousClock.Instant)
         case end
     }
@@ -124,6 +127,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             }
             try store.close()
         }
+        for i in checkpoints.indices { checkpoints[i].lowerBoundBytes = lowerBounds[checkpoints[i].id] ?? 0 }
         return JobResult(
             name: name, recordsIn: recordsIn, recordsProcessed: final.processed, recordsOut: recordsOut,
             sourceCounters: final.counters,
@@ -249,6 +253,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             for c in channels { c.close() }
         }
         done.wait()
+        state.lock.lock()
+        lowerBounds.merge(state.lowerBounds, uniquingKeysWith: +)
+        state.lock.unlock()
         if let e = state.failed ?? sourceError { throw e }
         // Wait for the last checkpoint's subtask acks (uploads finish in the subtasks).
         collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
@@ -279,7 +286,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var index = restoreFrom?.sourceRecords ?? 0
         nextCheckpointID = (restoreFrom?.id ?? 0) + 1
         inFlight = nil
-        var batches = [[(key: [UInt8], value: K, record: T, index: Int)]](repeating: [], count: p)
+        var batches = [[(key: [UInt8], group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
         let transform = keyed.stream.transform
         let keyOf = keyed.key
         let codec = keyed.codec
@@ -302,8 +309,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             try transform(raw) { t in
                 let k = keyOf(t)
                 let kb = codec.encode(k)
-                let sub = KeyGroups.subtask(ofGroup: KeyGroups.group(of: kb, maxParallelism: maxP), parallelism: p, maxParallelism: maxP)
-                batches[sub].append((kb, k, t, index))
+                let group = KeyGroups.group(of: kb, maxParallelism: maxP)
+                let sub = KeyGroups.subtask(ofGroup: group, parallelism: p, maxParallelism: maxP)
+                batches[sub].append((kb, group, k, t, index))
                 if batches[sub].count >= batchSize {
                     channels[sub].push(.records(batches[sub]))
                     batches[sub].removeAll(keepingCapacity: true)
@@ -399,6 +407,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             let bytes = try meta.encode()
             try jobStorage.putAtomically("chk-\(f.id)/_metadata", bytes)
             try jobStorage.sync("")
+            let total = ms(clock.now - f.injectedAt)
             // Retention: keep the newest `retained` job checkpoints and their subtask parts.
             let ids = try completedJobCheckpointIDs()
             for old in ids.dropLast(env.checkpointing.retained) {
@@ -411,19 +420,18 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             let stats = JobCheckpointStats(
                 id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
                 alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
-                syncMilliseconds: reports.map { ms($0.syncDuration) }.max() ?? 0,
+                syncMilliseconds: f.acks.map { ms($0.cacheFlush + ($0.report?.syncDuration ?? .zero)) }.max() ?? 0,
                 asyncMilliseconds: reports.map { ms($0.asyncDuration) }.max() ?? 0,
-                totalMilliseconds: ms(clock.now - f.injectedAt),
+                totalMilliseconds: total,
                 bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
                 fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
                 filesNew: reports.reduce(0) { $0 + $1.filesNew }, filesReused: reports.reduce(0) { $0 + $1.filesReused },
-                lowerBoundBytes: f.acks.reduce(0) { $0 + $1.lowerBound }, storageBytesOnDisk: storage, subtasks: reports)
+                lowerBoundBytes: 0, storageBytesOnDisk: storage, subtasks: reports)
             checkpoints.append(stats)
             env.logger.info("checkpoint \(stats.id) completed", metadata: [
                 "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
                 "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
                 "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
-                "lower_bound": "\(stats.lowerBoundBytes)",
             ])
         } catch {
             failedCheckpoints += 1
@@ -441,24 +449,31 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var context: KeyedContext<K>? = nil
         var processed = 0
         var out = 0
-        let uploads = Channel<(PendingCheckpoint, Duration, [(key: [UInt8], value: [UInt8])])>(capacity: 2)
+        let uploads = Channel<(PendingCheckpoint, Duration, Duration, [(key: [UInt8], value: [UInt8]?)])>(capacity: 2)
         let uploadDone = DispatchGroup()
         uploadDone.enter()
         // The asynchronous phase runs here while the subtask goes on processing.
         Thread {
             defer { uploadDone.leave() }
-            while let (pending, alignment, changed) = uploads.pop() {
-                var bound: UInt64 = 0
-                if !changed.isEmpty { bound = UInt64(StoredSize.dataBlockBytes(sortedEntries: changed, options: store.options)) }
+            while let (pending, alignment, cacheFlush, changed) = uploads.pop() {
                 do {
                     let r = try pending.complete()
                     state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: pending.id, report: r, alignment: alignment, lowerBound: bound, error: nil))
+                    state.acks.append(Ack(subtask: i, id: pending.id, report: r, alignment: alignment, cacheFlush: cacheFlush, error: nil))
                     state.lock.unlock()
                 } catch {
                     pending.abort()
                     state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: pending.id, report: nil, alignment: alignment, lowerBound: 0, error: "\(error)"))
+                    state.acks.append(Ack(subtask: i, id: pending.id, report: nil, alignment: alignment, cacheFlush: cacheFlush, error: "\(error)"))
+                    state.lock.unlock()
+                }
+                // The lower bound is a measurement, not part of the checkpoint: it is taken
+                // after the ack so it does not delay the checkpoint's completion.
+                if !changed.isEmpty {
+                    let live = KeyedStateBackend.distinctSorted(changed)
+                    let bound = UInt64(StoredSize.dataBlockBytes(sortedEntries: live, options: store.options))
+                    state.lock.lock()
+                    state.lowerBounds[pending.id, default: 0] += bound
                     state.lock.unlock()
                 }
             }
@@ -476,14 +491,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         while let event = channel.pop() {
             switch event {
             case .records(let batch):
-                for (keyBytes, key, record, index) in batch {
+                for (keyBytes, group, key, record, index) in batch {
                     if let n = injection.atRecord, index == n, !injectedAtRecordDoneFlag() {
                         throw StreamError.injectedFailure(record: n)
                     }
                     if injection.randomProbability > 0, try randomFailure(index) {
                         throw StreamError.injectedFailure(record: index)
                     }
-                    backend.setCurrentKey(keyBytes)
+                    backend.setCurrentKey(keyBytes, group: group)
                     if context == nil {
                         context = KeyedContext(backend: backend, initialKey: key, subtaskIndex: i)
                         try function.open(context: context!)
@@ -497,10 +512,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 }
             case .barrier(let id, let injectedAt):
                 let alignment = clock.now - injectedAt
+                let tb = clock.now
+                // Synchronous phase: the cache's updates go to the store, then the store
+                // switches memtables; the rest happens on the upload thread.
                 try backend.flush()
+                let cacheFlush = clock.now - tb
                 let changed = backend.takeChanges()
                 let pending = try checkpointer.begin(mode: env.checkpointing.mode, id: id)
-                uploads.push((pending, alignment, changed))
+                uploads.push((pending, alignment, cacheFlush, changed))
             case .end:
                 try backend.flush()
                 return
@@ -542,7 +561,8 @@ struct Ack {
     let id: UInt64
     let report: CheckpointReport?
     let alignment: Duration
-    let lowerBound: UInt64
+    /// Writing the state cache's dirty entries to the store (part of the synchronous phase).
+    let cacheFlush: Duration
     let error: String?
 }
 
@@ -551,6 +571,7 @@ final class AttemptState: @unchecked Sendable {
     let lock = NSLock()
     var failure: Error?
     var acks: [Ack] = []
+    var lowerBounds: [UInt64: UInt64] = [:]
     var processed = 0
     var out = 0
 

@@ -43,18 +43,22 @@ public final class ValueState<Value> {
 
     /// The current key's value, or nil.
     public func value() throws -> Value? {
-        guard let bytes = try backend.get(backend.storeKey(state: id)) else { return nil }
-        guard let v = codec.decode(bytes[...]) else { throw StreamError.stateCorrupt("value state #\(id) cannot be decoded") }
-        return v
+        let slot = try backend.slot(state: id)
+        return try backend.withValue(at: slot) { bytes in
+            guard let bytes else { return nil }
+            guard let v = codec.decode(bytes) else { throw StreamError.stateCorrupt("value state #\(id) cannot be decoded") }
+            return v
+        }
     }
 
     /// Sets the current key's value.
     public func update(_ value: Value) throws {
-        try backend.put(backend.storeKey(state: id), codec.encode(value))
+        let slot = try backend.slot(state: id)
+        backend.setValue(at: slot) { codec.encode(value, into: &$0) }
     }
 
     /// Removes the current key's value.
-    public func clear() throws { try backend.put(backend.storeKey(state: id), nil) }
+    public func clear() throws { backend.clearValue(at: try backend.slot(state: id)) }
 }
 
 /// A map per key, for the key of the element being processed.
@@ -73,18 +77,24 @@ public final class MapState<MapKey, Value> {
 
     /// The value under `key`, or nil.
     public func get(_ key: MapKey) throws -> Value? {
-        guard let bytes = try backend.get(backend.storeKey(state: id, mapKey: keyCodec.encode(key))) else { return nil }
-        guard let v = valueCodec.decode(bytes[...]) else { throw StreamError.stateCorrupt("map state #\(id) value cannot be decoded") }
-        return v
+        let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
+        return try backend.withValue(at: slot) { bytes in
+            guard let bytes else { return nil }
+            guard let v = valueCodec.decode(bytes) else { throw StreamError.stateCorrupt("map state #\(id) value cannot be decoded") }
+            return v
+        }
     }
 
     /// Sets the value under `key`.
     public func put(_ key: MapKey, _ value: Value) throws {
-        try backend.put(backend.storeKey(state: id, mapKey: keyCodec.encode(key)), valueCodec.encode(value))
+        let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
+        backend.setValue(at: slot) { valueCodec.encode(value, into: &$0) }
     }
 
     /// Removes `key`.
-    public func remove(_ key: MapKey) throws { try backend.put(backend.storeKey(state: id, mapKey: keyCodec.encode(key)), nil) }
+    public func remove(_ key: MapKey) throws {
+        backend.clearValue(at: try backend.slot(state: id, mapKey: keyCodec.encode(key)))
+    }
 
     /// Every entry for the current key, in encoded-key order.
     public func entries() throws -> [(key: MapKey, value: Value)] {
@@ -102,6 +112,8 @@ public final class KeyedContext<Key> {
     let backend: KeyedStateBackend
     private var ids: [String: UInt8] = [:]
     private var states: [String: AnyObject] = [:]
+    private var lastName = ""
+    private var lastState: AnyObject?
     /// The key of the element being processed.
     public internal(set) var currentKey: Key
     /// Index of this parallel subtask.
@@ -134,6 +146,9 @@ public final class KeyedContext<Key> {
 
     /// The value state `descriptor` names, bound to the current key.
     public func state<V>(_ descriptor: ValueStateDescriptor<V>) throws -> ValueState<V> {
+        // Fast path: the same state as last time (the usual case, once per element).
+        if lastName == descriptor.name, let last = lastState as? ValueState<V> { return last }
+        defer { lastName = descriptor.name; lastState = states[descriptor.name] }
         if let s = states[descriptor.name] {
             guard let v = s as? ValueState<V> else { throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type") }
             return v

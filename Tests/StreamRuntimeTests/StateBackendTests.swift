@@ -1,0 +1,103 @@
+import Foundation
+import LSMStore
+import Testing
+@testable import StreamRuntime
+
+/// The keyed state backend's write-back cache against a model: a dictionary of store keys.
+/// A tiny cache forces CLOCK eviction of clean and dirty slots; random flushes stand in for
+/// checkpoints. Replay a failure with LSM_SEED.
+@Suite struct StateBackendTests {
+    @Test(arguments: [1, 3, 16, 1000])
+    func cacheAgreesWithModelUnderEviction(capacity: Int) throws {
+        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        var rng = SystemRandomNumberGeneratorSeeded(seed: seed)
+        let dir = temp("backend")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = Options()
+        options.walEnabled = false
+        options.memtableSize = 64 << 10
+        let store = try LSMStore.open(at: dir, options: options)
+        defer { try? store.close() }
+        let backend = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: capacity)
+        backend.trackChanges = true
+        let context = KeyedContext<Int64>(backend: backend, initialKey: 0, subtaskIndex: 0)
+        let value = try context.state(ValueStateDescriptor(name: "v", codec: Int64Codec()))
+        let map = try context.state(MapStateDescriptor(name: "m", keyCodec: StringCodec(), valueCodec: Int64Codec()))
+        var model: [[UInt8]: [UInt8]] = [:]  // store key -> encoded value
+        var changed: [[UInt8]: [UInt8]?] = [:]  // since the last takeChanges
+        func write(_ key: [UInt8], _ v: [UInt8]?) {
+            model[key] = v
+            changed[key] = .some(v)
+        }
+        for step in 0..<4000 {
+            let k = Int64.random(in: 0..<40, using: &rng)
+            let kb = Int64Codec().encode(k)
+            backend.setCurrentKey(kb)
+            let vKey = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "v"))
+            let mk = "m\(Int.random(in: 0..<5, using: &rng))"
+            let mKey = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "m"), mapKey: StringCodec().encode(mk))
+            switch Int.random(in: 0..<100, using: &rng) {
+            case 0..<30:
+                let expected = model[vKey].flatMap { Int64Codec().decode($0[...]) }
+                #expect(try value.value() == expected, "seed \(seed) step \(step)")
+            case 30..<55:
+                let n = Int64.random(in: 0...1_000_000, using: &rng)
+                try value.update(n)
+                write(vKey, Int64Codec().encode(n))
+            case 55..<60:
+                try value.clear()
+                write(vKey, nil)
+            case 60..<75:
+                let n = Int64.random(in: 0...1_000_000, using: &rng)
+                try map.put(mk, n)
+                write(mKey, Int64Codec().encode(n))
+            case 75..<85:
+                let expected = model[mKey].flatMap { Int64Codec().decode($0[...]) }
+                #expect(try map.get(mk) == expected, "seed \(seed) step \(step)")
+            case 85..<90:
+                try map.remove(mk)
+                write(mKey, nil)
+            case 90..<93:
+                let prefix = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "m"), mapKey: [])
+                let expected = model.filter { $0.key.starts(with: prefix) }.map { (String(decoding: $0.key[prefix.count...], as: UTF8.self), $0.value) }
+                    .sorted { $0.0 < $1.0 }
+                let got = try map.entries()
+                #expect(got.map(\.key) == expected.map(\.0), "seed \(seed) step \(step)")
+                #expect(got.map(\.value) == expected.compactMap { Int64Codec().decode($0.1[...]) }, "seed \(seed) step \(step)")
+            default:
+                // A checkpoint: everything written so far reaches the store, and the changes
+                // reported are the distinct keys written since the last one, deletions left out.
+                try backend.flush()
+                let live = KeyedStateBackend.distinctSorted(backend.takeChanges())
+                // Keys whose only writes were absorbed before any flush are not reported.
+                for (key, v) in live {
+                    #expect(changed[key] != nil, "seed \(seed) step \(step): reported a key never written")
+                    #expect(model[key] == v, "seed \(seed) step \(step): a reported change is not the last value written")
+                }
+                #expect(zip(live, live.dropFirst()).allSatisfy { compareBytes($0.0.key, $0.1.key) < 0 }, "seed \(seed): not sorted")
+                let reportedNow = Set(live.map(\.key))
+                for (key, v) in changed where v != nil && model[key] != nil {
+                    #expect(reportedNow.contains(key), "seed \(seed) step \(step): a live change is missing")
+                }
+                changed = [:]
+                var stored: [[UInt8]: [UInt8]] = [:]
+                let it = try store.scan()
+                while let (sk, sv) = try it.next() { stored[sk] = sv }
+                #expect(stored == model, "seed \(seed) step \(step): store differs from the model after a flush")
+            }
+        }
+    }
+}
+
+/// A seeded generator for the backend test.
+struct SystemRandomNumberGeneratorSeeded: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
