@@ -55,8 +55,8 @@ struct JobBenchmark: ParsableCommand {
     @Option(help: "Checkpoint every N records.")
     var everyRecords = 50_000
 
-    @Option(help: "Entries in each subtask's write-back state cache.")
-    var cacheEntries = 100_000
+    @Option(help: "Memory budget of each subtask's write-back state cache, in MiB.")
+    var cacheMb = 256
 
     @Option(help: "Block cache of each subtask's store, in MiB.")
     var blockCacheMb = 8
@@ -68,7 +68,8 @@ struct JobBenchmark: ParsableCommand {
             throw ValidationError("--parallelism takes numbers 1...64, comma-separated")
         }
         guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
-        guard cacheEntries >= 1 else { throw ValidationError("--cache-entries must be positive") }
+        guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
+        guard blockCacheMb >= 0 else { throw ValidationError("--block-cache-mb must not be negative") }
     }
 
     func run() throws {
@@ -89,7 +90,7 @@ struct JobBenchmark: ParsableCommand {
                 env.checkpointing.mode = m
                 env.checkpointing.trigger = .everyRecords(everyRecords)
                 env.logger.logLevel = .warning  // the figures are printed below
-                env.stateBackend.cacheEntries = cacheEntries
+                env.stateBackend.cacheBytes = cacheMb << 20
                 env.stateBackend.options.blockCacheSize = blockCacheMb << 20
                 let counter = CountingSink<Int64>.Counter()
                 let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }

@@ -7,8 +7,9 @@ import Testing
 /// A tiny cache forces CLOCK eviction of clean and dirty slots; random flushes stand in for
 /// checkpoints. Replay a failure with LSM_SEED.
 @Suite struct StateBackendTests {
-    @Test(arguments: [1, 3, 16, 1000])
-    func cacheAgreesWithModelUnderEviction(capacity: Int) throws {
+    /// (entries, bytes): tiny entry limits, a byte budget of about three entries, no limit.
+    @Test(arguments: [(1, Int.max), (3, Int.max), (16, Int.max), (1000, 350), (1000, Int.max)])
+    func cacheAgreesWithModelUnderEviction(capacity: Int, bytes: Int) throws {
         let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SystemRandomNumberGeneratorSeeded(seed: seed)
         let dir = temp("backend")
@@ -18,7 +19,7 @@ import Testing
         options.memtableSize = 64 << 10
         let store = try LSMStore.open(at: dir, options: options)
         defer { try? store.close() }
-        let backend = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: capacity)
+        let backend = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: capacity, cacheByteCapacity: bytes)
         backend.trackChanges = true
         let context = KeyedContext<Int64>(backend: backend, initialKey: 0, subtaskIndex: 0)
         let value = try context.state(ValueStateDescriptor(name: "v", codec: Int64Codec()))
@@ -34,7 +35,9 @@ import Testing
             let kb = Int64Codec().encode(k)
             backend.setCurrentKey(kb)
             let vKey = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "v"))
-            let mk = "m\(Int.random(in: 0..<5, using: &rng))"
+            // Short map keys stay inline in the cache's keys, long ones (over 16 bytes) do not.
+            let n = Int.random(in: 0..<6, using: &rng)
+            let mk = n < 3 ? "m\(n)" : "a-rather-long-map-key-\(n)"
             let mKey = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "m"), mapKey: StringCodec().encode(mk))
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<30:
@@ -80,6 +83,9 @@ import Testing
                     #expect(reportedNow.contains(key), "seed \(seed) step \(step): a live change is missing")
                 }
                 changed = [:]
+                #expect(backend.cachedEntries <= capacity)
+                // Values grown in place may pass the budget until the next admission.
+                #expect(bytes == Int.max || backend.cacheBytes <= bytes + 16, "seed \(seed): cache over its byte budget")
                 var stored: [[UInt8]: [UInt8]] = [:]
                 let it = try store.scan()
                 while let (sk, sv) = try it.next() { stored[sk] = sv }

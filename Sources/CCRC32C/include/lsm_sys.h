@@ -5,4 +5,7 @@
 /// with errno set. (Glibc declares it only under _GNU_SOURCE, which Swift does not see.)
 int lsm_syncfs(int fd);
 
+/// Names the calling thread (the first 15 bytes), as `top -H` and `perf` show it.
+void lsm_set_thread_name(const char *name);
+
 #endif

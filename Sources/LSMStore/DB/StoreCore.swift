@@ -147,8 +147,8 @@ final class StoreCore: @unchecked Sendable {
     }
 
     private func startThreads() {
-        threads.append(BackgroundThread { [self] in flushLoop() })
-        threads.append(BackgroundThread { [self] in compactionLoop() })
+        threads.append(BackgroundThread(name: "lsm-flush") { [self] in flushLoop() })
+        threads.append(BackgroundThread(name: "lsm-compact") { [self] in compactionLoop() })
     }
 
     // MARK: Close

@@ -47,6 +47,24 @@ public struct WriteBatch: Sendable {
         setCount(count + 1)
     }
 
+    /// Adds a put of `value` under `key`, from borrowed bytes.
+    public mutating func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        rep.append(ValueKind.value.rawValue)
+        putVarint64(&rep, UInt64(key.count))
+        rep.append(contentsOf: key)
+        putVarint64(&rep, UInt64(value.count))
+        rep.append(contentsOf: value)
+        setCount(count + 1)
+    }
+
+    /// Adds a deletion of `key`, from borrowed bytes.
+    public mutating func delete(key: UnsafeRawBufferPointer) {
+        rep.append(ValueKind.deletion.rawValue)
+        putVarint64(&rep, UInt64(key.count))
+        rep.append(contentsOf: key)
+        setCount(count + 1)
+    }
+
     /// Adds a deletion of `key`.
     public mutating func delete(_ key: [UInt8]) {
         rep.append(ValueKind.deletion.rawValue)

@@ -33,7 +33,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     var rng: UInt64
 
     enum Event {
-        case records([(key: [UInt8], group: Int, value: K, record: T, index: Int)])
+        case records([(key: StateKey, group: Int, value: K, record: T, index: Int)])
         case barrier(id: UInt64, injectedAt: ContinuousClock.Instant)
         case end
     }
@@ -230,6 +230,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         for i in 0..<p {
             done.enter()
             let t = Thread { [self] in
+                Thread.current.name = "subtask-\(i)"
                 defer { done.leave() }
                 do {
                     try runSubtask(i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state)
@@ -286,7 +287,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var index = restoreFrom?.sourceRecords ?? 0
         nextCheckpointID = (restoreFrom?.id ?? 0) + 1
         inFlight = nil
-        var batches = [[(key: [UInt8], group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
+        var batches = [[(key: StateKey, group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
         let transform = keyed.stream.transform
         let keyOf = keyed.key
         let codec = keyed.codec
@@ -294,6 +295,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let batchSize = env.batchSize
         var sinceCheckpoint = 0
         var lastTriggerCheck = clock.now
+        var keyBuffer: [UInt8] = []
 
         func flushBatches() {
             for i in 0..<p where !batches[i].isEmpty {
@@ -308,8 +310,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             sinceCheckpoint += 1
             try transform(raw) { t in
                 let k = keyOf(t)
-                let kb = codec.encode(k)
-                let group = KeyGroups.group(of: kb, maxParallelism: maxP)
+                keyBuffer.removeAll(keepingCapacity: true)
+                codec.encode(k, into: &keyBuffer)
+                // Keys of up to 16 bytes travel inline: no allocation per record.
+                let (kb, group) = keyBuffer.withUnsafeBytes { (StateKey($0), KeyGroups.group(of: $0, maxParallelism: maxP)) }
                 let sub = KeyGroups.subtask(ofGroup: group, parallelism: p, maxParallelism: maxP)
                 batches[sub].append((kb, group, k, t, index))
                 if batches[sub].count >= batchSize {
@@ -442,18 +446,20 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     // MARK: Subtask
 
     func runSubtask(_ i: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<Event>, state: AttemptState) throws {
-        let backend = KeyedStateBackend(store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries)
+        let backend = KeyedStateBackend(store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries,
+            cacheByteCapacity: env.stateBackend.cacheBytes)
         backend.trackChanges = env.measureLowerBound && env.checkpointing.trigger != .disabled
         var function = makeFunction()
         var sink = try makeSink(i)
         var context: KeyedContext<K>? = nil
         var processed = 0
         var out = 0
-        let uploads = Channel<(PendingCheckpoint, Duration, Duration, [(key: [UInt8], value: [UInt8]?)])>(capacity: 2)
+        let uploads = Channel<(PendingCheckpoint, Duration, Duration, [(key: StateKey, value: [UInt8]?)])>(capacity: 2)
         let uploadDone = DispatchGroup()
         uploadDone.enter()
         // The asynchronous phase runs here while the subtask goes on processing.
-        Thread {
+        let uploader = Thread {
+            Thread.current.name = "upload-\(i)"
             defer { uploadDone.leave() }
             while let (pending, alignment, cacheFlush, changed) = uploads.pop() {
                 do {
@@ -477,7 +483,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     state.lock.unlock()
                 }
             }
-        }.start()
+        }
+        uploader.start()
         defer {
             uploads.close()
             uploadDone.wait()

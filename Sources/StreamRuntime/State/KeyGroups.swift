@@ -5,6 +5,11 @@
 public enum KeyGroups {
     /// The key group of an encoded key (a stable 64-bit hash; not Swift's per-process Hasher).
     public static func group(of key: [UInt8], maxParallelism: Int) -> Int {
+        key.withUnsafeBytes { group(of: $0, maxParallelism: maxParallelism) }
+    }
+
+    /// The key group of an encoded key, from borrowed bytes.
+    public static func group(of key: UnsafeRawBufferPointer, maxParallelism: Int) -> Int {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         h ^= h >> 33

@@ -15,25 +15,36 @@ import LSMStore
 final class KeyedStateBackend {
     let store: LSMStore
     let maxParallelism: Int
+    /// Most entries the cache holds, and most bytes (see `charge`).
     let cacheCapacity: Int
+    let cacheByteCapacity: Int
+    private(set) var cacheBytes = 0
 
     struct Slot {
-        var key: [UInt8]
+        var key: StateKey
         var value: [UInt8]
         /// False: the key has no value (absent in the store, or cleared).
         var present: Bool
         var dirty: Bool
         /// CLOCK's second-chance bit.
         var referenced: Bool
+        /// False for a slot on the free list.
+        var live = true
     }
+
+    /// What a slot costs in memory: its value bytes, a long key's bytes, and the slot, its
+    /// value array's header and its index entry (roughly 100 bytes).
+    @inline(__always)
+    static func charge(keyCount: Int, valueCount: Int) -> Int { (keyCount > StateKey.inlineCapacity ? keyCount : 0) + valueCount + 100 }
 
     private var index: [StateKey: Int] = [:]
     private var slots: [Slot] = []
     private var dirtySlots: [Int] = []
+    private var freeSlots: [Int] = []
     private var hand = 0
 
     /// Encoded current key and its key group, set before each element.
-    private(set) var currentKey: [UInt8] = []
+    private(set) var currentKey = StateKey()
     private(set) var currentGroup = 0
     /// The slot of the last `slot(state:)` lookup for the current key (a value state's read
     /// and its update share one lookup). Valid until the next admission.
@@ -45,24 +56,28 @@ final class KeyedStateBackend {
     /// Record the entries each flush writes (for a checkpoint's lower bound).
     var trackChanges = false
     /// Entries written since the last `takeChanges()`, in write order (a key may repeat).
-    private var changes: [(key: [UInt8], value: [UInt8]?)] = []
+    private var changes: [(key: StateKey, value: [UInt8]?)] = []
 
-    init(store: LSMStore, maxParallelism: Int, cacheCapacity: Int = 100_000) {
+    init(store: LSMStore, maxParallelism: Int, cacheCapacity: Int = 100_000, cacheByteCapacity: Int = .max) {
         self.store = store
         self.maxParallelism = maxParallelism
         self.cacheCapacity = max(1, cacheCapacity)
-        index.reserveCapacity(min(self.cacheCapacity, 1 << 20))
-        slots.reserveCapacity(min(self.cacheCapacity, 1 << 20))
+        self.cacheByteCapacity = max(1, cacheByteCapacity)
     }
 
     var cachedEntries: Int { index.count }
 
     /// Sets the key of the element about to be processed; `group` is its key group when the
     /// caller already knows it.
-    func setCurrentKey(_ key: [UInt8], group: Int? = nil) {
+    func setCurrentKey(_ key: StateKey, group: Int) {
         currentKey = key
-        currentGroup = group ?? KeyGroups.group(of: key, maxParallelism: maxParallelism)
+        currentGroup = group
         memoState = -1
+    }
+
+    /// Sets the current key from its encoding, computing its key group.
+    func setCurrentKey(_ key: [UInt8]) {
+        setCurrentKey(StateKey(key), group: KeyGroups.group(of: key, maxParallelism: maxParallelism))
     }
 
     /// Builds the store key of `state` (and `mapKey`) for the current key into `out`.
@@ -75,10 +90,10 @@ final class KeyedStateBackend {
             var n = currentKey.count
             while n >= 0x80 { out.append(UInt8(n & 0x7f) | 0x80); n >>= 7 }
             out.append(UInt8(n))
-            out.append(contentsOf: currentKey)
+            currentKey.withBytes { out.append(contentsOf: $0) }
             out.append(contentsOf: mapKey)
         } else {
-            out.append(contentsOf: currentKey)
+            currentKey.withBytes { out.append(contentsOf: $0) }
         }
     }
 
@@ -95,16 +110,14 @@ final class KeyedStateBackend {
     /// store on a miss. The index stays valid until the next call with another key or state.
     func slot(state: UInt8, mapKey: [UInt8]? = nil) throws -> Int {
         if mapKey == nil, memoState == Int(state) { return memoSlot }
-        var key = scratch
-        scratch = []  // keep `key` uniquely referenced while it is rebuilt
-        buildStoreKey(state: state, mapKey: mapKey, into: &key)
+        buildStoreKey(state: state, mapKey: mapKey, into: &scratch)
+        let key = scratch.withUnsafeBytes { StateKey($0) }
         let s: Int
-        if let found = index[StateKey(key)] {
+        if let found = index[key] {
             s = found
             slots[s].referenced = true
-            scratch = key
         } else {
-            let v = try store.get(key)
+            let v = try store.get(scratch)
             s = try admit(Slot(key: key, value: v ?? [], present: v != nil, dirty: false, referenced: true))
         }
         if mapKey == nil {
@@ -125,14 +138,17 @@ final class KeyedStateBackend {
     /// Re-encodes the slot's value in place.
     @inline(__always)
     func setValue(at slot: Int, _ encode: (inout [UInt8]) -> Void) {
+        let before = slots[slot].value.count
         slots[slot].value.removeAll(keepingCapacity: true)
         encode(&slots[slot].value)
+        cacheBytes += slots[slot].value.count - before
         slots[slot].present = true
         markDirty(slot)
     }
 
     /// Removes the slot's value.
     func clearValue(at slot: Int) {
+        cacheBytes -= slots[slot].value.count
         slots[slot].value = []
         slots[slot].present = false
         markDirty(slot)
@@ -146,28 +162,37 @@ final class KeyedStateBackend {
         }
     }
 
-    /// Puts a new entry in the cache, evicting one (CLOCK) when it is full.
+    /// Puts a new entry in the cache, evicting (CLOCK) while it is over either capacity.
     private func admit(_ entry: Slot) throws -> Int {
+        let charge = KeyedStateBackend.charge(keyCount: entry.key.count, valueCount: entry.value.count)
+        while index.count > 0 && (index.count >= cacheCapacity || cacheBytes + charge > cacheByteCapacity) {
+            let v = try victim()
+            index[slots[v].key] = nil
+            cacheBytes -= KeyedStateBackend.charge(keyCount: slots[v].key.count, valueCount: slots[v].value.count)
+            slots[v] = Slot(key: StateKey(), value: [], present: false, dirty: false, referenced: false, live: false)
+            freeSlots.append(v)
+        }
         let s: Int
-        if slots.count < cacheCapacity {
+        if let f = freeSlots.popLast() {
+            s = f
+            slots[s] = entry
+        } else {
             s = slots.count
             slots.append(entry)
-        } else {
-            s = try victim()
-            index[StateKey(slots[s].key)] = nil
-            slots[s] = entry
         }
-        index[StateKey(entry.key)] = s
+        index[entry.key] = s
+        cacheBytes += charge
         memoState = -1
         return s
     }
 
-    /// A slot to reuse: the first one CLOCK's hand finds not recently referenced. A dirty
-    /// victim is written first, with every other dirty slot, in one batch.
+    /// A slot to evict: the first live one CLOCK's hand finds not recently referenced. A
+    /// dirty victim is written first, with every other dirty slot, in one batch.
     private func victim() throws -> Int {
         while true {
             let s = hand
-            hand = hand + 1 == slots.count ? 0 : hand + 1
+            hand = hand + 1 >= slots.count ? 0 : hand + 1
+            if !slots[s].live { continue }
             if slots[s].referenced {
                 slots[s].referenced = false
                 continue
@@ -181,19 +206,23 @@ final class KeyedStateBackend {
     /// an ascending run several times faster than random order).
     func flush() throws {
         guard !dirtySlots.isEmpty else { return }
-        var order = dirtySlots.map { s in
-            slots[s].key.withUnsafeBytes { k in (KeyedStateBackend.word(k, 0), KeyedStateBackend.word(k, 8), s) }
-        }
+        var order = dirtySlots.map { s in (slots[s].key.order0, slots[s].key.order1, s) }
         order.sort { a, b in
             if a.0 != b.0 { return a.0 < b.0 }
             if a.1 != b.1 { return a.1 < b.1 }
-            return compareBytes(slots[a.2].key, slots[b.2].key) < 0
+            return StateKey.compare(slots[a.2].key, slots[b.2].key) < 0
         }
         var bytes = 0
         for s in dirtySlots { bytes += slots[s].key.count + slots[s].value.count + 12 }
         var batch = WriteBatch(reservingCapacity: bytes)
         for (_, _, s) in order {
-            if slots[s].present { batch.put(slots[s].key, slots[s].value) } else { batch.delete(slots[s].key) }
+            slots[s].key.withBytes { k in
+                if slots[s].present {
+                    slots[s].value.withUnsafeBytes { batch.put(key: k, value: $0) }
+                } else {
+                    batch.delete(key: k)
+                }
+            }
         }
         try store.write(batch)
         for (_, _, s) in order {
@@ -205,25 +234,25 @@ final class KeyedStateBackend {
 
     /// The entries written since the last call, in write order; `distinctSorted` turns them
     /// into the distinct live entries (off the hot thread).
-    func takeChanges() -> [(key: [UInt8], value: [UInt8]?)] {
+    func takeChanges() -> [(key: StateKey, value: [UInt8]?)] {
         defer { changes.removeAll(keepingCapacity: true) }
         return changes
     }
 
     /// The last value written for each key, deletions left out, sorted by key.
-    static func distinctSorted(_ changes: [(key: [UInt8], value: [UInt8]?)]) -> [(key: [UInt8], value: [UInt8])] {
+    static func distinctSorted(_ changes: [(key: StateKey, value: [UInt8]?)]) -> [(key: [UInt8], value: [UInt8])] {
         // Each flush appends its entries sorted and distinct, so one flush since the last
         // checkpoint (the usual case) needs no sort.
         var ascending = true
         var i = 1
         while ascending && i < changes.count {
-            ascending = compareBytes(changes[i - 1].key, changes[i].key) < 0
+            ascending = StateKey.compare(changes[i - 1].key, changes[i].key) < 0
             i += 1
         }
-        if ascending { return changes.compactMap { c in c.value.map { (c.key, $0) } } }
+        if ascending { return changes.compactMap { c in c.value.map { (c.key.bytes, $0) } } }
         // Stable sort by key, then keep the last write of each key.
         let order = changes.indices.sorted { a, b in
-            let c = compareBytes(changes[a].key, changes[b].key)
+            let c = StateKey.compare(changes[a].key, changes[b].key)
             return c != 0 ? c < 0 : a < b
         }
         var out: [(key: [UInt8], value: [UInt8])] = []
@@ -231,8 +260,8 @@ final class KeyedStateBackend {
         i = 0
         while i < order.count {
             var j = i
-            while j + 1 < order.count, compareBytes(changes[order[j + 1]].key, changes[order[i]].key) == 0 { j += 1 }
-            if let v = changes[order[j]].value { out.append((changes[order[j]].key, v)) }
+            while j + 1 < order.count, changes[order[j + 1]].key == changes[order[i]].key { j += 1 }
+            if let v = changes[order[j]].value { out.append((changes[order[j]].key.bytes, v)) }
             i = j + 1
         }
         return out
@@ -254,56 +283,91 @@ final class KeyedStateBackend {
     }
 }
 
-extension KeyedStateBackend {
-    /// Bytes `at..<at+8` of `k` as a big-endian number, zero-padded: comparing two keys'
-    /// words in order agrees with memcmp order on those bytes.
-    @inline(__always)
-    static func word(_ k: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
-        if k.count >= at + 8 { return UInt64(bigEndian: k.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-        var w: UInt64 = 0
-        var i = at
-        while i < at + 8 {
-            w = (w << 8) | (i < k.count ? UInt64(k[i]) : 0)
-            i += 1
+/// memcmp order, then length.
+func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    a.withUnsafeBytes { x in b.withUnsafeBytes { y in compareRaw(x, y) } }
+}
+
+/// A store key as the state cache holds it: keys of up to 16 bytes (every value-state key
+/// with an 8-byte key) live inline in two words, so a lookup allocates nothing and touches
+/// no second object; longer keys also keep their bytes in an array. Hashes fast (two
+/// multiplies), unlike `[UInt8]`, which feeds the hasher one byte at a time.
+struct StateKey: Hashable {
+    static let inlineCapacity = 16
+    /// The first 16 bytes, zero-padded, as loaded from memory (native byte order).
+    private var w0: UInt64 = 0
+    private var w1: UInt64 = 0
+    private(set) var count = 0
+    /// Every byte, for keys longer than 16 bytes.
+    private var long: [UInt8]? = nil
+
+    init() {}
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        withUnsafeMutableBytes(of: &w0) { w in
+            let n = min(8, bytes.count)
+            if n > 0 { w.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
         }
-        return w
+        withUnsafeMutableBytes(of: &w1) { w in
+            let n = min(8, max(0, bytes.count - 8))
+            if n > 0 { w.baseAddress!.copyMemory(from: bytes.baseAddress! + 8, byteCount: n) }
+        }
+        if bytes.count > StateKey.inlineCapacity { long = [UInt8](bytes) }
+    }
+
+    init(_ bytes: [UInt8]) { self = bytes.withUnsafeBytes { StateKey($0) } }
+
+    /// Calls `body` with the key's bytes.
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if let long { return try long.withUnsafeBytes(body) }
+        var words = (w0, w1)
+        let n = count
+        return try withUnsafeBytes(of: &words) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+
+    /// A copy of the key's bytes.
+    var bytes: [UInt8] { long ?? withBytes { [UInt8]($0) } }
+
+    /// The first and second 8 bytes as big-endian numbers: comparing them in order agrees
+    /// with memcmp order on those bytes (zero padding aside, which `compare` settles).
+    var order0: UInt64 { UInt64(bigEndian: w0) }
+    var order1: UInt64 { UInt64(bigEndian: w1) }
+
+    /// memcmp order, then length.
+    static func compare(_ a: StateKey, _ b: StateKey) -> Int {
+        if a.order0 != b.order0 { return a.order0 < b.order0 ? -1 : 1 }
+        if a.order1 != b.order1 { return a.order1 < b.order1 ? -1 : 1 }
+        if a.long == nil && b.long == nil { return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1) }
+        return a.withBytes { x in b.withBytes { y in compareRaw(x, y) } }
+    }
+
+    static func == (a: StateKey, b: StateKey) -> Bool {
+        a.count == b.count && a.w0 == b.w0 && a.w1 == b.w1 && a.long == b.long
+    }
+
+    func hash(into hasher: inout Hasher) {
+        var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xff51_afd7_ed55_8ccd) ^ UInt64(count)
+        if let long {
+            long.withUnsafeBytes { raw in
+                var i = StateKey.inlineCapacity
+                while i < raw.count {
+                    h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
+                    i += 1
+                }
+            }
+        }
+        hasher.combine(h ^ (h >> 29))
     }
 }
 
 /// memcmp order, then length.
-func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
-    a.withUnsafeBytes { x in
-        b.withUnsafeBytes { y in
-            let n = min(x.count, y.count)
-            if n > 0, let xp = x.baseAddress, let yp = y.baseAddress {
-                let c = memcmp(xp, yp, n)
-                if c != 0 { return Int(c) }
-            }
-            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
-        }
+func compareRaw(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Int {
+    let n = min(x.count, y.count)
+    if n > 0, let xp = x.baseAddress, let yp = y.baseAddress {
+        let c = memcmp(xp, yp, n)
+        if c != 0 { return Int(c) }
     }
-}
-
-/// A store key with a fast hash (eight bytes at a time), for the state cache: hashing an
-/// `[UInt8]` feeds the hasher one byte at a time.
-struct StateKey: Hashable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { raw in
-            var h: UInt64 = UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15
-            var i = 0
-            while raw.count - i >= 8 {
-                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xff51_afd7_ed55_8ccd
-                h ^= h >> 29
-                i += 8
-            }
-            while i < raw.count {
-                h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
-                i += 1
-            }
-            hasher.combine(h)
-        }
-    }
+    return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
 }
