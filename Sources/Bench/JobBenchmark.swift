@@ -61,6 +61,9 @@ struct JobBenchmark: ParsableCommand {
     @Option(help: "Block cache of each subtask's store, in MiB.")
     var blockCacheMb = 8
 
+    @Flag(help: "The source waits for a checkpoint in flight instead of delaying the next trigger (exact cuts every N records).")
+    var waitForInFlight = false
+
     func validate() throws {
         guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small") }
         guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both") }
@@ -92,6 +95,7 @@ struct JobBenchmark: ParsableCommand {
                 env.logger.logLevel = .warning  // the figures are printed below
                 env.stateBackend.cacheBytes = cacheMb << 20
                 env.stateBackend.options.blockCacheSize = blockCacheMb << 20
+                env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
                 let counter = CountingSink<Int64>.Counter()
                 let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
                     .keyBy(codec: Int64Codec()) { Int64($0.account) }

@@ -24,6 +24,12 @@ public struct CheckpointConfig: Sendable {
     public var maxConcurrent = 1
     /// Completed checkpoints kept. Default 1, as Flink.
     public var retained = 1
+    /// What a trigger that comes due while `maxConcurrent` checkpoints are in flight does.
+    /// false (the default, as Flink): records keep flowing and the checkpoint starts as soon
+    /// as the one in flight completes, so slow checkpoints are taken less often. true: the
+    /// source waits for the one in flight, so record-count triggers cut at exact multiples
+    /// of N (the same cuts in every run and mode) at the price of stalling the job.
+    public var waitForInFlightCheckpoint = false
 
     /// Defaults.
     public init() {}

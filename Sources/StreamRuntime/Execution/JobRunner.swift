@@ -335,12 +335,13 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     due = false
                 }
             }
-            if due {
-                if inFlight != nil {
-                    // One checkpoint at a time: finish the previous one first (it runs in the
-                    // subtasks' upload phase; the wait is the back-pressure Flink applies too).
-                    collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
-                }
+            // At most one checkpoint in flight (Flink's max-concurrent-checkpoints = 1): a due
+            // trigger waits for the one in flight to finish while records keep flowing, then
+            // fires on the next record; or, when asked, the source waits for it.
+            if due && inFlight != nil && env.checkpointing.waitForInFlightCheckpoint {
+                collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
+            }
+            if due && inFlight == nil {
                 if let last = lastCompletedAt, ms(clock.now - last) < Double(env.checkpointing.minPauseMilliseconds) { continue }
                 flushBatches()
                 let id = nextCheckpointID
