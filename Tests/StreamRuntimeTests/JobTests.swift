@@ -109,6 +109,22 @@ func runJob(
         #expect(r.checkpoints.allSatisfy { $0.lowerBoundBytes > 0 && $0.bytesWritten > 0 })
     }
 
+    /// The final checkpoint at the end of the input holds the final state: restoring the
+    /// latest checkpoint gives the job's own digest, in both modes and whatever the cuts.
+    @Test(arguments: [CheckpointMode.full, .incremental])
+    func latestCheckpointRestoresTheFinalState(mode: CheckpointMode) throws {
+        let (s, c, r) = (temp("state"), temp("chk"), temp("restored"))
+        defer { for d in [s, c, r] { try? FileManager.default.removeItem(atPath: d) } }
+        let result = try runJob(rows: 9_000, seed: 5, accounts: 400, parallelism: 3, mode: mode, every: 2500,
+                                waitForInFlight: false, state: s, checkpoints: c)
+        let env = StreamExecutionEnvironment(stateDirectory: s, checkpointDirectory: c)
+        let restored = try env.restoreLatestCheckpoint(into: r)
+        #expect(restored.stateDigest == result.stateDigest)
+        #expect(restored.stateEntries == result.stateEntries)
+        #expect(restored.sourceRecords == result.recordsIn)
+        #expect(restored.checkpointID == result.checkpoints.last?.id)
+    }
+
     @Test func failureAndRestartGiveTheSameState() throws {
         for mode in CheckpointMode.allCases {
             let (s, c) = (temp("state"), temp("chk"))

@@ -30,6 +30,9 @@ public struct CheckpointConfig: Sendable {
     /// source waits for the one in flight, so record-count triggers cut at exact multiples
     /// of N (the same cuts in every run and mode) at the price of stalling the job.
     public var waitForInFlightCheckpoint = false
+    /// Take a final checkpoint when the input ends (as Flink does for bounded input since
+    /// 1.15), so the latest checkpoint holds the job's final state. Default true.
+    public var checkpointAtEnd = true
 
     /// Defaults.
     public init() {}

@@ -58,15 +58,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
     // MARK: Job checkpoints in the storage
 
-    func latestJobCheckpoint() throws -> JobCheckpointMetadata? {
-        let ids = try jobStorage.list("").compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.sorted()
-        for id in ids.reversed() {
-            let name = "chk-\(id)/_metadata"
-            guard try jobStorage.size(name) != nil else { continue }
-            if let m = try? JobCheckpointMetadata.decode(try jobStorage.get(name), name: name) { return m }
-        }
-        return nil
-    }
+    func latestJobCheckpoint() throws -> JobCheckpointMetadata? { try JobRunnerSupport.latestJobCheckpoint(jobStorage) }
 
     func completedJobCheckpointIDs() throws -> [UInt64] {
         try jobStorage.list("").compactMap { n -> UInt64? in
@@ -354,6 +346,16 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             }
         }
         flushBatches()
+        // A final checkpoint of the whole input (as Flink's checkpoints after tasks finish), so
+        // the latest checkpoint holds the job's final state.
+        if env.checkpointing.checkpointAtEnd && env.checkpointing.trigger != .disabled && sinceCheckpoint > 0 && state.failed == nil {
+            if inFlight != nil { collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true) }
+            let id = nextCheckpointID
+            nextCheckpointID += 1
+            let now = clock.now
+            inFlight = InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index)
+            for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+        }
         for c in channels { c.push(.end) }
         return source.counters
     }
@@ -605,4 +607,18 @@ func stateEntryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
     h ^= h >> 29
     h = h &* 0xbf58_476d_1ce4_e5b9
     return h ^ (h >> 32)
+}
+
+/// Job-checkpoint helpers shared by the runner and `StreamExecutionEnvironment.restoreLatestCheckpoint`.
+enum JobRunnerSupport {
+    /// The newest job checkpoint whose `_metadata` exists and decodes.
+    static func latestJobCheckpoint(_ jobStorage: LocalCheckpointStorage) throws -> JobCheckpointMetadata? {
+        let ids = try jobStorage.list("").compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.sorted()
+        for id in ids.reversed() {
+            let name = "chk-\(id)/_metadata"
+            guard try jobStorage.size(name) != nil else { continue }
+            if let m = try? JobCheckpointMetadata.decode(try jobStorage.get(name), name: name) { return m }
+        }
+        return nil
+    }
 }
