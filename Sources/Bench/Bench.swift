@@ -1,13 +1,13 @@
 import ArgumentParser
 
-/// `swift run -c release Bench`: the project's benchmarks. Until the checkpoint experiment
-/// lands, running it without a subcommand runs the store benchmark.
+/// `swift run -c release Bench`: the project's benchmarks. Without a subcommand it runs the
+/// standard experiment: full against incremental checkpoints on the keyed CSV job.
 @main
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Bench",
         abstract: "Benchmarks for LSMStore and its checkpoints.",
-        subcommands: [StoreBenchmark.self, CheckpointBenchmark.self, JobBenchmark.self],
-        defaultSubcommand: StoreBenchmark.self
+        subcommands: [ExperimentCommand.self, StoreBenchmark.self, CheckpointBenchmark.self, JobBenchmark.self],
+        defaultSubcommand: ExperimentCommand.self
     )
 }

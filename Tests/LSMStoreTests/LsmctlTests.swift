@@ -50,7 +50,11 @@ struct LsmctlTests {
     /// exit. Standard input, output and error go through files in `dir`, so no pipe can fill
     /// up and block the child.
     static func lsmctl(_ args: [String], stdin: String = "", in dir: TempDir) throws -> RunResult {
-        let exe = try binary()
+        try run(try binary(), args, stdin: stdin, in: dir)
+    }
+
+    /// Runs the executable `exe` the same way.
+    static func run(_ exe: String, _ args: [String], stdin: String = "", in dir: TempDir) throws -> RunResult {
         let id = UUID().uuidString
         let inPath = dir.sub("stdin-\(id)"), outPath = dir.sub("stdout-\(id)"), errPath = dir.sub("stderr-\(id)")
         try stdin.write(toFile: inPath, atomically: false, encoding: .utf8)
@@ -80,7 +84,7 @@ struct LsmctlTests {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
-            Issue.record("lsmctl \(args.joined(separator: " ")) did not exit within 120 s")
+            Issue.record("\(exe) \(args.joined(separator: " ")) did not exit within 120 s")
         }
         process.waitUntilExit()
         let out = try String(contentsOfFile: outPath, encoding: .utf8)

@@ -1,0 +1,339 @@
+import ArgumentParser
+import Foundation
+import LSMStore
+import Logging
+import StreamRuntime
+
+/// `swift run Bench` with no arguments: the standard experiment of ../shared/EXPERIMENT.md.
+/// Generates the workload's CSV (once), runs the keyed job on it with full and with
+/// incremental checkpoints, restores each run's last checkpoint and checks its digest, prints
+/// what each mode cost and writes results.json, checkpoints.csv and report.html.
+struct ExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Full against incremental checkpoints on the standard workload (the default).",
+        discussion: """
+            With no options: preset large (3,000,000 rows, 1,000,000 accounts, seed 42), a \
+            checkpoint every 50,000 records, one run per mode. Figures are from one machine and one \
+            run each: compare the ratios, and use --runs to see the spread.
+            """
+    )
+
+    @Option(help: "Workload preset: large or small.")
+    var preset: String = "large"
+    @Option(help: "Rows to generate (overrides the preset).")
+    var rows: Int?
+    @Option(help: "Accounts (overrides the preset).")
+    var accounts: Int?
+    @Option(help: "Seed of the generated workload.")
+    var seed: UInt64 = 42
+    @Option(help: "Read this CSV instead of generating one. With an account_id column the job keys by it; with only transaction_id,amount it keys by transaction_id, as the original did.")
+    var input: String?
+    @Option(help: "Folder for the generated CSV.")
+    var dataDir: String = "bench-data"
+    @Option(help: "full, incremental or both.")
+    var mode: String = "both"
+    @Option(help: "Checkpoint every N records.")
+    var everyRecords: Int?
+    @Option(help: "Checkpoint every N milliseconds instead.")
+    var intervalMs: Int?
+    @Option(help: "Least time between the end of a checkpoint and the start of the next.")
+    var minPauseMs: Int = 0
+    @Option(help: "Abort a checkpoint after this long.")
+    var timeoutMs: Int = 60_000
+    @Option(help: "Completed checkpoints kept.")
+    var retained: Int = 1
+    @Option(help: "Keyed subtasks, each with its own store and thread.")
+    var parallelism: Int = 1
+    @Option(help: "Limit the source to N records/s (--rate 2 is the original's 0.5 s sleep per record).")
+    var rate: Int?
+    @Option(help: "Inject a failure at record N (once per run): shows restart and recovery.")
+    var failAt: Int?
+    @Option(help: "Wait before each restart (fixed delay, 3 attempts, as the original's fixed_delay_restart(3, 3000)).")
+    var restartDelayMs: Int = 3000
+    @Option(help: "Runs per mode, alternating modes; min, median and max are reported.")
+    var runs: Int = 1
+    @Option(help: "Folder for results.json, checkpoints.csv and report.html (default bench-results/<date-time>).")
+    var output: String?
+    @Option(help: "Where the job's state and checkpoints go while it runs.")
+    var workDir: String?
+    @Flag(help: "Keep the state and checkpoint folders after the runs.")
+    var keepCheckpoints = false
+    @Flag(help: "Print the summary as JSON on stdout instead of text.")
+    var json = false
+    @Option(help: "Memory budget of each subtask's state cache, in MiB.")
+    var cacheMb: Int = 256
+
+    func validate() throws {
+        guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small, not \"\(preset)\"") }
+        guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both, not \"\(mode)\"") }
+        if let rows { guard rows > 0 else { throw ValidationError("--rows must be positive") } }
+        if let accounts { guard accounts > 0 else { throw ValidationError("--accounts must be positive") } }
+        if let everyRecords { guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") } }
+        if let intervalMs { guard intervalMs > 0 else { throw ValidationError("--interval-ms must be positive") } }
+        guard everyRecords == nil || intervalMs == nil else { throw ValidationError("give --every-records or --interval-ms, not both") }
+        guard minPauseMs >= 0 else { throw ValidationError("--min-pause-ms must not be negative") }
+        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
+        guard retained >= 1 else { throw ValidationError("--retained must be at least 1") }
+        guard (1...64).contains(parallelism) else { throw ValidationError("--parallelism must be 1...64") }
+        if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
+        if let failAt { guard failAt > 0 else { throw ValidationError("--fail-at must be positive") } }
+        guard restartDelayMs >= 0 else { throw ValidationError("--restart-delay-ms must not be negative") }
+        guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
+        guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
+        if let input, !FileManager.default.fileExists(atPath: input) { throw ValidationError("--input \(input): no such file") }
+    }
+
+    func run() throws {
+        do {
+            try runExperiment()
+        } catch let e as BenchError {
+            FileHandle.standardError.write(Data("Bench: \(e.description)\n".utf8))
+            throw ExitCode(1)
+        } catch let e as StreamError {
+            FileHandle.standardError.write(Data("Bench: \(e)\n".utf8))
+            throw ExitCode(1)
+        } catch let e as LSMError {
+            FileHandle.standardError.write(Data("Bench: \(e)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func runExperiment() throws {
+        let p = preset == "small" ? Workload.small : Workload.large
+        let nRows = rows ?? p.rows
+        let nAccounts = accounts ?? p.accounts
+        let interactive = isatty(STDOUT_FILENO) == 1 && !json
+        let started = Date()
+
+        // 1. The input.
+        let path: String
+        if let input {
+            path = input
+        } else {
+            path = dataDir + "/" + WorkloadCSV.fileName(rows: nRows, accounts: nAccounts, seed: seed)
+            if interactive { print("preparing \(path) ...", terminator: ""); fflush(nil) }
+            let wrote = try WorkloadCSV.ensure(path: path, rows: nRows, accounts: nAccounts, seed: seed)
+            if interactive { print(wrote ? " written" : " already there") }
+        }
+        let header = try WorkloadCSV.header(of: path)
+        let keyColumn: String
+        if header.contains("account_id") {
+            keyColumn = "account_id"
+        } else if header.contains("transaction_id") {
+            keyColumn = "transaction_id"
+        } else {
+            throw BenchError("\(path): the header \(header.joined(separator: ",")) has neither account_id nor transaction_id to key by")
+        }
+        guard header.contains("amount") else { throw BenchError("\(path): the header has no amount column") }
+
+        // 2. The runs, alternating modes.
+        let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
+        let work = workDir ?? NSTemporaryDirectory() + "lsm-bench-\(getpid())"
+        defer { if !keepCheckpoints { try? FileManager.default.removeItem(atPath: work) } }
+        let trigger: CheckpointConfig.Trigger = intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
+        var results: [ExperimentResults.Run] = []
+        for r in 1...runs {
+            for m in modes {
+                let dir = "\(work)/\(m.rawValue)-\(r)"
+                try? FileManager.default.removeItem(atPath: dir)
+                let run = try runJob(mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir, interactive: interactive)
+                results.append(run)
+                if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
+            }
+        }
+
+        // 3. Report.
+        let config = ExperimentResults.Configuration(
+            preset: input == nil ? p.name : "custom", input: path, rows: input == nil ? nRows : results.first?.recordsIn ?? 0,
+            accounts: input == nil ? nAccounts : 0, seed: seed, keyColumn: keyColumn,
+            trigger: intervalMs.map { "every \($0) ms" } ?? "every \(everyRecords ?? 50_000) records",
+            minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, retained: retained,
+            parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb, memtableMiB: 32)
+        let all = ExperimentResults(
+            tool: "swift run Bench", version: "1", configuration: config,
+            machine: ExperimentText.machine(started: started), runs: results)
+        let summary = ExperimentText.summary(all)
+        let outDir = output ?? "bench-results/" + ExperimentText.stamp(started)
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(all).write(to: URL(fileURLWithPath: outDir + "/results.json"))
+        try ExperimentText.checkpointsCSV(all).write(toFile: outDir + "/checkpoints.csv", atomically: true, encoding: .utf8)
+        try HTMLReport.render(all, summary: summary).write(toFile: outDir + "/report.html", atomically: true, encoding: .utf8)
+        if json {
+            print(String(decoding: try encoder.encode(ExperimentText.summaryJSON(all)), as: UTF8.self))
+        } else {
+            print(ExperimentText.originalLines(all))
+            print(ExperimentText.checkpointTables(all))
+            print(summary)
+            print("results: \(outDir)/results.json, checkpoints.csv, report.html")
+        }
+        let unverified = results.filter { !$0.stateVerified }
+        if !unverified.isEmpty {
+            FileHandle.standardError.write(Data("Bench: STATE NOT VERIFIED for \(unverified.map { "\($0.mode) run \($0.index)" }.joined(separator: ", ")): the restored checkpoint's digest differs from the run's final state\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// One job run, then the restore of its last checkpoint.
+    private func runJob(
+        mode m: CheckpointMode, index: Int, path: String, keyColumn: String, trigger: CheckpointConfig.Trigger,
+        dir: String, interactive: Bool
+    ) throws -> ExperimentResults.Run {
+        let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/checkpoints")
+        env.parallelism = parallelism
+        env.checkpointing.mode = m
+        env.checkpointing.trigger = trigger
+        env.checkpointing.minPauseMilliseconds = minPauseMs
+        env.checkpointing.timeoutMilliseconds = timeoutMs
+        env.checkpointing.retained = retained
+        env.stateBackend.cacheBytes = cacheMb << 20
+        env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: restartDelayMs)
+        if let failAt { env.failureInjection = .atRecord(failAt) }
+        // Checkpoint completions are counted for the progress line; warnings and errors (failed
+        // checkpoints, restarts) go to stderr.
+        let events = JobEvents()
+        var logger = Logger(label: "Bench") { _ in JobEventsLogHandler(events: events) }
+        logger.logLevel = .info
+        env.logger = logger
+        let counter = CountingSink<Int64>.Counter()
+        let byAccount = keyColumn == "account_id"
+        let columns = [
+            CSVColumn(name: keyColumn, type: .int64, required: true),
+            CSVColumn(name: "amount", type: .decimal2, required: true),
+            CSVColumn(name: "ts", type: .int64, required: false),
+        ]
+        let limiter = RateLimiter(perSecond: rate)
+        let job = env.fromSource { CSVStreamSource(path: path, columns: columns) }
+            .map { row -> Workload.Row in
+                limiter.wait()
+                let key = row.values[0].int64 ?? 0
+                return Workload.Row(transactionID: byAccount ? 0 : Int(key), account: Int(key),
+                                    amountCents: row.values[1].int64, ts: row.values[2].int64 ?? 0)
+            }
+            .keyBy(codec: Int64Codec()) { Int64($0.account) }
+            .process { AccountAggregate() }
+            .sink { _ in CountingSink(counter: counter) }
+        let progress = interactive ? Progress(label: "\(m.rawValue) run \(index)", counter: counter, events: events) : nil
+        progress?.start()
+        let result: JobResult
+        do {
+            result = try env.execute(job, name: m == .full ? "Full Checkpoint Test" : "Incremental Checkpoint Test")
+        } catch {
+            progress?.stop()
+            throw error
+        }
+        progress?.stop()
+        let restored = try env.restoreLatestCheckpoint(into: dir + "/restored")
+        try? FileManager.default.removeItem(atPath: dir + "/restored")
+        let storage = try diskUsage(paths: [dir + "/checkpoints"])
+        return ExperimentResults.Run(
+            mode: m.rawValue, index: index, seconds: result.seconds, recordsIn: result.recordsIn,
+            rowsDropped: result.sourceCounters["rows dropped"] ?? 0, recordsPerSecond: result.recordsPerSecond,
+            checkpoints: result.checkpoints.map {
+                ExperimentResults.Checkpoint(
+                    id: $0.id, triggerMilliseconds: $0.triggerMilliseconds, alignmentMilliseconds: $0.alignmentMilliseconds,
+                    syncMilliseconds: $0.syncMilliseconds, asyncMilliseconds: $0.asyncMilliseconds,
+                    totalMilliseconds: $0.totalMilliseconds, deltaBytes: $0.bytesWritten, lowerBoundBytes: $0.lowerBoundBytes,
+                    fullSizeBytes: $0.fullSize, filesNew: $0.filesNew, filesReused: $0.filesReused,
+                    storageBytesOnDisk: $0.storageBytesOnDisk)
+            },
+            failedCheckpoints: result.failedCheckpoints, restarts: result.restarts.map(\.cause),
+            restartRestoreSeconds: result.restarts.map(\.restoreSeconds),
+            restoreSeconds: restored.restoreSeconds, restoredCheckpointID: restored.checkpointID,
+            stateDigest: String(format: "%016llx", result.stateDigest), restoredDigest: String(format: "%016llx", restored.stateDigest),
+            stateVerified: restored.stateDigest == result.stateDigest && restored.stateEntries == result.stateEntries,
+            stateEntries: result.stateEntries, storageBytesAtEnd: storage)
+    }
+}
+
+/// Keeps the source at or below a rate (records per second), sleeping as needed.
+final class RateLimiter: @unchecked Sendable {
+    private let perSecond: Int?
+    private var start: ContinuousClock.Instant?
+    private var count = 0
+    private let clock = ContinuousClock()
+    init(perSecond: Int?) { self.perSecond = perSecond }
+
+    /// Called once per record on the source thread.
+    func wait() {
+        guard let perSecond else { return }
+        let now = clock.now
+        if start == nil { start = now }
+        count += 1
+        let due = (start ?? now) + .seconds(Double(count - 1) / Double(perSecond))
+        if due > now { Thread.sleep(forTimeInterval: Double((due - now).components.attoseconds) / 1e18 + Double((due - now).components.seconds)) }
+    }
+}
+
+/// A progress line on the terminal: rows processed, records/s and checkpoints completed.
+final class Progress: @unchecked Sendable {
+    private let label: String
+    private let counter: CountingSink<Int64>.Counter
+    private let events: JobEvents
+    private let lock = NSLock()
+    private var running = false
+    private let done = DispatchSemaphore(value: 0)
+
+    init(label: String, counter: CountingSink<Int64>.Counter, events: JobEvents) {
+        self.label = label
+        self.counter = counter
+        self.events = events
+    }
+
+    func start() {
+        lock.withLock { running = true }
+        let t = Thread { [self] in
+            let clock = ContinuousClock()
+            let t0 = clock.now
+            while lock.withLock({ running }) {
+                Thread.sleep(forTimeInterval: 0.25)
+                let n = counter.count
+                let secs = max(0.001, Double((clock.now - t0).components.attoseconds) / 1e18 + Double((clock.now - t0).components.seconds))
+                print("\r\u{1B}[K\(label): \(n) records, \(Int(Double(n) / secs)) records/s, \(events.checkpointsCompleted) checkpoints completed", terminator: "")
+                fflush(nil)
+            }
+            print("\r\u{1B}[K", terminator: "")
+            fflush(nil)
+            self.done.signal()
+        }
+        t.start()
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        done.wait()
+    }
+}
+
+/// What the job's log said, as far as the Bench needs it.
+final class JobEvents: @unchecked Sendable {
+    private let lock = NSLock()
+    private var completed = 0
+    var checkpointsCompleted: Int { lock.withLock { completed } }
+    func checkpointCompleted() { lock.withLock { completed += 1 } }
+}
+
+/// A swift-log handler that counts checkpoint completions and prints warnings and errors to
+/// stderr (the figures themselves are printed by the Bench).
+struct JobEventsLogHandler: LogHandler {
+    let events: JobEvents
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let text = event.message.description
+        let level = event.level
+        if text.hasPrefix("checkpoint "), text.hasSuffix(" completed") { events.checkpointCompleted() }
+        if level >= .warning {
+            let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
+            FileHandle.standardError.write(Data("\(clear)\(level): \(text)\n".utf8))
+        }
+    }
+}

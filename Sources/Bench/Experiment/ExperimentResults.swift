@@ -1,0 +1,86 @@
+import Foundation
+
+/// Everything one `Bench` experiment measured: written to results.json, and the input of the
+/// text summary, checkpoints.csv and report.html.
+struct ExperimentResults: Codable {
+    /// The settings the runs used.
+    struct Configuration: Codable {
+        var preset: String
+        var input: String
+        var rows: Int
+        var accounts: Int
+        var seed: UInt64
+        var keyColumn: String
+        var trigger: String
+        var minPauseMilliseconds: Int
+        var timeoutMilliseconds: Int
+        var retained: Int
+        var parallelism: Int
+        var rateLimit: Int?
+        var failAt: Int?
+        var runs: Int
+        var cacheMiB: Int
+        var memtableMiB: Int
+    }
+
+    /// Where the figures come from.
+    struct Machine: Codable {
+        var hostname: String
+        var cpus: Int
+        var memoryBytes: UInt64
+        var os: String
+        var startedAt: String
+        var gitCommit: String?
+    }
+
+    /// One checkpoint of one run.
+    struct Checkpoint: Codable {
+        var id: UInt64
+        /// Milliseconds since the job started when the checkpoint was triggered.
+        var triggerMilliseconds: Double
+        var alignmentMilliseconds: Double
+        var syncMilliseconds: Double
+        var asyncMilliseconds: Double
+        var totalMilliseconds: Double
+        /// Bytes the checkpoint wrote (its delta).
+        var deltaBytes: UInt64
+        /// Stored size of exactly the state changed since the previous checkpoint.
+        var lowerBoundBytes: UInt64
+        /// Bytes a restore of this checkpoint reads.
+        var fullSizeBytes: UInt64
+        var filesNew: Int
+        var filesReused: Int
+        /// Checkpoint storage on disk after it completed, each inode counted once.
+        var storageBytesOnDisk: UInt64
+    }
+
+    /// One run of the job in one mode.
+    struct Run: Codable {
+        var mode: String
+        /// 1-based, per mode.
+        var index: Int
+        var seconds: Double
+        var recordsIn: Int
+        var rowsDropped: Int
+        var recordsPerSecond: Double
+        var checkpoints: [Checkpoint]
+        var failedCheckpoints: Int
+        var restarts: [String]
+        var restartRestoreSeconds: [Double]
+        /// Restore of the last retained checkpoint after the run.
+        var restoreSeconds: Double
+        var restoredCheckpointID: UInt64
+        var stateDigest: String
+        var restoredDigest: String
+        var stateVerified: Bool
+        var stateEntries: Int
+        /// Checkpoint storage on disk at the end (each inode once).
+        var storageBytesAtEnd: UInt64
+    }
+
+    var tool: String
+    var version: String
+    var configuration: Configuration
+    var machine: Machine
+    var runs: [Run]
+}
