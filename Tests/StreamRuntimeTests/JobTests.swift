@@ -125,6 +125,28 @@ func runJob(
         #expect(restored.checkpointID == result.checkpoints.last?.id)
     }
 
+    /// A slow source (10 ms per record, as a rate-limited one) still gets time-triggered
+    /// checkpoints and its records processed promptly: coordination does not wait for 256
+    /// records.
+    @Test func slowSourceStillCheckpointsOnTime() throws {
+        let (s, c) = (temp("state"), temp("chk"))
+        defer { for d in [s, c] { try? FileManager.default.removeItem(atPath: d) } }
+        let env = StreamExecutionEnvironment(stateDirectory: s, checkpointDirectory: c)
+        env.checkpointing.trigger = .intervalMilliseconds(60)
+        env.logger.logLevel = .critical
+        let counter = CountingSink<(Int64, Int64)>.Counter()
+        let job = env.fromSource { GeneratorSource(count: 60) { i -> Txn? in
+            usleep(10_000)
+            return Txn(account: Int64(i % 7), cents: Int64(i))
+        } }
+            .keyBy(codec: Int64Codec()) { $0.account }
+            .process { CountAndSum() }
+            .sink { _ in CountingSink(counter: counter) }
+        let r = try env.execute(job, name: "slow")
+        #expect(r.checkpoints.count >= 4, "\(r.checkpoints.count) checkpoints in \(r.seconds) s")
+        #expect(counter.count == 60)
+    }
+
     @Test func failureAndRestartGiveTheSameState() throws {
         for mode in CheckpointMode.allCases {
             let (s, c) = (temp("state"), temp("chk"))

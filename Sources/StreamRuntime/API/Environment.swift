@@ -32,6 +32,9 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     public var failureInjection = FailureInjection()
     /// Records per batch handed from the source to a subtask. Default 256.
     public var batchSize = 256
+    /// A partial batch waits at most this long before it is handed over (Flink's buffer
+    /// timeout), so a slow source's records are processed promptly. Default 100 ms.
+    public var bufferTimeoutMilliseconds = 100
     /// Where the job logs checkpoints, failures and restarts (swift-log). Default: a logger
     /// labelled "StreamRuntime" at the level its bootstrap chose.
     public var logger = Logger(label: "StreamRuntime")

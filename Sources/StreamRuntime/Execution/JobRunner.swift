@@ -288,6 +288,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var sinceCheckpoint = 0
         var lastTriggerCheck = clock.now
         var keyBuffer: [UInt8] = []
+        var nextTick = coarseMilliseconds() + 5
+        var lastBatchFlush = clock.now
+        let bufferTimeout = Duration.milliseconds(env.bufferTimeoutMilliseconds)
 
         func flushBatches() {
             for i in 0..<p where !batches[i].isEmpty {
@@ -314,18 +317,27 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 }
             }
             if index & 1023 == 0, state.failed != nil { break }
-            // Checkpoint coordination.
-            if index & 255 == 0 { collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: false) }
+            // Coordination runs every 256 records, and at least every 5 ms for a slow source
+            // (a rate-limited one): acks, time triggers, and the buffer timeout that hands a
+            // partial batch to its subtask (as Flink's 100 ms default).
+            // A coarse clock (a few ns to read, ~4 ms resolution) decides whether to look at
+            // the precise one.
+            let coarse = coarseMilliseconds()
+            let tick = index & 255 == 0 || coarse >= nextTick
+            let now = tick ? clock.now : lastTriggerCheck
+            if tick {
+                nextTick = coarse + 5
+                collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: false)
+                if now - lastBatchFlush >= bufferTimeout {
+                    flushBatches()
+                    lastBatchFlush = now
+                }
+            }
             let due: Bool
             switch env.checkpointing.trigger {
             case .disabled: due = false
             case .everyRecords(let n): due = sinceCheckpoint >= n
-            case .intervalMilliseconds(let n):
-                if index & 255 == 0 {
-                    due = ms(clock.now - lastTriggerCheck) >= Double(n)
-                } else {
-                    due = false
-                }
+            case .intervalMilliseconds(let n): due = tick && ms(now - lastTriggerCheck) >= Double(n)
             }
             // At most one checkpoint in flight (Flink's max-concurrent-checkpoints = 1): a due
             // trigger waits for the one in flight to finish while records keep flowing, then
@@ -621,4 +633,12 @@ enum JobRunnerSupport {
         }
         return nil
     }
+}
+
+/// CLOCK_MONOTONIC_COARSE in milliseconds: cheap enough to read per record.
+@inline(__always)
+func coarseMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
