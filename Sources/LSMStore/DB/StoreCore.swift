@@ -67,6 +67,9 @@ final class StoreCore: @unchecked Sendable {
         if try fs.stat(dir) == nil {
             guard options.createIfMissing else { throw LSMError.invalidArgument("store \(dir) does not exist") }
             try fs.createDirectory(dir)
+            // The new directory's own entry must survive a crash too, or a store whose writes
+            // were acknowledged as synced could vanish whole.
+            try fs.syncDirectory(parentDirectory(of: dir))
         }
         let core = StoreCore(dir: dir, options: options)
         core.lockFile = try fs.lock(FileNames.lock(dir))

@@ -1,0 +1,186 @@
+import Glibc
+
+/// Wraps a file system and makes chosen operations fail, for tests: an error (`EIO`,
+/// `ENOSPC`...) on the Nth operation overall or the Nth of a kind, a short (torn) write, a
+/// failed fsync, or a crash (that operation and every later one fail, as if the machine
+/// stopped; with a `MemoryFileSystem` underneath, `crashImage()` then gives what a restart
+/// would find). Composable: it wraps any `FileSystem`, including another one of these.
+public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
+    /// The kinds of operations counted.
+    public enum Operation: String, CaseIterable, Sendable {
+        case create, open, write, sync, read, rename, remove, link, list, mkdir, rmdir, syncDirectory, stat, lock
+    }
+
+    /// What an injected fault does.
+    public enum Fault: Sendable, Equatable {
+        /// The operation fails with this errno and has no effect.
+        case error(Int32)
+        /// A write stores only the first half of its bytes, then fails with `EIO`.
+        case shortWrite
+        /// This operation and every later one fail with `EIO`.
+        case crash
+    }
+
+    private struct Rule {
+        let fault: Fault
+        let kind: Operation?
+        let index: Int
+    }
+
+    private let base: any FileSystem
+    private let lock = Mutex()
+    private var total = 0
+    private var perKind: [Operation: Int] = [:]
+    private var rules: [Rule] = []
+    private var _crashed = false
+
+    /// Wraps `base`.
+    public init(_ base: any FileSystem) { self.base = base }
+
+    /// Operations seen so far (0-based indexes are handed out in this order).
+    public var operationCount: Int { lock.withLock { total } }
+    /// Whether a crash fault has fired.
+    public var crashed: Bool { lock.withLock { _crashed } }
+
+    /// Injects `fault` at the operation with 0-based index `index` overall, or, with `kind`,
+    /// at the `index`-th operation of that kind.
+    public func inject(_ fault: Fault, at index: Int, of kind: Operation? = nil) {
+        lock.withLock { rules.append(Rule(fault: fault, kind: kind, index: index)) }
+    }
+
+    /// Removes every fault and the crash: the "disk" works again.
+    public func heal() {
+        lock.withLock {
+            rules.removeAll()
+            _crashed = false
+        }
+    }
+
+    /// Counts an operation and returns the fault to apply, if any.
+    private func check(_ kind: Operation) -> Fault? {
+        lock.withLock {
+            let i = total
+            let k = perKind[kind, default: 0]
+            total += 1
+            perKind[kind] = k + 1
+            if _crashed { return .crash }
+            for r in rules where (r.kind == nil && r.index == i) || (r.kind == kind && r.index == k) {
+                if r.fault == .crash { _crashed = true }
+                return r.fault
+            }
+            return nil
+        }
+    }
+
+    func apply(_ kind: Operation, _ path: String) throws {
+        guard let f = check(kind) else { return }
+        switch f {
+        case .error(let code): throw LSMError.io(path: path, operation: "\(kind.rawValue) (injected)", errno: code)
+        case .crash: throw LSMError.io(path: path, operation: "\(kind.rawValue) (crashed)", errno: EIO)
+        case .shortWrite:
+            if kind != .write { throw LSMError.io(path: path, operation: "\(kind.rawValue) (injected)", errno: EIO) }
+        }
+    }
+
+    /// For writes: nil to write everything, or how many bytes to write before failing.
+    func applyWrite(_ path: String, count: Int) throws -> Int? {
+        guard let f = check(.write) else { return nil }
+        switch f {
+        case .error(let code): throw LSMError.io(path: path, operation: "write (injected)", errno: code)
+        case .crash: throw LSMError.io(path: path, operation: "write (crashed)", errno: EIO)
+        case .shortWrite: return count / 2
+        }
+    }
+
+    public func create(_ path: String) throws -> any WritableFile {
+        try apply(.create, path)
+        return FaultyWritableFile(owner: self, base: try base.create(path), path: path)
+    }
+    public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
+        try apply(.open, path)
+        return FaultyRandomAccessFile(owner: self, base: try base.openRandomAccess(path))
+    }
+    public func rename(_ from: String, to: String) throws {
+        try apply(.rename, from)
+        try base.rename(from, to: to)
+    }
+    public func remove(_ path: String) throws {
+        try apply(.remove, path)
+        try base.remove(path)
+    }
+    public func link(_ from: String, to: String) throws {
+        try apply(.link, from)
+        try base.link(from, to: to)
+    }
+    public func listDirectory(_ path: String) throws -> [String] {
+        try apply(.list, path)
+        return try base.listDirectory(path)
+    }
+    public func createDirectory(_ path: String) throws {
+        try apply(.mkdir, path)
+        try base.createDirectory(path)
+    }
+    public func removeDirectory(_ path: String) throws {
+        try apply(.rmdir, path)
+        try base.removeDirectory(path)
+    }
+    public func syncDirectory(_ path: String) throws {
+        try apply(.syncDirectory, path)
+        try base.syncDirectory(path)
+    }
+    public func syncFile(_ path: String) throws {
+        try apply(.sync, path)
+        try base.syncFile(path)
+    }
+    public func syncFileSystem(containing path: String) throws {
+        try apply(.sync, path)
+        try base.syncFileSystem(containing: path)
+    }
+    public func stat(_ path: String) throws -> FileStatus? {
+        try apply(.stat, path)
+        return try base.stat(path)
+    }
+    public func lock(_ path: String) throws -> any FileLock {
+        try apply(.lock, path)
+        return try base.lock(path)
+    }
+}
+
+final class FaultyWritableFile: WritableFile {
+    let owner: FaultInjectingFileSystem
+    let base: any WritableFile
+    let path: String
+    init(owner: FaultInjectingFileSystem, base: any WritableFile, path: String) {
+        self.owner = owner
+        self.base = base
+        self.path = path
+    }
+    func append(_ data: UnsafeRawBufferPointer) throws {
+        if let n = try owner.applyWrite(path, count: data.count) {
+            try base.append(UnsafeRawBufferPointer(rebasing: data[0..<n]))
+            throw LSMError.io(path: path, operation: "write (injected short write: \(n) of \(data.count) bytes)", errno: EIO)
+        }
+        try base.append(data)
+    }
+    func sync() throws {
+        try owner.apply(.sync, path)
+        try base.sync()
+    }
+    func close() throws { try base.close() }
+    var size: UInt64 { base.size }
+}
+
+final class FaultyRandomAccessFile: RandomAccessFile, @unchecked Sendable {
+    let owner: FaultInjectingFileSystem
+    let base: any RandomAccessFile
+    init(owner: FaultInjectingFileSystem, base: any RandomAccessFile) {
+        self.owner = owner
+        self.base = base
+    }
+    var path: String { base.path }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try owner.apply(.read, base.path)
+        return try base.read(at: offset, into: buffer)
+    }
+    func size() throws -> UInt64 { try base.size() }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+@testable import LSMStore
+
+/// Crash safety on the crashable in-memory file system: a scenario of synced and unsynced
+/// writes, deletes, flushes and compactions is crashed at every I/O operation index in turn.
+/// After each crash the store must reopen, hold every write acknowledged as synced, and hold
+/// exactly the state after some prefix of the writes (no holes, no resurrected deletes).
+@Suite struct CrashTests {
+    enum Op {
+        case put(String, String, sync: Bool)
+        case delete(String, sync: Bool)
+        case flush
+        case compact
+    }
+
+    static func scenario(seed: UInt64) -> [Op] {
+        var rng = SeededRandom(seed: seed)
+        var ops: [Op] = []
+        for i in 0..<160 {
+            let k = "k\(Int.random(in: 0..<25, using: &rng))"
+            let sync = Int.random(in: 0..<4, using: &rng) == 0
+            switch Int.random(in: 0..<20, using: &rng) {
+            case 0: ops.append(.flush)
+            case 1: ops.append(.compact)
+            case 2..<5: ops.append(.delete(k, sync: sync))
+            default: ops.append(.put(k, "v\(i)-" + String(repeating: "x", count: Int.random(in: 0..<200, using: &rng)), sync: sync))
+            }
+        }
+        return ops
+    }
+
+    static func options(_ fs: any FileSystem) -> Options {
+        var o = smallOptions()
+        o.fileSystem = fs
+        o.walEnabled = true
+        o.syncWrites = false
+        return o
+    }
+
+    /// Runs the scenario until it ends or an operation fails; returns the number of write
+    /// operations (puts and deletes) acknowledged, and the index of the last one acknowledged
+    /// as synced (-1 if none), counted over writes only.
+    static func run(_ ops: [Op], on fs: any FileSystem) -> (acked: Int, lastSynced: Int) {
+        var acked = 0, lastSynced = -1
+        guard let store = try? LSMStore.open(at: "/db", options: options(fs)) else { return (0, -1) }
+        defer { try? store.close() }
+        for op in ops {
+            do {
+                switch op {
+                case let .put(k, v, sync):
+                    try store.put(Array(k.utf8), Array(v.utf8), sync: sync)
+                    if sync { lastSynced = acked }
+                    acked += 1
+                case let .delete(k, sync):
+                    try store.delete(Array(k.utf8), sync: sync)
+                    if sync { lastSynced = acked }
+                    acked += 1
+                case .flush: try store.flush()
+                case .compact: try store.compact()
+                }
+            } catch {
+                return (acked, lastSynced)
+            }
+        }
+        return (acked, lastSynced)
+    }
+
+    /// The model's state after each prefix of the writes: states[p] is after p writes.
+    static func prefixStates(_ ops: [Op]) -> [[String: String]] {
+        var states: [[String: String]] = [[:]]
+        var m: [String: String] = [:]
+        for op in ops {
+            switch op {
+            case let .put(k, v, _): m[k] = v
+            case let .delete(k, _): m[k] = nil
+            default: continue
+            }
+            states.append(m)
+        }
+        return states
+    }
+
+    @Test func crashAtEveryOperationKeepsSyncedWritesAndAPrefix() throws {
+        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let ops = Self.scenario(seed: seed)
+        let states = Self.prefixStates(ops)
+        // A run without faults counts the operations (background threads make the count
+        // vary a little between runs; every index tried is a valid crash point anyway).
+        let probe = FaultInjectingFileSystem(MemoryFileSystem())
+        let full = Self.run(ops, on: probe)
+        #expect(full.acked == states.count - 1, "seed \(seed): the fault-free run failed")
+        let total = probe.operationCount
+        #expect(total > 100)
+        var checked = 0
+        for k in 0..<total {
+            let memory = MemoryFileSystem()
+            let fs = FaultInjectingFileSystem(memory)
+            fs.inject(.crash, at: k)
+            let r = Self.run(ops, on: fs)
+            // Restart: only what was durable survives.
+            let image = memory.crashImage()
+            let store: LSMStore
+            do {
+                store = try LSMStore.open(at: "/db", options: Self.options(image))
+            } catch {
+                Issue.record("seed \(seed), crash at operation \(k): reopen failed: \(error)")
+                continue
+            }
+            var got: [String: String] = [:]
+            let it = try store.scan()
+            while let (key, value) = try it.next() { got[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
+            try store.close()
+            // The state is the model after some prefix p of the writes, with every write
+            // acknowledged as synced included (p > lastSynced), and nothing never attempted.
+            let candidates = (r.lastSynced + 1)...min(r.acked + 1, states.count - 1)
+            let match = candidates.contains { states[$0] == got }
+            #expect(match, "seed \(seed), crash at operation \(k) of \(total): state is no prefix in \(candidates) (acked \(r.acked), last synced \(r.lastSynced)); got \(got.keys.sorted()), files \(((try? image.listDirectory("/db")) ?? []).map { "\($0):\((try? image.stat("/db/" + $0))??.size ?? 0)" }), live \(((try? memory.listDirectory("/db")) ?? []).map { "\($0):\((try? memory.stat("/db/" + $0))??.size ?? 0)" })")
+            if !match { break }
+            checked += 1
+        }
+        #expect(checked == total, "seed \(seed)")
+    }
+
+    @Test func injectedErrorsAreTypedAndTheStoreRecoversOnReopen() throws {
+        for kind in [FaultInjectingFileSystem.Operation.write, .sync, .create, .rename] {
+            for code in [EIO, ENOSPC] {
+                let memory = MemoryFileSystem()
+                let fs = FaultInjectingFileSystem(memory)
+                let store = try LSMStore.open(at: "/db", options: Self.options(fs))
+                for i in 0..<50 { try store.put(Array("a\(i)".utf8), Array("v".utf8), sync: true) }
+                fs.inject(.error(code), at: 0, of: kind)
+                var failure: Error? = nil
+                do {
+                    for i in 0..<400 { try store.put(Array("b\(i)".utf8), Array(String(repeating: "y", count: 100).utf8), sync: true) }
+                    try store.flush()
+                    try store.compact()
+                } catch {
+                    failure = error
+                }
+                if let failure {
+                    guard case LSMError.io(_, _, let errno)? = failure as? LSMError else {
+                        Issue.record("\(kind) \(code): untyped error \(failure)")
+                        continue
+                    }
+                    #expect(errno == code, "\(kind): \(failure)")
+                }
+                try? store.close()
+                // Space returns: the store reopens with every synced write.
+                fs.heal()
+                let again = try LSMStore.open(at: "/db", options: Self.options(fs))
+                for i in 0..<50 { #expect(try again.get(Array("a\(i)".utf8)) == Array("v".utf8), "\(kind) \(code)") }
+                try again.put(Array("after".utf8), Array("ok".utf8))
+                try again.close()
+            }
+        }
+    }
+
+    @Test func memoryFileSystemLosesWhatWasNotSynced() throws {
+        let fs = MemoryFileSystem()
+        try fs.createDirectory("/d")
+        try fs.syncDirectory("/")
+        let f = try fs.create("/d/a")
+        try f.append(Array("durable".utf8))
+        try f.sync()
+        try f.append(Array(" lost".utf8))
+        let g = try fs.create("/d/b")  // its name is never synced
+        try g.append(Array("x".utf8))
+        try g.sync()
+        try fs.syncDirectory("/d")
+        _ = try fs.create("/d/c")
+        try fs.rename("/d/a", to: "/d/a2")  // not synced: the old name survives
+        let image = fs.crashImage()
+        #expect(try image.listDirectory("/d") == ["a", "b"])
+        #expect(try image.readFile("/d/a") == Array("durable".utf8))
+        #expect(try image.readFile("/d/b") == Array("x".utf8))
+    }
+}
