@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: deps build test unit-test embed-check bench checkpoint-bench store-bench property-long release clean
+.PHONY: deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean
 
 # Installs the system packages the build needs when they are missing (Debian).
 deps:
@@ -38,6 +38,10 @@ bench: release
 # The store's checkpoints without the runtime, both compaction styles.
 checkpoint-bench: release
 	$(SWIFT) run -c release Bench checkpoints --preset large --compaction both
+
+# Microbenchmarks (ordo-one/benchmark, a separate package in Benchmarks/; not part of make test).
+microbench: deps
+	cd Benchmarks && $(SWIFT) package benchmark
 
 store-bench: release
 	$(SWIFT) run -c release Bench store
