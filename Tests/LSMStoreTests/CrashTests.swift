@@ -123,13 +123,13 @@ import Testing
     }
 
     @Test func injectedErrorsAreTypedAndTheStoreRecoversOnReopen() throws {
-        for kind in [FaultInjectingFileSystem.Operation.write, .sync, .create, .rename] {
+        for kind in [FaultInjectingFileSystem.Operation.write, .sync, .create, .read] {
             for code in [EIO, ENOSPC] {
                 let memory = MemoryFileSystem()
                 let fs = FaultInjectingFileSystem(memory)
                 let store = try LSMStore.open(at: "/db", options: Self.options(fs))
                 for i in 0..<50 { try store.put(Array("a\(i)".utf8), Array("v".utf8), sync: true) }
-                fs.inject(.error(code), at: 0, of: kind)
+                fs.injectNext(.error(code), of: kind)
                 var failure: Error? = nil
                 do {
                     for i in 0..<400 { try store.put(Array("b\(i)".utf8), Array(String(repeating: "y", count: 100).utf8), sync: true) }
@@ -138,6 +138,7 @@ import Testing
                 } catch {
                     failure = error
                 }
+                #expect(failure != nil, "\(kind) \(code): the injected fault never fired")
                 if let failure {
                     guard case LSMError.io(_, _, let errno)? = failure as? LSMError else {
                         Issue.record("\(kind) \(code): untyped error \(failure)")
@@ -154,6 +155,41 @@ import Testing
                 try again.close()
             }
         }
+    }
+
+    /// ENOSPC or EIO while a checkpoint uploads: the checkpoint fails with the typed error, the
+    /// previous one stays restorable, nothing acknowledged is lost, and once space returns
+    /// the next checkpoint completes and restores to the store's state.
+    @Test(arguments: [ENOSPC, EIO])
+    func checkpointFailsCleanlyWhenTheStorageFails(code: Int32) throws {
+        let memory = MemoryFileSystem()
+        let store = try LSMStore.open(at: "/db", options: Self.options(memory))
+        let storageFS = FaultInjectingFileSystem(memory)
+        let storage = try LocalCheckpointStorage(root: "/chk", fileSystem: storageFS, allowLinks: false)
+        let cp = try Checkpointer(store: store, storage: storage, retained: 2)
+        for i in 0..<300 { try store.put(Array("k\(i)".utf8), Array("first".utf8)) }
+        let first = try cp.checkpoint(mode: .incremental)
+        for i in 0..<300 { try store.put(Array("k\(i)".utf8), Array("second".utf8)) }
+        storageFS.injectNext(.error(code), of: .write)
+        #expect {
+            _ = try cp.checkpoint(mode: .incremental)
+        } throws: { error in
+            if case LSMError.io(_, _, let e) = error { return e == code }
+            return false
+        }
+        #expect(try Checkpointer.list(storage).map(\.id) == [first.id])
+        #expect(try store.get(Array("k7".utf8)) == Array("second".utf8))
+        storageFS.heal()
+        try cp.cleanup()
+        let third = try cp.checkpoint(mode: .incremental)
+        #expect(try Checkpointer.verify(storage: storage).problems.isEmpty)
+        let restored = try LSMStore.restore(from: storage, checkpoint: third.id, to: "/restored", options: Self.options(memory))
+        #expect(try restored.get(Array("k7".utf8)) == Array("second".utf8))
+        try restored.close()
+        let older = try LSMStore.restore(from: storage, checkpoint: first.id, to: "/restored-first", options: Self.options(memory))
+        #expect(try older.get(Array("k7".utf8)) == Array("first".utf8))
+        try older.close()
+        try store.close()
     }
 
     @Test func memoryFileSystemLosesWhatWasNotSynced() throws {

@@ -48,6 +48,14 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         lock.withLock { rules.append(Rule(fault: fault, kind: kind, index: index)) }
     }
 
+    /// Injects `fault` at the next operation (of `kind`, when given).
+    public func injectNext(_ fault: Fault, of kind: Operation? = nil) {
+        lock.withLock {
+            let index = kind.map { perKind[$0, default: 0] } ?? total
+            rules.append(Rule(fault: fault, kind: kind, index: index))
+        }
+    }
+
     /// Removes every fault and the crash: the "disk" works again.
     public func heal() {
         lock.withLock {
