@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 
@@ -45,6 +48,48 @@ struct BenchCommandTests {
         #expect(again.status == 0, "\(again.err)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.sub("data2/" + csvName))) == first)
         #expect((try? JSONSerialization.jsonObject(with: Data(again.out.utf8))) != nil, "--json prints JSON")
+    }
+
+    /// A job killed with SIGKILL mid-run and started again from its latest checkpoint
+    /// reaches the same final digest as a run that was never interrupted.
+    @Test func killedJobResumesToTheSameDigest() throws {
+        let dir = try LsmctlTests.TempDir()
+        defer { dir.cleanUp() }
+        let common = ["--rows", "60000", "--accounts", "3000", "--mode", "incremental", "--every-records", "4000",
+                      "--data-dir", dir.sub("data"), "--cache-mb", "1"]
+        func digest(_ out: String) throws -> (String, Bool) {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as? [String: Any]
+            let run = (json?["runs"] as? [[String: Any]])?.first
+            return (run?["stateDigest"] as? String ?? "none", run?["stateVerified"] as? Bool ?? false)
+        }
+        let clean = try Self.bench(common + ["--output", dir.sub("o1"), "--work-dir", dir.sub("w1")], in: dir)
+        #expect(clean.status == 0, "\(clean.err)")
+        let expected = try digest(dir.sub("o1"))
+
+        // Start, wait for a completed checkpoint, kill -9.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        p.arguments = common + ["--output", dir.sub("o2"), "--work-dir", dir.sub("w2"), "--keep-checkpoints"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let jobDir = dir.sub("w2/incremental-1/checkpoints/job")
+        let deadline = Date().addingTimeInterval(60)
+        func hasCheckpoint() -> Bool {
+            ((try? FileManager.default.contentsOfDirectory(atPath: jobDir)) ?? []).contains {
+                FileManager.default.fileExists(atPath: jobDir + "/" + $0 + "/_metadata")
+            }
+        }
+        while p.isRunning && !hasCheckpoint() && Date() < deadline { usleep(2_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(hasCheckpoint(), "no checkpoint completed before the kill")
+
+        let resumed = try Self.bench(common + ["--output", dir.sub("o3"), "--work-dir", dir.sub("w2"), "--resume"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.err)")
+        let got = try digest(dir.sub("o3"))
+        #expect(got.0 == expected.0, "resumed digest \(got.0), uninterrupted \(expected.0)")
+        #expect(got.1 && expected.1)
     }
 
     @Test func originalTwoColumnCSVRunsKeyedByTransaction() throws {

@@ -59,6 +59,8 @@ struct ExperimentCommand: ParsableCommand {
     var workDir: String?
     @Flag(help: "Keep the state and checkpoint folders after the runs.")
     var keepCheckpoints = false
+    @Flag(help: "Resume each run from the latest checkpoint left in --work-dir (after a crash or kill) instead of starting over.")
+    var resume = false
     @Flag(help: "Print the summary as JSON on stdout instead of text.")
     var json = false
     @Option(help: "Memory budget of each subtask's state cache, in MiB.")
@@ -82,6 +84,7 @@ struct ExperimentCommand: ParsableCommand {
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
         if let input, !FileManager.default.fileExists(atPath: input) { throw ValidationError("--input \(input): no such file") }
+        guard !resume || workDir != nil else { throw ValidationError("--resume needs the --work-dir of the run to resume") }
     }
 
     func run() throws {
@@ -136,7 +139,7 @@ struct ExperimentCommand: ParsableCommand {
         for r in 1...runs {
             for m in modes {
                 let dir = "\(work)/\(m.rawValue)-\(r)"
-                try? FileManager.default.removeItem(atPath: dir)
+                if !resume { try? FileManager.default.removeItem(atPath: dir) }
                 let run = try runJob(mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir, interactive: interactive)
                 results.append(run)
                 if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
@@ -191,6 +194,7 @@ struct ExperimentCommand: ParsableCommand {
         env.stateBackend.cacheBytes = cacheMb << 20
         env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: restartDelayMs)
         if let failAt { env.failureInjection = .atRecord(failAt) }
+        env.resumeFromLatestCheckpoint = resume
         // Checkpoint completions are counted for the progress line; warnings and errors (failed
         // checkpoints, restarts) go to stderr.
         let events = JobEvents()
