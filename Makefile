@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean
+.PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean
 
 # Installs the system packages the build needs when they are missing (Debian).
 deps:
@@ -50,10 +50,14 @@ store-bench: release
 property-long: deps
 	LSM_PROPERTY_LONG=1 $(SWIFT) test --filter ModelPropertyTests
 
+# The concurrency tests under ThreadSanitizer (its own build folder; several minutes to build).
+tsan: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "ConcurrencyTests|CheckpointTests|JobTests"
+
 # Long soak runs (opt-in): 1,000 kill -9 rounds and the long property tests.
 soak: deps
 	LSM_KILL_ROUNDS=1000 $(SWIFT) test --filter KillTests
 	LSM_PROPERTY_LONG=1 $(SWIFT) test --filter "ModelPropertyTests|CheckpointPropertyTests|JobTests|CSVJobTests"
 
 clean:
-	rm -rf .build .build-embed
+	rm -rf .build .build-embed .build-tsan
