@@ -271,6 +271,10 @@ final class StoreCore: @unchecked Sendable {
                 // A synced write (per store or per call) must not vanish with the new log's
                 // directory entry; once per memtable, so cheap.
                 try fs.syncDirectory(dir)
+                // The old log's unsynced tail must be durable before any write goes to the new
+                // one: otherwise a synced write there could survive a crash that loses earlier
+                // writes here, a hole in the history. One fdatasync per memtable.
+                try log?.sync()
                 try? log?.close()
                 log = LogWriter(file: file)
                 logFileNumber = number
