@@ -12,6 +12,7 @@ import Testing
         case delete(String, sync: Bool)
         case flush
         case compact
+        case checkpoint(CheckpointMode)
     }
 
     static func scenario(seed: UInt64) -> [Op] {
@@ -23,6 +24,7 @@ import Testing
             switch Int.random(in: 0..<20, using: &rng) {
             case 0: ops.append(.flush)
             case 1: ops.append(.compact)
+            case 5: ops.append(.checkpoint(Bool.random(using: &rng) ? .full : .incremental))
             case 2..<5: ops.append(.delete(k, sync: sync))
             default: ops.append(.put(k, "v\(i)-" + String(repeating: "x", count: Int.random(in: 0..<200, using: &rng)), sync: sync))
             }
@@ -41,10 +43,14 @@ import Testing
     /// Runs the scenario until it ends or an operation fails; returns the number of write
     /// operations (puts and deletes) acknowledged, and the index of the last one acknowledged
     /// as synced (-1 if none), counted over writes only.
-    static func run(_ ops: [Op], on fs: any FileSystem) -> (acked: Int, lastSynced: Int) {
+    static func run(_ ops: [Op], on fs: any FileSystem) -> (acked: Int, lastSynced: Int, checkpoint: (id: UInt64, writes: Int)?) {
         var acked = 0, lastSynced = -1
-        guard let store = try? LSMStore.open(at: "/db", options: options(fs)) else { return (0, -1) }
+        var completed: (id: UInt64, writes: Int)? = nil
+        guard let store = try? LSMStore.open(at: "/db", options: options(fs)) else { return (0, -1, nil) }
         defer { try? store.close() }
+        guard let storage = try? LocalCheckpointStorage(root: "/chk", fileSystem: fs),
+              let cp = try? Checkpointer(store: store, storage: storage, retained: 2)
+        else { return (0, -1, nil) }
         for op in ops {
             do {
                 switch op {
@@ -58,12 +64,15 @@ import Testing
                     acked += 1
                 case .flush: try store.flush()
                 case .compact: try store.compact()
+                case .checkpoint(let mode):
+                    let r = try cp.checkpoint(mode: mode)
+                    completed = (r.id, acked)
                 }
             } catch {
-                return (acked, lastSynced)
+                return (acked, lastSynced, completed)
             }
         }
-        return (acked, lastSynced)
+        return (acked, lastSynced, completed)
     }
 
     /// The model's state after each prefix of the writes: states[p] is after p writes.
@@ -111,6 +120,23 @@ import Testing
             let it = try store.scan()
             while let (key, value) = try it.next() { got[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
             try store.close()
+            // A checkpoint that completed before the crash is still there, verifies, and
+            // restores to exactly the state it was taken at.
+            if let c = r.checkpoint {
+                let storage = try LocalCheckpointStorage(root: "/chk", fileSystem: image)
+                let ids = try Checkpointer.list(storage).map(\.id)
+                #expect(ids.contains(c.id), "seed \(seed), crash at operation \(k): completed checkpoint \(c.id) lost (left \(ids))")
+                let problems = try Checkpointer.verify(storage: storage).problems
+                #expect(problems.isEmpty, "seed \(seed), crash at operation \(k): \(problems)")
+                var o = Self.options(image)
+                o.walEnabled = true
+                let restored = try LSMStore.restore(from: storage, checkpoint: c.id, to: "/restored", options: o)
+                var state: [String: String] = [:]
+                let rit = try restored.scan()
+                while let (key, value) = try rit.next() { state[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
+                try restored.close()
+                #expect(state == states[c.writes], "seed \(seed), crash at operation \(k): checkpoint \(c.id) does not hold the state after \(c.writes) writes")
+            }
             // The state is the model after some prefix p of the writes, with every write
             // acknowledged as synced included (p > lastSynced), and nothing never attempted.
             let candidates = (r.lastSynced + 1)...min(r.acked + 1, states.count - 1)

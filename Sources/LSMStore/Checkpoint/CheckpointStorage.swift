@@ -63,7 +63,12 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         self.root = root
         self.fileSystem = fileSystem
         self.allowLinks = allowLinks
-        try fileSystem.createDirectory(root)
+        if try fileSystem.stat(root) == nil {
+            try fileSystem.createDirectory(root)
+            // The storage's own name must survive a crash, or every checkpoint in it could
+            // vanish with it (found by the crash matrix).
+            try fileSystem.syncDirectory(parentDirectory(of: root))
+        }
     }
 
     func path(_ name: String) -> String { name.isEmpty ? root : joinPath(root, name) }
