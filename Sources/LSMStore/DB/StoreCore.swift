@@ -100,10 +100,24 @@ final class StoreCore: @unchecked Sendable {
         // Replay write-ahead logs not yet flushed, oldest first, into L0 tables.
         var edit = VersionEdit()
         var logs: [UInt64] = []
+        var allLogs: [UInt64] = []
         for name in try fs.listDirectory(dir) {
-            if case .log(let n) = FileNames.parse(name), n >= versions.logNumber { logs.append(n) }
+            if case .log(let n) = FileNames.parse(name) {
+                allLogs.append(n)
+                if n >= versions.logNumber { logs.append(n) }
+            }
         }
         logs.sort()
+        // The log the manifest names is deleted only after an edit naming a newer one is
+        // durable. So if it is gone while newer logs exist, the manifest lost records that
+        // were synced (truncated or damaged at a record boundary): replaying would silently
+        // serve an old version of the data.
+        if options.walEnabled, versions.logNumber > 0, !allLogs.contains(versions.logNumber),
+           allLogs.contains(where: { $0 > versions.logNumber }) {
+            throw LSMError.corruption(
+                file: FileNames.manifest(dir, versions.manifestNumber), offset: 0,
+                reason: "the manifest names log \(versions.logNumber), which is gone while newer logs exist: records were lost from its end")
+        }
         var replay = Memtable()
         var maxSequence = versions.lastSequence
         for n in logs {
