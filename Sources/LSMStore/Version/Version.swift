@@ -14,7 +14,8 @@ final class Version: @unchecked Sendable {
 
     init(levels: [[FileMetaData]]) { self.levels = levels }
 
-    static let empty = Version(levels: Array(repeating: [], count: numLevels))
+    /// A new empty version (a fresh object each time: install computes scores into it).
+    static var empty: Version { Version(levels: Array(repeating: [], count: numLevels)) }
 
     func levelBytes(_ level: Int) -> UInt64 { levels[level].reduce(0) { $0 + $1.size } }
 
