@@ -64,6 +64,9 @@ struct JobBenchmark: ParsableCommand {
     @Flag(help: "The source waits for a checkpoint in flight instead of delaying the next trigger (exact cuts every N records).")
     var waitForInFlight = false
 
+    @Flag(help: "Skip the lower-bound measurement (to see what it costs).")
+    var noLowerBound = false
+
     func validate() throws {
         guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small") }
         guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both") }
@@ -96,6 +99,7 @@ struct JobBenchmark: ParsableCommand {
                 env.stateBackend.cacheBytes = cacheMb << 20
                 env.stateBackend.options.blockCacheSize = blockCacheMb << 20
                 env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
+                env.measureLowerBound = !noLowerBound
                 let counter = CountingSink<Int64>.Counter()
                 let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
                     .keyBy(codec: Int64Codec()) { Int64($0.account) }

@@ -469,7 +469,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var context: KeyedContext<K>? = nil
         var processed = 0
         var out = 0
-        let uploads = Channel<(PendingCheckpoint, Duration, Duration, [(key: StateKey, value: [UInt8]?)])>(capacity: 2)
+        let uploads = Channel<(PendingCheckpoint, Duration, Duration, ChangeLog)>(capacity: 2)
         let uploadDone = DispatchGroup()
         uploadDone.enter()
         // The asynchronous phase runs here while the subtask goes on processing.

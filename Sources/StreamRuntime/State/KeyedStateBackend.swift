@@ -56,7 +56,7 @@ final class KeyedStateBackend {
     /// Record the entries each flush writes (for a checkpoint's lower bound).
     var trackChanges = false
     /// Entries written since the last `takeChanges()`, in write order (a key may repeat).
-    private var changes: [(key: StateKey, value: [UInt8]?)] = []
+    private var changes = ChangeLog()
 
     init(store: LSMStore, maxParallelism: Int, cacheCapacity: Int = 100_000, cacheByteCapacity: Int = .max) {
         self.store = store
@@ -227,32 +227,32 @@ final class KeyedStateBackend {
         try store.write(batch)
         for (_, _, s) in order {
             slots[s].dirty = false
-            if trackChanges { changes.append((slots[s].key, slots[s].present ? slots[s].value : nil)) }
+            if trackChanges { changes.append(slots[s].key, slots[s].present ? slots[s].value : nil) }
         }
         dirtySlots.removeAll(keepingCapacity: true)
     }
 
     /// The entries written since the last call, in write order; `distinctSorted` turns them
     /// into the distinct live entries (off the hot thread).
-    func takeChanges() -> [(key: StateKey, value: [UInt8]?)] {
-        defer { changes.removeAll(keepingCapacity: true) }
+    func takeChanges() -> ChangeLog {
+        defer { changes = ChangeLog() }
         return changes
     }
 
     /// The last value written for each key, deletions left out, sorted by key.
-    static func distinctSorted(_ changes: [(key: StateKey, value: [UInt8]?)]) -> [(key: [UInt8], value: [UInt8])] {
+    static func distinctSorted(_ changes: ChangeLog) -> [(key: [UInt8], value: [UInt8])] {
         // Each flush appends its entries sorted and distinct, so one flush since the last
         // checkpoint (the usual case) needs no sort.
         var ascending = true
         var i = 1
         while ascending && i < changes.count {
-            ascending = StateKey.compare(changes[i - 1].key, changes[i].key) < 0
+            ascending = StateKey.compare(changes.keys[i - 1], changes.keys[i]) < 0
             i += 1
         }
-        if ascending { return changes.compactMap { c in c.value.map { (c.key.bytes, $0) } } }
+        if ascending { return changes.indices.compactMap { i in changes.value(i).map { (changes.keys[i].bytes, $0) } } }
         // Stable sort by key, then keep the last write of each key.
         let order = changes.indices.sorted { a, b in
-            let c = StateKey.compare(changes[a].key, changes[b].key)
+            let c = StateKey.compare(changes.keys[a], changes.keys[b])
             return c != 0 ? c < 0 : a < b
         }
         var out: [(key: [UInt8], value: [UInt8])] = []
@@ -260,8 +260,8 @@ final class KeyedStateBackend {
         i = 0
         while i < order.count {
             var j = i
-            while j + 1 < order.count, changes[order[j + 1]].key == changes[order[i]].key { j += 1 }
-            if let v = changes[order[j]].value { out.append((changes[order[j]].key.bytes, v)) }
+            while j + 1 < order.count, changes.keys[order[j + 1]] == changes.keys[order[i]] { j += 1 }
+            if let v = changes.value(order[j]) { out.append((changes.keys[order[j]].bytes, v)) }
             i = j + 1
         }
         return out
@@ -280,6 +280,36 @@ final class KeyedStateBackend {
         return try store.scan(from: prefix, to: upper.isEmpty ? nil : upper).collect().map {
             (Array($0.key[prefix.count...]), $0.value)
         }
+    }
+}
+
+/// Entries a backend wrote, in write order: keys, and values copied into one buffer (so the
+/// cache's value arrays are not shared with the list, which would make the next update of
+/// each one copy it, and free it later on another thread).
+struct ChangeLog: Sendable {
+    private(set) var keys: [StateKey] = []
+    private var bytes: [UInt8] = []
+    /// Start and length of each value in `bytes`; length -1 for a deletion.
+    private var ranges: [(start: Int, count: Int)] = []
+
+    var count: Int { keys.count }
+    var indices: Range<Int> { keys.indices }
+    var isEmpty: Bool { keys.isEmpty }
+
+    mutating func append(_ key: StateKey, _ value: [UInt8]?) {
+        keys.append(key)
+        if let value {
+            ranges.append((bytes.count, value.count))
+            bytes.append(contentsOf: value)
+        } else {
+            ranges.append((bytes.count, -1))
+        }
+    }
+
+    /// A copy of entry i's value, or nil for a deletion.
+    func value(_ i: Int) -> [UInt8]? {
+        let r = ranges[i]
+        return r.count < 0 ? nil : Array(bytes[r.start..<(r.start + r.count)])
     }
 }
 
