@@ -190,7 +190,7 @@ struct Runner {
         default:
             throw ValidationError("unknown benchmark \(name)")
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = seconds(elapsed)
         let micros = seconds * 1e6 / Double(max(ops, 1))
         var line = name.padding(toLength: 12, withPad: " ", startingAt: 0)
             + ": " + String(format: "%9.3f micros/op %9.0f ops/sec", micros, Double(ops) / seconds)

@@ -274,7 +274,7 @@ func runJob(
     @Test(.shrinking(false)) func exactlyOnceOnRandomCSVFiles() async {
         let count = ProcessInfo.processInfo.environment["LSM_PROPERTY_LONG"] != nil ? 40 : 6
         await propertyCheck(count: count, input: Gen.uint64()) { seed in
-            var rng = SystemRandomNumberGeneratorSeeded(seed: seed)
+            var rng = SeededRandom(seed: seed)
             func next(_ n: Int) -> Int { Int.random(in: 0..<n, using: &rng) }
             let dir = temp("csvprop")
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

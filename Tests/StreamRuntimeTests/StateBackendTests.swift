@@ -11,7 +11,7 @@ import Testing
     @Test(arguments: [(1, Int.max), (3, Int.max), (16, Int.max), (1000, 350), (1000, Int.max)])
     func cacheAgreesWithModelUnderEviction(capacity: Int, bytes: Int) throws {
         let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-        var rng = SystemRandomNumberGeneratorSeeded(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let dir = temp("backend")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = Options()
@@ -96,7 +96,7 @@ import Testing
 }
 
 /// A seeded generator for the backend test.
-struct SystemRandomNumberGeneratorSeeded: RandomNumberGenerator {
+struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

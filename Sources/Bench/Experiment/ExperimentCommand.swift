@@ -90,14 +90,9 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         do {
             try runExperiment()
-        } catch let e as BenchError {
-            FileHandle.standardError.write(Data("Bench: \(e.description)\n".utf8))
-            throw ExitCode(1)
-        } catch let e as StreamError {
-            FileHandle.standardError.write(Data("Bench: \(e)\n".utf8))
-            throw ExitCode(1)
-        } catch let e as LSMError {
-            FileHandle.standardError.write(Data("Bench: \(e)\n".utf8))
+        } catch where error is BenchError || error is StreamError || error is LSMError {
+            // Expected failures (bad input, a failed job, damaged files): a message, no trace.
+            FileHandle.standardError.write(Data("Bench: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -267,7 +262,7 @@ final class RateLimiter: @unchecked Sendable {
         if start == nil { start = now }
         count += 1
         let due = (start ?? now) + .seconds(Double(count - 1) / Double(perSecond))
-        if due > now { Thread.sleep(forTimeInterval: Double((due - now).components.attoseconds) / 1e18 + Double((due - now).components.seconds)) }
+        if due > now { Thread.sleep(forTimeInterval: seconds(due - now)) }
     }
 }
 
@@ -294,7 +289,7 @@ final class Progress: @unchecked Sendable {
             while lock.withLock({ running }) {
                 Thread.sleep(forTimeInterval: 0.25)
                 let n = counter.count
-                let secs = max(0.001, Double((clock.now - t0).components.attoseconds) / 1e18 + Double((clock.now - t0).components.seconds))
+                let secs = max(0.001, seconds(clock.now - t0))
                 print("\r\u{1B}[K\(label): \(n) records, \(Int(Double(n) / secs)) records/s, \(events.checkpointsCompleted) checkpoints completed", terminator: "")
                 fflush(nil)
             }
@@ -341,3 +336,4 @@ struct JobEventsLogHandler: LogHandler {
         }
     }
 }
+

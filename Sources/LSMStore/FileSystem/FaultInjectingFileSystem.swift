@@ -81,22 +81,24 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     }
 
     func apply(_ kind: Operation, _ path: String) throws {
-        guard let f = check(kind) else { return }
-        switch f {
-        case .error(let code): throw LSMError.io(path: path, operation: "\(kind.rawValue) (injected)", errno: code)
-        case .crash: throw LSMError.io(path: path, operation: "\(kind.rawValue) (crashed)", errno: EIO)
-        case .shortWrite:
-            if kind != .write { throw LSMError.io(path: path, operation: "\(kind.rawValue) (injected)", errno: EIO) }
-        }
+        if let f = check(kind) { try fail(f, kind, path) }
     }
 
     /// For writes: nil to write everything, or how many bytes to write before failing.
     func applyWrite(_ path: String, count: Int) throws -> Int? {
         guard let f = check(.write) else { return nil }
-        switch f {
-        case .error(let code): throw LSMError.io(path: path, operation: "write (injected)", errno: code)
-        case .crash: throw LSMError.io(path: path, operation: "write (crashed)", errno: EIO)
-        case .shortWrite: return count / 2
+        if f == .shortWrite { return count / 2 }
+        try fail(f, .write, path)
+        return nil
+    }
+
+    /// Throws what `fault` means for an operation of `kind` (a short write is an EIO for
+    /// anything but a write, which `applyWrite` handles).
+    private func fail(_ fault: Fault, _ kind: Operation, _ path: String) throws {
+        switch fault {
+        case .error(let code): throw LSMError.io(path: path, operation: "\(kind.rawValue) (injected)", errno: code)
+        case .crash: throw LSMError.io(path: path, operation: "\(kind.rawValue) (crashed)", errno: EIO)
+        case .shortWrite: throw LSMError.io(path: path, operation: "\(kind.rawValue) (injected)", errno: EIO)
         }
     }
 

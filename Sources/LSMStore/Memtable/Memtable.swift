@@ -154,7 +154,7 @@ final class Memtable: @unchecked Sendable {
                     finger[level] = x
                     level -= 1
                 }
-                for i in height..<Memtable.maxHeight { finger[i] = head }
+                // Levels at and above `height` never change from `head` (see below).
             } else {
                 for i in 0..<Memtable.maxHeight { finger[i] = head }
                 _ = findGreaterOrEqual(newKey, prev: finger.baseAddress)

@@ -323,21 +323,24 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             // A coarse clock (a few ns to read, ~4 ms resolution) decides whether to look at
             // the precise one.
             let coarse = coarseMilliseconds()
-            let tick = index & 255 == 0 || coarse >= nextTick
-            let now = tick ? clock.now : lastTriggerCheck
-            if tick {
+            var intervalElapsed = false
+            if index & 255 == 0 || coarse >= nextTick {
                 nextTick = coarse + 5
+                let now = clock.now
                 collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: false)
                 if now - lastBatchFlush >= bufferTimeout {
                     flushBatches()
                     lastBatchFlush = now
+                }
+                if case .intervalMilliseconds(let n) = env.checkpointing.trigger {
+                    intervalElapsed = ms(now - lastTriggerCheck) >= Double(n)
                 }
             }
             let due: Bool
             switch env.checkpointing.trigger {
             case .disabled: due = false
             case .everyRecords(let n): due = sinceCheckpoint >= n
-            case .intervalMilliseconds(let n): due = tick && ms(now - lastTriggerCheck) >= Double(n)
+            case .intervalMilliseconds: due = intervalElapsed
             }
             // At most one checkpoint in flight (Flink's max-concurrent-checkpoints = 1): a due
             // trigger waits for the one in flight to finish while records keep flowing, then
