@@ -110,3 +110,115 @@ final class ProblemList: @unchecked Sendable {
     var all: [String] { lock.withLock { items } }
     func add(_ s: String) { lock.withLock { items.append(s) } }
 }
+
+extension ConcurrencyTests {
+    /// A manifest fsync must not hold up reads and writes (it runs with the state lock
+    /// released, as in LevelDB): with the fsync of a background flush's manifest record held
+    /// open, a get and a put on another thread still complete.
+    @Test func manifestSyncDoesNotBlockReadsOrWrites() throws {
+        let gate = SyncGate()
+        let fs = GatedFileSystem(inner: MemoryFileSystem(), gate: gate)
+        var o = Options()
+        o.fileSystem = fs
+        o.walEnabled = false
+        // Large enough that filling a second memtable (which would wait for the held flush)
+        // takes hundreds of puts, each giving the flush a millisecond to reach the fsync.
+        o.memtableSize = 256 << 10
+        let store = try LSMStore.open(at: "/db", options: o)
+        try store.put(bytes("old"), bytes("1"))
+        try store.flush()  // the manifest exists; the next flush appends a record to it
+        gate.arm()
+        // Fill the memtable past its size: the switch hands it to the background flush.
+        var i = 0
+        while gate.entered.wait(timeout: .now() + .milliseconds(1)) == .timedOut {
+            try store.put(bytes("k\(i)"), [UInt8](repeating: 7, count: 1000))
+            i += 1
+            if i > 100_000 { break }
+        }
+        #expect(i <= 100_000, "no manifest sync happened")
+        let finished = DispatchSemaphore(value: 0)
+        let results = ProblemList()
+        Thread {
+            do {
+                if try store.get(bytes("old")) != bytes("1") { results.add("wrong value") }
+                try store.put(bytes("during"), bytes("2"))
+                if gate.released { results.add("a get and a put waited for the manifest fsync") }
+            } catch { results.add("\(error)") }
+            finished.signal()
+        }.start()
+        finished.wait()
+        gate.open()
+        #expect(results.all.isEmpty, "\(results.all)")
+        #expect(try store.get(bytes("during")) == bytes("2"))
+        try store.close()
+    }
+}
+
+/// Holds the next manifest fsync, once armed, until opened or for 10 s at most (so a
+/// regression fails the test instead of hanging it).
+final class SyncGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var armed = false
+    private var _released = false
+    let entered = DispatchSemaphore(value: 0)
+    private let release = DispatchSemaphore(value: 0)
+
+    func arm() { lock.withLock { armed = true } }
+    func open() { release.signal() }
+    /// Whether the held fsync has gone on.
+    var released: Bool { lock.withLock { _released } }
+
+    func syncing() {
+        let hold = lock.withLock { () -> Bool in
+            defer { armed = false }
+            return armed
+        }
+        guard hold else { return }
+        entered.signal()
+        _ = release.wait(timeout: .now() + .seconds(10))
+        lock.withLock { _released = true }
+    }
+}
+
+/// A file system whose manifest files' fsyncs pass through a `SyncGate`.
+final class GatedFileSystem: FileSystem, @unchecked Sendable {
+    let inner: MemoryFileSystem
+    let gate: SyncGate
+    init(inner: MemoryFileSystem, gate: SyncGate) {
+        self.inner = inner
+        self.gate = gate
+    }
+
+    final class File: WritableFile {
+        let inner: any WritableFile
+        let gate: SyncGate
+        init(_ inner: any WritableFile, _ gate: SyncGate) {
+            self.inner = inner
+            self.gate = gate
+        }
+        func append(_ data: UnsafeRawBufferPointer) throws { try inner.append(data) }
+        func sync() throws {
+            gate.syncing()
+            try inner.sync()
+        }
+        func close() throws { try inner.close() }
+        var size: UInt64 { inner.size }
+    }
+
+    func create(_ path: String) throws -> any WritableFile {
+        let f = try inner.create(path)
+        return path.split(separator: "/").last?.hasPrefix("MANIFEST") == true ? File(f, gate) : f
+    }
+    func openRandomAccess(_ path: String) throws -> any RandomAccessFile { try inner.openRandomAccess(path) }
+    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
+    func remove(_ path: String) throws { try inner.remove(path) }
+    func link(_ from: String, to: String) throws { try inner.link(from, to: to) }
+    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
+    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
+    func removeDirectory(_ path: String) throws { try inner.removeDirectory(path) }
+    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
+    func syncFile(_ path: String) throws { try inner.syncFile(path) }
+    func syncFileSystem(containing path: String) throws { try inner.syncFileSystem(containing: path) }
+    func stat(_ path: String) throws -> FileStatus? { try inner.stat(path) }
+    func lock(_ path: String) throws -> any FileLock { try inner.lock(path) }
+}

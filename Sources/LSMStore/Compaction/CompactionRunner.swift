@@ -73,7 +73,7 @@ extension StoreCore {
             let f = c.inputs[0][0]
             c.edit.deleteFile(c.level, f.number)
             c.edit.addFile(c.level + 1, f)
-            try versions.logAndApply(&c.edit)
+            try versions.logAndApply(&c.edit, releasing: mu)
             counters.compactionCount += 1
             counters.trivialMoveCount += 1
             return
@@ -103,7 +103,7 @@ extension StoreCore {
         for f in outputs { c.edit.addFile(c.outputLevel, f) }
         // If this fails the edit may still have reached the manifest, so the outputs stay;
         // the next open deletes whichever files its version does not reference.
-        try versions.logAndApply(&c.edit)
+        try versions.logAndApply(&c.edit, releasing: mu)
         counters.compactionCount += 1
         counters.compactionBytesRead += c.inputBytes
         counters.compactionBytesWritten += outputs.reduce(0) { $0 + $1.size }

@@ -5,7 +5,9 @@
 /// Locking: `mu` guards the mutable state below (memtables, version set, counters, flags)
 /// and is the condition variable writers and background threads wait on. `writeMutex`
 /// serializes writers, so the active memtable and the log change only under it. File I/O is
-/// done without `mu` held, except small manifest writes.
+/// done without `mu` held (manifest appends and obsolete-file deletion included), except a
+/// new manifest's writing and a WAL switch. Lock order: `writeMutex`, `VersionSet.applyLock`,
+/// `mu` (docs/DESIGN.md §3).
 final class StoreCore: @unchecked Sendable {
     let dir: String
     let options: Options
@@ -160,7 +162,7 @@ final class StoreCore: @unchecked Sendable {
         try versions.logAndApply(&edit)  // first write: a new manifest and CURRENT
         pendingOutputs.removeAll()
         try fs.syncDirectory(dir)
-        removeObsoleteFiles()
+        mu.withLock { removeObsoleteFilesAtOpen() }
     }
 
     private func startThreads() {
@@ -222,9 +224,11 @@ final class StoreCore: @unchecked Sendable {
         }
         mu.unlock()
 
-        var b = batch
-        b.sequence = seq
         if let logWriter {
+            // Only the log record carries the sequence; without a log the caller's batch is
+            // read in place, not copied.
+            var b = batch
+            b.sequence = seq
             do {
                 try logWriter.addRecord(b.rep)
                 if sync { try logWriter.sync() }
@@ -236,15 +240,15 @@ final class StoreCore: @unchecked Sendable {
         }
         var s = seq
         var userBytes: UInt64 = 0
-        b.forEachUnchecked { kind, key, value in
+        batch.forEachUnchecked { kind, key, value in
             memtable.add(sequence: s, kind: kind, key: key, value: value)
             userBytes += UInt64(key.count + value.count)
             s += 1
         }
         mu.withLock {
-            versions.lastSequence = seq + UInt64(b.count) - 1
+            versions.lastSequence = seq + UInt64(batch.count) - 1
             counters.userBytesWritten += userBytes
-            if logWriter != nil { counters.walBytesWritten += UInt64(b.rep.count) }
+            if logWriter != nil { counters.walBytesWritten += UInt64(batch.rep.count) }
         }
     }
 
@@ -453,7 +457,7 @@ final class StoreCore: @unchecked Sendable {
             var edit = VersionEdit()
             for f in out.files { edit.addFile(0, f) }
             edit.logNumber = logNumber  // older logs hold only flushed data now
-            try versions.logAndApply(&edit)
+            try versions.logAndApply(&edit, releasing: mu)
             imm = nil
             flushedMemtables += 1
             if let c = checkpointCaptures[flushedMemtables] {
@@ -560,8 +564,15 @@ final class StoreCore: @unchecked Sendable {
     /// Deletes files no live version, pending output or current log needs. Caller holds `mu`.
     func removeObsoleteFiles() {
         guard bgError == nil else { return }  // after a failure, keep everything for inspection
+        // The directory is listed and the files removed with `mu` released (as LevelDB
+        // does): a file created after the listing is not in it, and a file found obsolete
+        // stays so (file numbers are never reused), so only the decision needs the lock.
+        mu.unlock()
+        let listed = try? fs.listDirectory(dir)
+        mu.lock()
+        guard let names = listed, bgError == nil else { return }
         let live = versions.liveFileNumbers().union(pendingOutputs)
-        guard let names = try? fs.listDirectory(dir) else { return }
+        var doomed: [String] = []
         for name in names {
             let keep: Bool
             switch FileNames.parse(name) {
@@ -570,11 +581,23 @@ final class StoreCore: @unchecked Sendable {
             case .table(let n)?:
                 keep = live.contains(n)
                 if !keep { tables.evict(n) }
-            case .temp?: keep = false
-            case .current?, .lock?, nil: keep = true
+            // A temp file may be another thread's CURRENT.tmp between creation and rename:
+            // removed only while opening (`removeObsoleteFilesAtOpen`).
+            case .temp?, .current?, .lock?, nil: keep = true
             }
-            if !keep { try? fs.remove(joinPath(dir, name)) }
+            if !keep { doomed.append(name) }
         }
+        guard !doomed.isEmpty else { return }
+        mu.unlock()
+        for name in doomed { try? fs.remove(joinPath(dir, name)) }
+        mu.lock()
+    }
+
+    /// At open, before any background thread runs: also removes temp files a crash left.
+    func removeObsoleteFilesAtOpen() {
+        removeObsoleteFiles()
+        guard bgError == nil, let names = try? fs.listDirectory(dir) else { return }
+        for name in names where FileNames.parse(name) == .temp { try? fs.remove(joinPath(dir, name)) }
     }
 
     // MARK: Threads' shared flags

@@ -14,6 +14,8 @@ final class VersionSet: @unchecked Sendable {
     private(set) var manifestNumber: UInt64 = 0
     private(set) var storeID: [UInt8] = []
     private var manifest: LogWriter?
+    /// Serializes `logAndApply` calls that release the state lock during manifest I/O.
+    private let applyLock = Mutex()
     /// Where the next compaction of each level starts (round robin over the key space).
     var compactPointers: [[UInt8]] = Array(repeating: [], count: Version.numLevels)
     /// Every version handed out that may still be in use (weakly held).
@@ -138,7 +140,19 @@ final class VersionSet: @unchecked Sendable {
     }
 
     /// Records `edit` durably in the manifest and makes the resulting version current.
-    func logAndApply(_ edit: inout VersionEdit) throws {
+    ///
+    /// With `stateLock` (the store's state lock, held by the caller), the manifest append
+    /// and its fsync run with that lock released, as LevelDB's `LogAndApply` does, so reads
+    /// and writes do not wait for the disk; it is held again on return. Calls are serialized
+    /// (by `applyLock`, always taken before the state lock), so each edit applies to the
+    /// version the previous one installed.
+    func logAndApply(_ edit: inout VersionEdit, releasing stateLock: Mutex? = nil) throws {
+        if let stateLock {
+            stateLock.unlock()
+            applyLock.lock()
+            stateLock.lock()
+        }
+        defer { if stateLock != nil { applyLock.unlock() } }
         if edit.logNumber == nil { edit.logNumber = logNumber }
         edit.nextFileNumber = nextFileNumber
         edit.lastSequence = lastSequence
@@ -146,7 +160,7 @@ final class VersionSet: @unchecked Sendable {
         let next = current.applying(edit)
         if manifest == nil || manifest!.size > 8 << 20 {
             // Start a fresh manifest (first write, or the log grew large): it snapshots the
-            // new version, so the edit itself need not be appended.
+            // new version, so the edit itself need not be appended. Rare: stays under the lock.
             let old = current
             current = next
             logNumber = edit.logNumber!
@@ -157,8 +171,15 @@ final class VersionSet: @unchecked Sendable {
             install(next)
             return
         }
-        try manifest!.addRecord(edit.encode())
-        try manifest!.sync()
+        let record = edit.encode()
+        let writer = manifest!
+        stateLock?.unlock()
+        let written = Result { () throws -> Void in
+            try writer.addRecord(record)
+            try writer.sync()
+        }
+        stateLock?.lock()
+        try written.get()
         logNumber = edit.logNumber!
         install(next)
     }
