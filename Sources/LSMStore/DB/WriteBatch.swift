@@ -84,6 +84,13 @@ public struct WriteBatch: Sendable {
         }
     }
 
+    /// Calls `body` for each operation, in the order they were added, with views into the
+    /// batch's bytes (valid only during the call): the key, and the value of a put or nil
+    /// for a deletion.
+    public func forEachOperation(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Void) {
+        forEachUnchecked { kind, key, value in body(key, kind == .value ? value : nil) }
+    }
+
     /// Calls `body` for each operation with views into the batch's bytes (no copies).
     /// Only for batches this process built (entries already validated).
     func forEachUnchecked(_ body: (ValueKind, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {

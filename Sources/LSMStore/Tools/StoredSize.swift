@@ -5,17 +5,49 @@
 public enum StoredSize {
     /// Stored size of `entries` (sorted by key, unique) as data blocks of `options`.
     public static func dataBlockBytes(sortedEntries entries: [(key: [UInt8], value: [UInt8])], options: Options = Options()) -> Int {
-        var builder = BlockBuilder(restartInterval: options.blockRestartInterval)
-        var total = 0
-        func flush() {
-            guard !builder.isEmpty else { return }
-            total += encodeBlockForStorage(builder.finish(), compression: options.compression).bytes.count
-        }
+        var sizer = DataBlockSizer(options: options)
         for (k, v) in entries {
-            builder.add(InternalKey.make(k, 1, .value), v)
-            if builder.estimatedSize >= options.blockSize { flush() }
+            k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in sizer.add(key: kb, value: vb) } }
         }
-        flush()
+        return sizer.finish()
+    }
+}
+
+/// Adds up, entry by entry, what `StoredSize.dataBlockBytes` computes for a whole array:
+/// the stored size of a run of entries as the data blocks a table writer would make of them
+/// (each entry as a put with one fixed sequence number). Entries come as borrowed bytes, so
+/// measuring a large run allocates nothing per entry.
+public struct DataBlockSizer {
+    private var builder: BlockBuilder
+    private var internalKey: [UInt8] = []
+    private let blockSize: Int
+    private let compression: Compression
+    private var total = 0
+
+    /// A sizer for the block size, restart interval and compression of `options`.
+    public init(options: Options = Options()) {
+        builder = BlockBuilder(restartInterval: options.blockRestartInterval)
+        blockSize = options.blockSize
+        compression = options.compression
+    }
+
+    /// Adds one entry; keys must be added in increasing order, each once.
+    public mutating func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        internalKey.removeAll(keepingCapacity: true)
+        internalKey.append(contentsOf: key)
+        putFixed64(&internalKey, (1 << 8) | UInt64(ValueKind.value.rawValue))
+        internalKey.withUnsafeBytes { builder.add($0, value) }
+        if builder.estimatedSize >= blockSize { finishBlock() }
+    }
+
+    private mutating func finishBlock() {
+        guard !builder.isEmpty else { return }
+        total += encodeBlockForStorage(builder.finish(), compression: compression).bytes.count
+    }
+
+    /// Stored bytes of every entry added so far, the last partial block included.
+    public mutating func finish() -> Int {
+        finishBlock()
         return total
     }
 }
