@@ -494,8 +494,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // The lower bound is a measurement, not part of the checkpoint: it is taken
                 // after the ack so it does not delay the checkpoint's completion.
                 if !changed.isEmpty {
-                    let live = KeyedStateBackend.distinctSorted(changed)
-                    let bound = UInt64(StoredSize.dataBlockBytes(sortedEntries: live, options: store.options))
+                    var sizer = DataBlockSizer(options: store.options)
+                    changed.forEachDistinctLive { k, v in sizer.add(key: k, value: v) }
+                    let bound = UInt64(sizer.finish())
                     state.lock.lock()
                     state.lowerBounds[pending.id, default: 0] += bound
                     state.lock.unlock()

@@ -225,45 +225,23 @@ final class KeyedStateBackend {
             }
         }
         try store.write(batch)
-        for (_, _, s) in order {
-            slots[s].dirty = false
-            if trackChanges { changes.append(slots[s].key, slots[s].present ? slots[s].value : nil) }
-        }
+        for (_, _, s) in order { slots[s].dirty = false }
+        if trackChanges { changes.append(batch) }
         dirtySlots.removeAll(keepingCapacity: true)
     }
 
-    /// The entries written since the last call, in write order; `distinctSorted` turns them
-    /// into the distinct live entries (off the hot thread).
+    /// The batches written since the last call, in write order; `forEachDistinctLive` turns
+    /// them into the distinct live entries (off the hot thread).
     func takeChanges() -> ChangeLog {
         defer { changes = ChangeLog() }
         return changes
     }
 
-    /// The last value written for each key, deletions left out, sorted by key.
+    /// The last value written for each key, deletions left out, sorted by key, as arrays
+    /// (for tests; the job feeds `forEachDistinctLive` straight to a `DataBlockSizer`).
     static func distinctSorted(_ changes: ChangeLog) -> [(key: [UInt8], value: [UInt8])] {
-        // Each flush appends its entries sorted and distinct, so one flush since the last
-        // checkpoint (the usual case) needs no sort.
-        var ascending = true
-        var i = 1
-        while ascending && i < changes.count {
-            ascending = StateKey.compare(changes.keys[i - 1], changes.keys[i]) < 0
-            i += 1
-        }
-        if ascending { return changes.indices.compactMap { i in changes.value(i).map { (changes.keys[i].bytes, $0) } } }
-        // Stable sort by key, then keep the last write of each key.
-        let order = changes.indices.sorted { a, b in
-            let c = StateKey.compare(changes.keys[a], changes.keys[b])
-            return c != 0 ? c < 0 : a < b
-        }
         var out: [(key: [UInt8], value: [UInt8])] = []
-        out.reserveCapacity(order.count)
-        i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count, changes.keys[order[j + 1]] == changes.keys[order[i]] { j += 1 }
-            if let v = changes.value(order[j]) { out.append((changes.keys[order[j]].bytes, v)) }
-            i = j + 1
-        }
+        changes.forEachDistinctLive { k, v in out.append(([UInt8](k), [UInt8](v))) }
         return out
     }
 
@@ -283,33 +261,72 @@ final class KeyedStateBackend {
     }
 }
 
-/// Entries a backend wrote, in write order: keys, and values copied into one buffer (so the
-/// cache's value arrays are not shared with the list, which would make the next update of
-/// each one copy it, and free it later on another thread).
+/// What a backend wrote since the last checkpoint: the batches its flushes wrote to the
+/// store, kept as they are (the store has its own copy), so tracking changes costs the hot
+/// thread one array append per flush and no per-entry work.
 struct ChangeLog: Sendable {
-    private(set) var keys: [StateKey] = []
-    private var bytes: [UInt8] = []
-    /// Start and length of each value in `bytes`; length -1 for a deletion.
-    private var ranges: [(start: Int, count: Int)] = []
+    private(set) var batches: [WriteBatch] = []
 
-    var count: Int { keys.count }
-    var indices: Range<Int> { keys.indices }
-    var isEmpty: Bool { keys.isEmpty }
+    var isEmpty: Bool { batches.allSatisfy(\.isEmpty) }
 
-    mutating func append(_ key: StateKey, _ value: [UInt8]?) {
-        keys.append(key)
-        if let value {
-            ranges.append((bytes.count, value.count))
-            bytes.append(contentsOf: value)
-        } else {
-            ranges.append((bytes.count, -1))
+    mutating func append(_ batch: WriteBatch) {
+        if !batch.isEmpty { batches.append(batch) }
+    }
+
+    /// Calls `body` with the last value written for each key, in key order, keys whose last
+    /// write was a deletion left out. The views are valid only during the call.
+    func forEachDistinctLive(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
+        // A cache flush writes its keys sorted and distinct, so a single batch (one flush
+        // since the last checkpoint, the usual case) is walked as it is.
+        if batches.count == 1 && ChangeLog.isStrictlyAscending(batches[0]) {
+            batches[0].forEachOperation { k, v in if let v { body(k, v) } }
+            return
+        }
+        // Otherwise: copy every entry into one buffer, stable-sort by key, keep each key's last.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(batches.reduce(0) { $0 + $1.byteSize })
+        var entries: [(key: Range<Int>, value: Range<Int>?)] = []
+        for b in batches {
+            b.forEachOperation { k, v in
+                let ks = bytes.count
+                bytes.append(contentsOf: k)
+                var vr: Range<Int>? = nil
+                if let v {
+                    vr = bytes.count..<(bytes.count + v.count)
+                    bytes.append(contentsOf: v)
+                }
+                entries.append((ks..<(ks + k.count), vr))
+            }
+        }
+        bytes.withUnsafeBytes { raw in
+            func view(_ r: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: raw[r]) }
+            let order = entries.indices.sorted { a, b in
+                let c = compareRaw(view(entries[a].key), view(entries[b].key))
+                return c != 0 ? c < 0 : a < b
+            }
+            var i = 0
+            while i < order.count {
+                var j = i
+                while j + 1 < order.count, compareRaw(view(entries[order[j + 1]].key), view(entries[order[i]].key)) == 0 { j += 1 }
+                let last = entries[order[j]]
+                if let v = last.value { body(view(last.key), view(v)) }
+                i = j + 1
+            }
         }
     }
 
-    /// A copy of entry i's value, or nil for a deletion.
-    func value(_ i: Int) -> [UInt8]? {
-        let r = ranges[i]
-        return r.count < 0 ? nil : Array(bytes[r.start..<(r.start + r.count)])
+    private static func isStrictlyAscending(_ batch: WriteBatch) -> Bool {
+        var previous: [UInt8] = []
+        var first = true
+        var ascending = true
+        batch.forEachOperation { k, _ in
+            guard ascending else { return }
+            if !first { ascending = previous.withUnsafeBytes { compareRaw($0, k) } < 0 }
+            first = false
+            previous.removeAll(keepingCapacity: true)
+            previous.append(contentsOf: k)
+        }
+        return ascending
     }
 }
 
