@@ -297,6 +297,8 @@ final class StoreCore: @unchecked Sendable {
                 log = LogWriter(file: file)
                 logFileNumber = number
             }
+            // Writers hold `writeMutex`, as does this switch: no insert is running or will run.
+            mem.freeze()
             imm = mem
             mem = Memtable()
             switchedMemtables += 1

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The in-memory write buffer: a skip list of internal keys (user key + sequence + kind)
 /// with their values, laid out in an arena as LevelDB's memtable is.
 ///
@@ -8,7 +10,9 @@
 ///
 /// Concurrency: one writer at a time (the store serializes writers) and any number of
 /// readers and iterators. A short internal lock guards the links; a node's bytes are
-/// written before it is linked under the lock and never change afterwards.
+/// written before it is linked under the lock and never change afterwards. Once `freeze()`d
+/// (switched out to be flushed) nothing changes any more, and reads take no lock: the
+/// flush thread walking it and readers looking into it no longer contend.
 final class Memtable: @unchecked Sendable {
     typealias Node = UnsafeMutableRawPointer
 
@@ -26,6 +30,9 @@ final class Memtable: @unchecked Sendable {
     private var height = 1
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
     private let lock = Mutex()
+    /// Set (with release order) once no more entries will be added; read with acquire order,
+    /// so a reader that sees it also sees every insert.
+    private let frozen = Atomic<Bool>(false)
     private var _count = 0
     /// The last node added and, per level, the node after which a larger key's search
     /// resumes (the predecessors of the last insert, or the node itself at its levels).
@@ -101,8 +108,18 @@ final class Memtable: @unchecked Sendable {
     // MARK: Size
 
     /// Bytes of entries held (keys, values and links); the flush trigger compares this.
-    var approximateSize: Int { lock.withLock { usedBytes } }
-    var count: Int { lock.withLock { _count } }
+    var approximateSize: Int { read { usedBytes } }
+    var count: Int { read { _count } }
+
+    /// Marks the memtable read-only; the caller guarantees no `add` runs now or later.
+    func freeze() { frozen.store(true, ordering: .releasing) }
+
+    /// Runs a read under the lock, or without it once frozen.
+    @inline(__always)
+    private func read<T>(_ body: () throws -> T) rethrows -> T {
+        if frozen.load(ordering: .acquiring) { return try body() }
+        return try lock.withLock(body)
+    }
     var isEmpty: Bool { count == 0 }
 
     private func randomHeight() -> Int {
@@ -136,6 +153,7 @@ final class Memtable: @unchecked Sendable {
 
     /// Adds an entry. Callers never add the same internal key twice (sequence numbers are unique).
     func add(sequence: UInt64, kind: ValueKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        precondition(!frozen.load(ordering: .relaxed), "add to a frozen memtable")
         lock.withLock {
             let h = randomHeight()
             let node = allocateNode(height: h, keyCount: key.count + 8, valueCount: value.count)
@@ -186,7 +204,7 @@ final class Memtable: @unchecked Sendable {
     func get(_ userKey: [UInt8], sequence: UInt64) -> LookupResult {
         let lookup = InternalKey.lookup(userKey, sequence)
         return lookup.withUnsafeBytes { lk in
-            lock.withLock {
+            read {
                 guard let n = findGreaterOrEqual(lk, prev: nil) else { return .absent }
                 let k = Memtable.key(n)
                 guard k.count == lk.count,
@@ -201,10 +219,10 @@ final class Memtable: @unchecked Sendable {
         }
     }
 
-    fileprivate func first() -> Node? { lock.withLock { Memtable.next(head, 0) } }
-    fileprivate func next(_ n: Node) -> Node? { lock.withLock { Memtable.next(n, 0) } }
+    fileprivate func first() -> Node? { read { Memtable.next(head, 0) } }
+    fileprivate func next(_ n: Node) -> Node? { read { Memtable.next(n, 0) } }
     fileprivate func seek(_ key: [UInt8]) -> Node? {
-        lock.withLock { key.withUnsafeBytes { findGreaterOrEqual($0, prev: nil) } }
+        read { key.withUnsafeBytes { findGreaterOrEqual($0, prev: nil) } }
     }
 
     func makeIterator() -> MemtableIterator { MemtableIterator(self) }
