@@ -95,6 +95,49 @@ import Testing
     }
 }
 
+extension StateBackendTests {
+    /// Over an empty store the cache mirrors it (misses skip the store) until the first
+    /// eviction; over a store that already holds state (a restore) it never does, and values
+    /// already in the store are read.
+    @Test func cacheMirrorsOnlyAnEmptyStoreUntilAnEviction() throws {
+        let dir = temp("mirror")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = Options()
+        options.walEnabled = false
+        let store = try LSMStore.open(at: dir, options: options)
+        defer { try? store.close() }
+        let codec = Int64Codec()
+        do {
+            let backend = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: 4)
+            #expect(backend.cacheMirrorsStore)
+            let context = KeyedContext<Int64>(backend: backend, initialKey: 0, subtaskIndex: 0)
+            let value = try context.state(ValueStateDescriptor(name: "v", codec: codec))
+            for k: Int64 in 0..<4 {
+                backend.setCurrentKey(codec.encode(k))
+                #expect(try value.value() == nil)
+                try value.update(k * 10)
+            }
+            #expect(backend.cacheMirrorsStore, "four keys fit in four slots")
+            backend.setCurrentKey(codec.encode(4))
+            try value.update(40)  // a fifth key evicts one (flushing the dirty ones first)
+            #expect(!backend.cacheMirrorsStore)
+            for k: Int64 in 0..<5 {
+                backend.setCurrentKey(codec.encode(k))
+                #expect(try value.value() == k * 10, "key \(k) after eviction")
+            }
+            try backend.flush()
+        }
+        let reopened = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: 100)
+        #expect(!reopened.cacheMirrorsStore, "the store holds state")
+        let context = KeyedContext<Int64>(backend: reopened, initialKey: 0, subtaskIndex: 0)
+        let value = try context.state(ValueStateDescriptor(name: "v", codec: codec))
+        for k: Int64 in 0..<5 {
+            reopened.setCurrentKey(codec.encode(k))
+            #expect(try value.value() == k * 10, "key \(k) read from the store")
+        }
+    }
+}
+
 /// A seeded generator for the backend test.
 struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64

@@ -58,11 +58,27 @@ final class KeyedStateBackend {
     /// Entries written since the last `takeChanges()`, in write order (a key may repeat).
     private var changes = ChangeLog()
 
+    /// True while the cache holds every key the store holds: the store was empty when the
+    /// backend was made (a fresh job, not a restore) and nothing has been evicted since. A
+    /// miss then means "absent", without a store lookup. The first eviction ends it for good.
+    private(set) var cacheMirrorsStore: Bool
+
     init(store: LSMStore, maxParallelism: Int, cacheCapacity: Int = 100_000, cacheByteCapacity: Int = .max) {
         self.store = store
         self.maxParallelism = maxParallelism
         self.cacheCapacity = max(1, cacheCapacity)
         self.cacheByteCapacity = max(1, cacheByteCapacity)
+        cacheMirrorsStore = KeyedStateBackend.isEmpty(store)
+    }
+
+    /// Whether the store holds no entry; false when that cannot be read (then keys are looked
+    /// up as usual).
+    private static func isEmpty(_ store: LSMStore) -> Bool {
+        do {
+            return try store.scan().next() == nil
+        } catch {
+            return false
+        }
     }
 
     var cachedEntries: Int { index.count }
@@ -117,7 +133,7 @@ final class KeyedStateBackend {
             s = found
             slots[s].referenced = true
         } else {
-            let v = try store.get(scratch)
+            let v = cacheMirrorsStore ? nil : try store.get(scratch)
             s = try admit(Slot(key: key, value: v ?? [], present: v != nil, dirty: false, referenced: true))
         }
         if mapKey == nil {
@@ -167,6 +183,7 @@ final class KeyedStateBackend {
         let charge = KeyedStateBackend.charge(keyCount: entry.key.count, valueCount: entry.value.count)
         while index.count > 0 && (index.count >= cacheCapacity || cacheBytes + charge > cacheByteCapacity) {
             let v = try victim()
+            cacheMirrorsStore = false
             index[slots[v].key] = nil
             cacheBytes -= KeyedStateBackend.charge(keyCount: slots[v].key.count, valueCount: slots[v].value.count)
             slots[v] = Slot(key: StateKey(), value: [], present: false, dirty: false, referenced: false, live: false)
