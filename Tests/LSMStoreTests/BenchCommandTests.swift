@@ -20,7 +20,7 @@ struct BenchCommandTests {
         defer { dir.cleanUp() }
         let r = try Self.bench(["--preset", "small", "--rows", "30000", "--accounts", "2000", "--every-records", "5000",
                                 "--data-dir", dir.sub("data"), "--output", dir.sub("out"), "--work-dir", dir.sub("work"),
-                                "--fail-at", "12000", "--restart-delay-ms", "0", "--cache-mb", "1"], in: dir)
+                                "--fail-at", "12000", "--restart-delay-ms", "0", "--cache-mb", "1", "--max-concurrent", "2"], in: dir)
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("Full checkpoint test time: "))
         #expect(r.out.contains("Incremental checkpoint test time: "))
@@ -31,6 +31,7 @@ struct BenchCommandTests {
             #expect(FileManager.default.fileExists(atPath: dir.sub("out/" + f)), "\(f) missing")
         }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.sub("out/results.json")))) as? [String: Any]
+        #expect((json?["configuration"] as? [String: Any])?["maxConcurrent"] as? Int == 2)
         let runs = json?["runs"] as? [[String: Any]] ?? []
         #expect(runs.count == 2)
         #expect(runs.allSatisfy { ($0["stateVerified"] as? Bool) == true && (($0["restarts"] as? [String])?.count ?? 0) == 1 })
@@ -115,6 +116,7 @@ struct BenchCommandTests {
             (["--input", dir.sub("missing.csv")], "no such file"),
             (["--rate=-1"], "--rate must be positive"),
             (["--runs", "x"], "runs"),
+            (["--max-concurrent", "0"], "--max-concurrent must be at least 1"),
         ]
         for (args, message) in cases {
             let r = try Self.bench(args + ["--output", dir.sub("out"), "--work-dir", dir.sub("work")], in: dir)

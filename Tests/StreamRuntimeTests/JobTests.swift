@@ -78,7 +78,7 @@ func digest(of agg: [Int64: (Int64, Int64)], maxParallelism: Int = 128) -> UInt6
 func runJob(
     rows: Int, seed: UInt64, accounts: Int, parallelism: Int, mode: CheckpointMode, every: Int,
     failAt: Int? = nil, attempts: Int = 3, resume: Bool = false, waitForInFlight: Bool = true,
-    state: String, checkpoints: String
+    maxConcurrent: Int = 1, state: String, checkpoints: String
 ) throws -> JobResult {
     let env = StreamExecutionEnvironment(stateDirectory: state, checkpointDirectory: checkpoints)
     env.parallelism = parallelism
@@ -86,6 +86,7 @@ func runJob(
     env.checkpointing.mode = mode
     // Exact cuts by default, whatever the machine's speed, so tests can count checkpoints.
     env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
+    env.checkpointing.maxConcurrent = maxConcurrent
     env.stateBackend.options.memtableSize = 64 << 10
     env.stateBackend.cacheEntries = 500
     env.restartStrategy = .fixedDelay(attempts: attempts, delayMilliseconds: 0)
@@ -193,8 +194,42 @@ func runJob(
         #expect(r.recordsProcessed <= 12_000 - 4000)
     }
 
-    /// Random inputs, failure points, intervals, parallelism 1-4 and both modes: the final
-    /// state always equals the direct aggregate. Replay with LSM_SEED.
+    /// With `maxConcurrent` 3 and a checkpoint due every 100 records (far faster than one
+    /// completes), up to three are in flight at once, never more; they complete in id order,
+    /// retention keeps one, and a failure in the middle still ends in the right state. With
+    /// a minimum pause, one at a time.
+    @Test(arguments: [CheckpointMode.full, .incremental])
+    func concurrentCheckpointsInFlight(mode: CheckpointMode) throws {
+        let (s, c) = (temp("state"), temp("chk"))
+        defer { for d in [s, c] { try? FileManager.default.removeItem(atPath: d) } }
+        let r = try runJob(rows: 20_000, seed: 13, accounts: 2000, parallelism: 2, mode: mode, every: 100, failAt: 12_345,
+                           waitForInFlight: false, maxConcurrent: 3, state: s, checkpoints: c)
+        #expect(r.stateDigest == expectedDigest(rows: 20_000, seed: 13, accounts: 2000).digest)
+        #expect(r.peakConcurrentCheckpoints >= 2 && r.peakConcurrentCheckpoints <= 3, "peak \(r.peakConcurrentCheckpoints)")
+        let ids = r.checkpoints.map(\.id)
+        #expect(ids == ids.sorted() && Set(ids).count == ids.count)
+        #expect(r.failedCheckpoints == 0)
+        let left = try FileManager.default.contentsOfDirectory(atPath: c + "/job").filter { $0.hasPrefix("chk-") }
+        #expect(left == ["chk-\(ids.last ?? 0)"], "retained 1: \(left)")
+
+        let (s2, c2) = (temp("state"), temp("chk"))
+        defer { for d in [s2, c2] { try? FileManager.default.removeItem(atPath: d) } }
+        let env = StreamExecutionEnvironment(stateDirectory: s2, checkpointDirectory: c2)
+        env.checkpointing.trigger = .everyRecords(100)
+        env.checkpointing.maxConcurrent = 3
+        env.checkpointing.minPauseMilliseconds = 1
+        env.checkpointing.mode = mode
+        let job = env.fromSource { GeneratorSource(count: 5000) { transaction($0, seed: 2, accounts: 100) } }
+            .keyBy(codec: Int64Codec()) { $0.account }
+            .process { CountAndSum() }
+            .sink { _ in CountingSink(counter: CountingSink<(Int64, Int64)>.Counter()) }
+        let paused = try env.execute(job, name: "paused")
+        #expect(paused.peakConcurrentCheckpoints == 1)
+        #expect(paused.stateDigest == expectedDigest(rows: 5000, seed: 2, accounts: 100).digest)
+    }
+
+    /// Random inputs, failure points, intervals, parallelism 1-4, 1-3 checkpoints in flight
+    /// and both modes: the final state always equals the direct aggregate. Replay with LSM_SEED.
     @Test(.shrinking(false)) func exactlyOnceProperty() async {
         let count = ProcessInfo.processInfo.environment["LSM_PROPERTY_LONG"] != nil ? 60 : 8
         await propertyCheck(count: count, input: Gen.uint64()) { seed in
@@ -210,14 +245,17 @@ func runJob(
             let every = 50 + next(2000)
             let failAt = next(3) == 0 ? nil : 1 + next(rows)
             let wait = next(2) == 0
+            let concurrent = 1 + next(3)
             let (s, c) = (temp("state"), temp("chk"))
             defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
             do {
                 let r = try runJob(rows: rows, seed: seed, accounts: accounts, parallelism: parallelism, mode: mode,
-                                   every: every, failAt: failAt, waitForInFlight: wait, state: s, checkpoints: c)
+                                   every: every, failAt: failAt, waitForInFlight: wait, maxConcurrent: concurrent,
+                                   state: s, checkpoints: c)
                 let expected = expectedDigest(rows: rows, seed: seed, accounts: accounts)
-                #expect(r.stateDigest == expected.digest,
-                        "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait)")
+                let context = "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait), concurrent \(concurrent)"
+                #expect(r.stateDigest == expected.digest, "\(context)")
+                #expect(r.peakConcurrentCheckpoints <= concurrent, "\(context)")
             } catch {
                 Issue.record("seed \(seed): \(error)")
             }

@@ -41,6 +41,8 @@ struct ExperimentCommand: ParsableCommand {
     var minPauseMs: Int = 0
     @Option(help: "Abort a checkpoint after this long.")
     var timeoutMs: Int = 60_000
+    @Option(help: "Most checkpoints in flight at once (a positive --min-pause-ms implies 1, as in Flink).")
+    var maxConcurrent: Int = 1
     @Option(help: "Completed checkpoints kept.")
     var retained: Int = 1
     @Option(help: "Keyed subtasks, each with its own store and thread.")
@@ -77,6 +79,7 @@ struct ExperimentCommand: ParsableCommand {
         guard minPauseMs >= 0 else { throw ValidationError("--min-pause-ms must not be negative") }
         guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
         guard retained >= 1 else { throw ValidationError("--retained must be at least 1") }
+        guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
         guard (1...64).contains(parallelism) else { throw ValidationError("--parallelism must be 1...64") }
         if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
         if let failAt { guard failAt > 0 else { throw ValidationError("--fail-at must be positive") } }
@@ -146,7 +149,7 @@ struct ExperimentCommand: ParsableCommand {
             preset: input == nil ? p.name : "custom", input: path, rows: input == nil ? nRows : results.first?.recordsIn ?? 0,
             accounts: input == nil ? nAccounts : 0, seed: seed, keyColumn: keyColumn,
             trigger: intervalMs.map { "every \($0) ms" } ?? "every \(everyRecords ?? 50_000) records",
-            minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, retained: retained,
+            minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, maxConcurrent: maxConcurrent, retained: retained,
             parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb, memtableMiB: 32)
         let all = ExperimentResults(
             tool: "swift run Bench", version: "1", configuration: config,
@@ -186,6 +189,7 @@ struct ExperimentCommand: ParsableCommand {
         env.checkpointing.minPauseMilliseconds = minPauseMs
         env.checkpointing.timeoutMilliseconds = timeoutMs
         env.checkpointing.retained = retained
+        env.checkpointing.maxConcurrent = maxConcurrent
         env.stateBackend.cacheBytes = cacheMb << 20
         env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: restartDelayMs)
         if let failAt { env.failureInjection = .atRecord(failAt) }

@@ -14,6 +14,7 @@ struct ExperimentResults: Codable {
         var trigger: String
         var minPauseMilliseconds: Int
         var timeoutMilliseconds: Int
+        var maxConcurrent: Int
         var retained: Int
         var parallelism: Int
         var rateLimit: Int?

@@ -17,10 +17,14 @@ public struct CheckpointConfig: Sendable {
     /// Full or incremental. Default incremental.
     public var mode: CheckpointMode = .incremental
     /// Least time between the end of one checkpoint and the start of the next. Default 0.
+    /// As in Flink, a positive pause implies one checkpoint at a time, whatever
+    /// `maxConcurrent` says.
     public var minPauseMilliseconds = 0
     /// A checkpoint not completed after this long is aborted and counted as failed. Default 60 s.
     public var timeoutMilliseconds = 60_000
-    /// Checkpoints in flight at once. Default 1 (the only value supported for now).
+    /// Most checkpoints in flight at once. Default 1, as Flink. A subtask takes its part of
+    /// each at its barrier and uploads them one after another, in order, so they complete in
+    /// order; more than one lets a new checkpoint start while a slow one is still uploading.
     public var maxConcurrent = 1
     /// Completed checkpoints kept. Default 1, as Flink.
     public var retained = 1

@@ -66,7 +66,7 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
             throw StreamError.invalidJob("parallelism \(parallelism) must be 1...maxParallelism (\(maxParallelism))")
         }
         guard maxParallelism <= 1 << 15 else { throw StreamError.invalidJob("maxParallelism must be at most 32768") }
-        guard checkpointing.maxConcurrent == 1 else { throw StreamError.invalidJob("only maxConcurrent = 1 is supported") }
+        guard checkpointing.maxConcurrent >= 1 else { throw StreamError.invalidJob("maxConcurrent must be at least 1") }
         guard checkpointing.retained >= 1 else { throw StreamError.invalidJob("retained must be at least 1") }
         if case .everyRecords(let n) = checkpointing.trigger, n <= 0 { throw StreamError.invalidJob("everyRecords must be positive") }
         if case .intervalMilliseconds(let n) = checkpointing.trigger, n <= 0 { throw StreamError.invalidJob("interval must be positive") }

@@ -55,6 +55,8 @@ public struct JobResult: Sendable {
     public var checkpoints: [JobCheckpointStats]
     /// Checkpoints that failed or timed out.
     public var failedCheckpoints: Int
+    /// Most checkpoints in flight at once (at most `CheckpointConfig.maxConcurrent`).
+    public var peakConcurrentCheckpoints = 0
     /// An order-independent digest of all keyed state at the end: equal for equal state,
     /// whatever the parallelism or the failures on the way.
     public var stateDigest: UInt64

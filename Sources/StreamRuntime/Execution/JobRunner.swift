@@ -125,7 +125,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             sourceCounters: final.counters,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             restarts: restarts, checkpoints: checkpoints, failedCheckpoints: failedCheckpoints,
-            stateDigest: digest, stateEntries: entries)
+            peakConcurrentCheckpoints: peakInFlight, stateDigest: digest, stateEntries: entries)
     }
 
     // MARK: Restore
@@ -251,7 +251,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         state.lock.unlock()
         if let e = state.failed ?? sourceError { throw e }
         // Wait for the last checkpoint's subtask acks (uploads finish in the subtasks).
-        collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
+        collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: 0)
         closeOnFailure = false
         recordsOut += state.out
         return (stores, state.processed, counters)
@@ -266,7 +266,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let sourceRecords: Int
         var acks: [Ack] = []
     }
-    var inFlight: InFlight? = nil
+    /// Checkpoints triggered and not yet completed or aborted, oldest first.
+    var inFlight: [InFlight] = []
+    /// Most checkpoints in flight at once so far (across attempts).
+    var peakInFlight = 0
     var lastCompletedAt: ContinuousClock.Instant? = nil
     var nextCheckpointID: UInt64 = 1
 
@@ -278,7 +281,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         try source.open(at: restoreFrom?.sourcePosition)
         var index = restoreFrom?.sourceRecords ?? 0
         nextCheckpointID = (restoreFrom?.id ?? 0) + 1
-        inFlight = nil
+        inFlight = []
+        // As in Flink, a minimum pause between checkpoints implies one at a time.
+        let maxConcurrent = env.checkpointing.minPauseMilliseconds > 0 ? 1 : env.checkpointing.maxConcurrent
         var batches = [[(key: StateKey, group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
         let transform = keyed.stream.transform
         let keyOf = keyed.key
@@ -327,7 +332,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             if index & 255 == 0 || coarse >= nextTick {
                 nextTick = coarse + 5
                 let now = clock.now
-                collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: false)
+                collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: nil)
                 if now - lastBatchFlush >= bufferTimeout {
                     flushBatches()
                     lastBatchFlush = now
@@ -342,19 +347,20 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             case .everyRecords(let n): due = sinceCheckpoint >= n
             case .intervalMilliseconds: due = intervalElapsed
             }
-            // At most one checkpoint in flight (Flink's max-concurrent-checkpoints = 1): a due
-            // trigger waits for the one in flight to finish while records keep flowing, then
+            // At most `maxConcurrent` checkpoints in flight (Flink's max-concurrent-checkpoints):
+            // a due trigger waits for one of them to finish while records keep flowing, then
             // fires on the next record; or, when asked, the source waits for it.
-            if due && inFlight != nil && env.checkpointing.waitForInFlightCheckpoint {
-                collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true)
+            if due && inFlight.count >= maxConcurrent && env.checkpointing.waitForInFlightCheckpoint {
+                collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
             }
-            if due && inFlight == nil {
+            if due && inFlight.count < maxConcurrent {
                 if let last = lastCompletedAt, ms(clock.now - last) < Double(env.checkpointing.minPauseMilliseconds) { continue }
                 flushBatches()
                 let id = nextCheckpointID
                 nextCheckpointID += 1
                 let now = clock.now
-                inFlight = InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index)
+                inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index))
+                peakInFlight = max(peakInFlight, inFlight.count)
                 for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
                 sinceCheckpoint = 0
                 lastTriggerCheck = now
@@ -364,42 +370,46 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         // A final checkpoint of the whole input (as Flink's checkpoints after tasks finish), so
         // the latest checkpoint holds the job's final state.
         if env.checkpointing.checkpointAtEnd && env.checkpointing.trigger != .disabled && sinceCheckpoint > 0 && state.failed == nil {
-            if inFlight != nil { collectAcks(state: state, checkpointers: checkpointers, waitForInFlight: true) }
-            let id = nextCheckpointID
-            nextCheckpointID += 1
-            let now = clock.now
-            inFlight = InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index)
-            for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+            collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
+            // The wait ends early when a subtask fails meanwhile: then there is no room, and
+            // the attempt is over anyway.
+            if inFlight.count < maxConcurrent {
+                let id = nextCheckpointID
+                nextCheckpointID += 1
+                let now = clock.now
+                inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index))
+                peakInFlight = max(peakInFlight, inFlight.count)
+                for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+            }
         }
         for c in channels { c.push(.end) }
         return source.counters
     }
 
-    /// Gathers subtask acks; completes, fails or times out the checkpoint in flight.
-    func collectAcks(state: AttemptState, checkpointers: [Checkpointer], waitForInFlight: Bool) {
+    /// Gathers subtask acks; completes, fails or times out the checkpoints in flight, oldest
+    /// first. With `waitUntilInFlightAtMost: n` it polls until at most n are left in flight
+    /// (or the attempt failed); with nil it returns at once.
+    func collectAcks(state: AttemptState, checkpointers: [Checkpointer], waitUntilInFlightAtMost limit: Int?) {
         while true {
             state.lock.lock()
             let acks = state.acks
             state.acks.removeAll()
             state.lock.unlock()
             for a in acks {
-                if var f = inFlight, f.id == a.id {
-                    f.acks.append(a)
-                    inFlight = f
+                if let i = inFlight.firstIndex(where: { $0.id == a.id }) {
+                    inFlight[i].acks.append(a)
                 } else if a.report != nil {
                     try? checkpointers[a.subtask].discard(a.id)  // a late part of a checkpoint already given up
                 }
             }
-            guard let f = inFlight else { return }
-            if f.acks.count == env.parallelism {
-                completeCheckpoint(f, checkpointers: checkpointers)
-                return
+            for f in inFlight {
+                if f.acks.count == env.parallelism {
+                    completeCheckpoint(f, checkpointers: checkpointers)
+                } else if ms(clock.now - f.injectedAt) > Double(env.checkpointing.timeoutMilliseconds) {
+                    abortInFlight(f, checkpointers: checkpointers)
+                }
             }
-            if ms(clock.now - f.injectedAt) > Double(env.checkpointing.timeoutMilliseconds) {
-                abortInFlight(f, checkpointers: checkpointers)
-                return
-            }
-            if !waitForInFlight || state.failed != nil { return }
+            guard let limit, inFlight.count > limit, state.failed == nil else { return }
             Thread.sleep(forTimeInterval: 0.0005)
         }
     }
@@ -409,12 +419,12 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let errors = f.acks.compactMap(\.error)
         env.logger.warning("checkpoint \(f.id) aborted: \(errors.isEmpty ? "timed out" : errors.joined(separator: "; "))")
         for a in f.acks where a.report != nil { try? checkpointers[a.subtask].discard(a.id) }
-        inFlight = nil
+        inFlight.removeAll { $0.id == f.id }
         lastCompletedAt = clock.now
     }
 
     func completeCheckpoint(_ f: InFlight, checkpointers: [Checkpointer]) {
-        inFlight = nil
+        inFlight.removeAll { $0.id == f.id }
         lastCompletedAt = clock.now
         if f.acks.contains(where: { $0.report == nil }) {
             abortInFlight(f, checkpointers: checkpointers)
@@ -472,7 +482,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var context: KeyedContext<K>? = nil
         var processed = 0
         var out = 0
-        let uploads = Channel<(PendingCheckpoint, Duration, Duration, ChangeLog)>(capacity: 2)
+        // Room for every checkpoint that may be in flight, so a barrier never waits here.
+        let uploads = Channel<(PendingCheckpoint, Duration, Duration, ChangeLog)>(capacity: max(2, env.checkpointing.maxConcurrent))
         let uploadDone = DispatchGroup()
         uploadDone.enter()
         // The asynchronous phase runs here while the subtask goes on processing.
