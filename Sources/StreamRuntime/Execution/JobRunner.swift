@@ -297,6 +297,18 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var lastBatchFlush = clock.now
         let bufferTimeout = Duration.milliseconds(env.bufferTimeoutMilliseconds)
 
+        /// Starts the next checkpoint: records it as in flight (with the source's position
+        /// after the last record sent) and sends its barrier to every subtask.
+        func injectBarrier() -> ContinuousClock.Instant {
+            let id = nextCheckpointID
+            nextCheckpointID += 1
+            let now = clock.now
+            inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index))
+            peakInFlight = max(peakInFlight, inFlight.count)
+            for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+            return now
+        }
+
         func flushBatches() {
             for i in 0..<p where !batches[i].isEmpty {
                 channels[i].push(.records(batches[i]))
@@ -356,14 +368,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             if due && inFlight.count < maxConcurrent {
                 if let last = lastCompletedAt, ms(clock.now - last) < Double(env.checkpointing.minPauseMilliseconds) { continue }
                 flushBatches()
-                let id = nextCheckpointID
-                nextCheckpointID += 1
-                let now = clock.now
-                inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index))
-                peakInFlight = max(peakInFlight, inFlight.count)
-                for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+                lastTriggerCheck = injectBarrier()
                 sinceCheckpoint = 0
-                lastTriggerCheck = now
             }
         }
         flushBatches()
@@ -373,14 +379,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
             // The wait ends early when a subtask fails meanwhile: then there is no room, and
             // the attempt is over anyway.
-            if inFlight.count < maxConcurrent {
-                let id = nextCheckpointID
-                nextCheckpointID += 1
-                let now = clock.now
-                inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: source.position(), sourceRecords: index))
-                peakInFlight = max(peakInFlight, inFlight.count)
-                for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
-            }
+            if inFlight.count < maxConcurrent { _ = injectBarrier() }
         }
         for c in channels { c.push(.end) }
         return source.counters
