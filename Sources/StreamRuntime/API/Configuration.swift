@@ -83,7 +83,8 @@ public struct FailureInjection: Sendable {
     /// Fail when the keyed operator processes the record with this source index (counted
     /// from 1 over the whole job), once.
     public var atRecord: Int?
-    /// Fail at random records with this probability each (e.g. 1e-5), at most `maxFailures` times.
+    /// Fail at random records with this probability each (e.g. 1e-5), at most `maxFailures`
+    /// times and at most once per attempt (so each failure causes its own restart).
     public var randomProbability: Double = 0
     /// Cap on random failures.
     public var maxFailures = 1

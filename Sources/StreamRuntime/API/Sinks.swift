@@ -17,7 +17,9 @@ public struct PrintSink<T>: StreamSink {
     let subtask: Int
     /// A print sink for subtask `subtask`.
     public init(subtask: Int) { self.subtask = subtask }
-    public mutating func write(_ value: T) throws { print("\(subtask + 1)> \(value)") }
+    public mutating func write(_ value: T) throws { print(PrintSink.line(subtask: subtask, value)) }
+    /// The line printed for `value` by subtask `subtask`.
+    static func line(subtask: Int, _ value: T) -> String { "\(subtask + 1)> \(value)" }
     public mutating func close() throws {}
 }
 

@@ -401,10 +401,13 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     try? checkpointers[a.subtask].discard(a.id)  // a late part of a checkpoint already given up
                 }
             }
+            // A checkpoint whose last part finished after its timeout is aborted too, even if
+            // the acks are only looked at later (the end of the input waits for all of them).
+            let timeout = Double(env.checkpointing.timeoutMilliseconds)
             for f in inFlight {
-                if f.acks.count == env.parallelism {
+                if f.acks.count == env.parallelism, let last = f.acks.map(\.at).max(), ms(last - f.injectedAt) <= timeout {
                     completeCheckpoint(f, checkpointers: checkpointers)
-                } else if ms(clock.now - f.injectedAt) > Double(env.checkpointing.timeoutMilliseconds) {
+                } else if ms(clock.now - f.injectedAt) > timeout {
                     abortInFlight(f, checkpointers: checkpointers)
                 }
             }
@@ -493,12 +496,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 do {
                     let r = try pending.complete()
                     state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: pending.id, report: r, alignment: alignment, cacheFlush: cacheFlush, error: nil))
+                    state.acks.append(Ack(subtask: i, id: pending.id, report: r, alignment: alignment, cacheFlush: cacheFlush, error: nil,
+                                          at: self.clock.now))
                     state.lock.unlock()
                 } catch {
                     pending.abort()
                     state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: pending.id, report: nil, alignment: alignment, cacheFlush: cacheFlush, error: "\(error)"))
+                    state.acks.append(Ack(subtask: i, id: pending.id, report: nil, alignment: alignment, cacheFlush: cacheFlush,
+                                          error: "\(error)", at: self.clock.now))
                     state.lock.unlock()
                 }
                 // The lower bound is a measurement, not part of the checkpoint: it is taken
@@ -531,7 +536,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     if let n = injection.atRecord, index == n, !injectedAtRecordDoneFlag() {
                         throw StreamError.injectedFailure(record: n)
                     }
-                    if injection.randomProbability > 0, try randomFailure(index) {
+                    if injection.randomProbability > 0, try randomFailure(index, state: state) {
                         throw StreamError.injectedFailure(record: index)
                     }
                     backend.setCurrentKey(keyBytes, group: group)
@@ -574,10 +579,13 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         return false
     }
 
-    func randomFailure(_ index: Int) throws -> Bool {
+    /// Whether to fail at this record: with the configured probability, at most `maxFailures`
+    /// times in the job and once per attempt (other subtasks may still be running when one
+    /// fails; a second failure in the same attempt would cause no restart of its own).
+    func randomFailure(_ index: Int, state: AttemptState) throws -> Bool {
         injectionLock.lock()
         defer { injectionLock.unlock() }
-        guard randomFailures < env.failureInjection.maxFailures else { return false }
+        guard randomFailures < env.failureInjection.maxFailures, !state.randomFailureInjected else { return false }
         rng &+= 0x9E37_79B9_7F4A_7C15
         var z = rng
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -585,6 +593,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         z ^= z >> 31
         if Double(z >> 11) * 0x1p-53 < env.failureInjection.randomProbability {
             randomFailures += 1
+            state.randomFailureInjected = true
             return true
         }
         return false
@@ -600,6 +609,8 @@ struct Ack {
     /// Writing the state cache's dirty entries to the store (part of the synchronous phase).
     let cacheFlush: Duration
     let error: String?
+    /// When the part was finished (a checkpoint completes when its last part does).
+    let at: ContinuousClock.Instant
 }
 
 /// Shared between the source thread and the subtasks of one attempt.
@@ -608,6 +619,8 @@ final class AttemptState: @unchecked Sendable {
     var failure: Error?
     var acks: [Ack] = []
     var lowerBounds: [UInt64: UInt64] = [:]
+    /// A random failure was injected in this attempt (guarded by the runner's injection lock).
+    var randomFailureInjected = false
     var processed = 0
     var out = 0
 
