@@ -117,7 +117,10 @@ extension ConcurrencyTests {
     /// open, a get and a put on another thread still complete.
     @Test func manifestSyncDoesNotBlockReadsOrWrites() throws {
         let gate = SyncGate()
-        let fs = GatedFileSystem(inner: MemoryFileSystem(), gate: gate)
+        let fs = FaultInjectingFileSystem(MemoryFileSystem())
+        fs.onOperation { kind, path in
+            if kind == .sync && path.split(separator: "/").last?.hasPrefix("MANIFEST") == true { gate.syncing() }
+        }
         var o = Options()
         o.fileSystem = fs
         o.walEnabled = false
@@ -178,47 +181,4 @@ final class SyncGate: @unchecked Sendable {
         _ = release.wait(timeout: .now() + .seconds(10))
         lock.withLock { _released = true }
     }
-}
-
-/// A file system whose manifest files' fsyncs pass through a `SyncGate`.
-final class GatedFileSystem: FileSystem, @unchecked Sendable {
-    let inner: MemoryFileSystem
-    let gate: SyncGate
-    init(inner: MemoryFileSystem, gate: SyncGate) {
-        self.inner = inner
-        self.gate = gate
-    }
-
-    final class File: WritableFile {
-        let inner: any WritableFile
-        let gate: SyncGate
-        init(_ inner: any WritableFile, _ gate: SyncGate) {
-            self.inner = inner
-            self.gate = gate
-        }
-        func append(_ data: UnsafeRawBufferPointer) throws { try inner.append(data) }
-        func sync() throws {
-            gate.syncing()
-            try inner.sync()
-        }
-        func close() throws { try inner.close() }
-        var size: UInt64 { inner.size }
-    }
-
-    func create(_ path: String) throws -> any WritableFile {
-        let f = try inner.create(path)
-        return path.split(separator: "/").last?.hasPrefix("MANIFEST") == true ? File(f, gate) : f
-    }
-    func openRandomAccess(_ path: String) throws -> any RandomAccessFile { try inner.openRandomAccess(path) }
-    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
-    func remove(_ path: String) throws { try inner.remove(path) }
-    func link(_ from: String, to: String) throws { try inner.link(from, to: to) }
-    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
-    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
-    func removeDirectory(_ path: String) throws { try inner.removeDirectory(path) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-    func syncFile(_ path: String) throws { try inner.syncFile(path) }
-    func syncFileSystem(containing path: String) throws { try inner.syncFileSystem(containing: path) }
-    func stat(_ path: String) throws -> FileStatus? { try inner.stat(path) }
-    func lock(_ path: String) throws -> any FileLock { try inner.lock(path) }
 }

@@ -20,7 +20,9 @@ import Testing
         env.checkpointing.timeoutMilliseconds = 10
         // The source waits for each checkpoint to end (here: to time out), so all six are tried.
         env.checkpointing.waitForInFlightCheckpoint = true
-        env.stateBackend.options.fileSystem = SlowTableSyncFileSystem(delayMicroseconds: 30_000)
+        let slow = FaultInjectingFileSystem(PosixFileSystem())
+        slow.onOperation { kind, path in if kind == .sync && path.hasSuffix(".sst") { usleep(30_000) } }
+        env.stateBackend.options.fileSystem = slow
         env.logger.logLevel = .critical
         let job = env.fromSource { GeneratorSource(count: 6000) { transaction($0, seed: 4, accounts: 300) } }
             .keyBy(codec: Int64Codec()) { $0.account }
@@ -107,44 +109,4 @@ import Testing
         #expect(PrintSink<(Int, String)>.line(subtask: 0, (7, "x")) == "1> (7, \"x\")")
         #expect(PrintSink<Int>.line(subtask: 3, 42) == "4> 42")
     }
-}
-
-/// The POSIX file system, with every table file's sync delayed.
-final class SlowTableSyncFileSystem: FileSystem, @unchecked Sendable {
-    let inner = PosixFileSystem()
-    let delay: UInt32
-    init(delayMicroseconds: UInt32) { delay = delayMicroseconds }
-
-    final class File: WritableFile {
-        let inner: any WritableFile
-        let delay: UInt32
-        init(_ inner: any WritableFile, _ delay: UInt32) {
-            self.inner = inner
-            self.delay = delay
-        }
-        func append(_ data: UnsafeRawBufferPointer) throws { try inner.append(data) }
-        func sync() throws {
-            usleep(delay)
-            try inner.sync()
-        }
-        func close() throws { try inner.close() }
-        var size: UInt64 { inner.size }
-    }
-
-    func create(_ path: String) throws -> any WritableFile {
-        let f = try inner.create(path)
-        return path.hasSuffix(".sst") ? File(f, delay) : f
-    }
-    func openRandomAccess(_ path: String) throws -> any RandomAccessFile { try inner.openRandomAccess(path) }
-    func rename(_ from: String, to: String) throws { try inner.rename(from, to: to) }
-    func remove(_ path: String) throws { try inner.remove(path) }
-    func link(_ from: String, to: String) throws { try inner.link(from, to: to) }
-    func listDirectory(_ path: String) throws -> [String] { try inner.listDirectory(path) }
-    func createDirectory(_ path: String) throws { try inner.createDirectory(path) }
-    func removeDirectory(_ path: String) throws { try inner.removeDirectory(path) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-    func syncFile(_ path: String) throws { try inner.syncFile(path) }
-    func syncFileSystem(containing path: String) throws { try inner.syncFileSystem(containing: path) }
-    func stat(_ path: String) throws -> FileStatus? { try inner.stat(path) }
-    func lock(_ path: String) throws -> any FileLock { try inner.lock(path) }
 }

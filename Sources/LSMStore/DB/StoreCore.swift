@@ -162,7 +162,7 @@ final class StoreCore: @unchecked Sendable {
         try versions.logAndApply(&edit)  // first write: a new manifest and CURRENT
         pendingOutputs.removeAll()
         try fs.syncDirectory(dir)
-        mu.withLock { removeObsoleteFilesAtOpen() }
+        mu.withLock { removeObsoleteFiles(atOpen: true) }
     }
 
     private func startThreads() {
@@ -563,8 +563,9 @@ final class StoreCore: @unchecked Sendable {
 
     // MARK: Obsolete files
 
-    /// Deletes files no live version, pending output or current log needs. Caller holds `mu`.
-    func removeObsoleteFiles() {
+    /// Deletes files no live version, pending output or current log needs; `atOpen` (before
+    /// the background threads start) also temp files a crash left. Caller holds `mu`.
+    func removeObsoleteFiles(atOpen: Bool = false) {
         guard bgError == nil else { return }  // after a failure, keep everything for inspection
         // The directory is listed and the files removed with `mu` released (as LevelDB
         // does): a file created after the listing is not in it, and a file found obsolete
@@ -584,8 +585,9 @@ final class StoreCore: @unchecked Sendable {
                 keep = live.contains(n)
                 if !keep { tables.evict(n) }
             // A temp file may be another thread's CURRENT.tmp between creation and rename:
-            // removed only while opening (`removeObsoleteFilesAtOpen`).
-            case .temp?, .current?, .lock?, nil: keep = true
+            // removed only while opening.
+            case .temp?: keep = !atOpen
+            case .current?, .lock?, nil: keep = true
             }
             if !keep { doomed.append(name) }
         }
@@ -593,13 +595,6 @@ final class StoreCore: @unchecked Sendable {
         mu.unlock()
         for name in doomed { try? fs.remove(joinPath(dir, name)) }
         mu.lock()
-    }
-
-    /// At open, before any background thread runs: also removes temp files a crash left.
-    func removeObsoleteFilesAtOpen() {
-        removeObsoleteFiles()
-        guard bgError == nil, let names = try? fs.listDirectory(dir) else { return }
-        for name in names where FileNames.parse(name) == .temp { try? fs.remove(joinPath(dir, name)) }
     }
 
     // MARK: Threads' shared flags

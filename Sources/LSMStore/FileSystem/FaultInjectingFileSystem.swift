@@ -4,7 +4,9 @@ import Glibc
 /// `ENOSPC`...) on the Nth operation overall or the Nth of a kind, a short (torn) write, a
 /// failed fsync, or a crash (that operation and every later one fail, as if the machine
 /// stopped; with a `MemoryFileSystem` underneath, `crashImage()` then gives what a restart
-/// would find). Composable: it wraps any `FileSystem`, including another one of these.
+/// would find). `onOperation` also lets a test slow down or hold chosen operations (a slow
+/// disk, an fsync held open). Composable: it wraps any `FileSystem`, including another one
+/// of these.
 public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     /// The kinds of operations counted.
     public enum Operation: String, CaseIterable, Sendable {
@@ -33,6 +35,7 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     private var perKind: [Operation: Int] = [:]
     private var rules: [Rule] = []
     private var _crashed = false
+    private var hook: (@Sendable (Operation, String) -> Void)?
 
     /// Wraps `base`.
     public init(_ base: any FileSystem) { self.base = base }
@@ -54,6 +57,12 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
             let index = kind.map { perKind[$0, default: 0] } ?? total
             rules.append(Rule(fault: fault, kind: kind, index: index))
         }
+    }
+
+    /// Calls `body` with each operation's kind and path before it runs (and before any fault
+    /// is applied), on the thread doing it: to delay or block chosen operations.
+    public func onOperation(_ body: @escaping @Sendable (Operation, String) -> Void) {
+        lock.withLock { hook = body }
     }
 
     /// Removes every fault and the crash: the "disk" works again.
@@ -81,11 +90,13 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     }
 
     func apply(_ kind: Operation, _ path: String) throws {
+        lock.withLock { hook }?(kind, path)
         if let f = check(kind) { try fail(f, kind, path) }
     }
 
     /// For writes: nil to write everything, or how many bytes to write before failing.
     func applyWrite(_ path: String, count: Int) throws -> Int? {
+        lock.withLock { hook }?(.write, path)
         guard let f = check(.write) else { return nil }
         if f == .shortWrite { return count / 2 }
         try fail(f, .write, path)

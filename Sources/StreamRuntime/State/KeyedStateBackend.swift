@@ -284,7 +284,7 @@ final class KeyedStateBackend {
 struct ChangeLog: Sendable {
     private(set) var batches: [WriteBatch] = []
 
-    var isEmpty: Bool { batches.allSatisfy(\.isEmpty) }
+    var isEmpty: Bool { batches.isEmpty }
 
     mutating func append(_ batch: WriteBatch) {
         if !batch.isEmpty { batches.append(batch) }
