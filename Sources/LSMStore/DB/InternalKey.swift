@@ -48,6 +48,9 @@ enum InternalKey {
 /// Bytewise three-way comparison.
 @inline(__always)
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    #if DEBUG
+    ComparisonCounter.record()
+    #endif
     let n = min(a.count, b.count)
     if n > 0 {
         let r = memcmp(a.baseAddress!, b.baseAddress!, n)
@@ -64,6 +67,9 @@ func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
 /// Three-way comparison of two internal keys (see `InternalKey`).
 @inline(__always)
 func compareInternal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    #if DEBUG
+    ComparisonCounter.record()
+    #endif
     let ua = a.count - 8, ub = b.count - 8
     let n = min(ua, ub)
     if n > 0 {

@@ -163,13 +163,31 @@ final class Memtable: @unchecked Sendable {
             if value.count > 0 { (k + key.count + 8).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             let newKey = Memtable.key(node)
             if let last = lastInserted, compareInternal(Memtable.key(last), newKey) < 0 {
-                // Ascending inserts (a sorted batch): each level's search resumes from where
-                // the previous insert left it, so a sorted run costs O(1) per entry.
-                var level = height - 1
+                // Ascending inserts (RocksDB's "splice" idea). `finger[level]` precedes the
+                // previous key at each level, so it precedes `newKey` too, and a finger nearer
+                // the bottom is never behind one above it. First find the lowest level whose
+                // finger still brackets `newKey` (its successor is not smaller): every level
+                // above it does too and keeps its finger. Below it, each level's search starts
+                // from whichever is further of its own finger and the node where the level
+                // above stopped, compared only when the level above moved. A sorted run costs
+                // O(1) comparisons per entry; a random larger key O(log n), as from the head.
+                var valid = 0
+                while valid < Memtable.maxHeight, let n = Memtable.next(finger[valid], valid),
+                      compareInternal(Memtable.key(n), newKey) < 0 {
+                    valid += 1
+                }
+                var above: Node = valid < Memtable.maxHeight ? finger[valid] : head
+                var aboveMoved = false
+                var level = min(valid, height) - 1
                 while level >= 0 {
                     var x = finger[level]
+                    if aboveMoved, x == head || compareInternal(Memtable.key(x), Memtable.key(above)) < 0 {
+                        x = above
+                    }
                     while let n = Memtable.next(x, level), compareInternal(Memtable.key(n), newKey) < 0 { x = n }
+                    aboveMoved = x != finger[level]
                     finger[level] = x
+                    above = x
                     level -= 1
                 }
                 // Levels at and above `height` never change from `head` (see below).
