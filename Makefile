@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean
+.PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench
 
 # Installs the system packages the build needs when they are missing (Debian).
 deps:
@@ -45,6 +45,28 @@ microbench: deps
 
 store-bench: release
 	$(SWIFT) run -c release Bench store
+
+# RocksDB 7.8 (Debian's librocksdb-dev, and rocksdb-tools for db_bench), for the comparisons
+# only: nothing in the build or the tests needs it.
+ROCKSDB_PACKAGES := librocksdb-dev rocksdb-tools
+rocksdb-deps:
+	@missing=""; for p in $(ROCKSDB_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# The read-modify-write workload on RocksDB through its C API (tools/rocksdb-rmw).
+rocksdb-rmw: rocksdb-deps
+	mkdir -p .build-rocksdb
+	$(CC) -O2 -std=c11 -Wall -Wextra -o .build-rocksdb/rmw tools/rocksdb-rmw/rmw.c -lrocksdb -lm
+
+# The read-modify-write workload on the store beside RocksDB, in one run, both modes.
+rmw-bench: release rocksdb-rmw
+	$(SWIFT) run -c release Bench rmw --mode none,full,incremental --rocksdb .build-rocksdb/rmw
 
 # The model-based property test with many more operations (opt-in soak).
 property-long: deps
