@@ -69,6 +69,23 @@ public final class LSMStore: @unchecked Sendable {
         try core.get(key, snapshot: snapshot)
     }
 
+    /// Reads the value stored under `key` into `buffer`, replacing its contents and reusing
+    /// its storage, so a caller that keeps one buffer reads without allocating. Returns
+    /// false (and leaves `buffer` empty) when the key has no value.
+    public func get(_ key: [UInt8], into buffer: inout [UInt8], snapshot: Snapshot? = nil) throws -> Bool {
+        buffer.removeAll(keepingCapacity: true)
+        return try core.withValue(key, snapshot: snapshot) { buffer.append(contentsOf: $0) } != nil
+    }
+
+    /// Calls `body` with a borrowed view of the value stored under `key` and returns its
+    /// result, or nil without calling it when the key has no value. The view is valid only
+    /// during the call; nothing is copied.
+    public func withValue<R>(
+        forKey key: [UInt8], snapshot: Snapshot? = nil, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R? {
+        try core.withValue(key, snapshot: snapshot, body)
+    }
+
     /// An iterator over the keys in [`from`, `to`) in ascending byte order (nil bounds are
     /// open), as of `snapshot` or of now.
     public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, snapshot: Snapshot? = nil) throws -> StoreIterator {

@@ -56,14 +56,12 @@ struct RMWRunner {
             let op = workload.next()
             RMWWorkload.key(op.account, into: &key)
             let t0 = Self.nowNanos()
-            let current = try store.get(key)
+            let found = try store.get(key, into: &value)
             let t1 = Self.nowNanos()
-            if let current, current.count == RMWWorkload.valueSize {
-                value = current
-            } else if current != nil {
-                throw BenchError("account \(op.account): stored value has \(current?.count ?? 0) bytes, expected 200")
-            } else {
-                value = RMWWorkload.newValue
+            if !found {
+                value.append(contentsOf: RMWWorkload.newValue)
+            } else if value.count != RMWWorkload.valueSize {
+                throw BenchError("account \(op.account): stored value has \(value.count) bytes, expected 200")
             }
             value.withUnsafeMutableBytes { RMWWorkload.apply(amount: op.amount, ts: op.ts, to: $0) }
             let t2 = Self.nowNanos()

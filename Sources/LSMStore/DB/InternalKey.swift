@@ -45,17 +45,31 @@ enum InternalKey {
     static func isValid(_ ikey: [UInt8]) -> Bool { ikey.count >= 8 && kind(ikey) != nil }
 }
 
+/// Compares the first `n` bytes of `a` and `b` (both hold at least `n`): -1 or 1 when they
+/// differ, nil when equal. The first 8 bytes compare as one big-endian word (most keys of a
+/// state store differ there, and a `memcmp` call costs more than the comparison itself).
+@inline(__always)
+func comparePrefix(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ n: Int) -> Int? {
+    guard n > 0, let pa = a.baseAddress, let pb = b.baseAddress else { return nil }
+    if n >= 8 {
+        let wa = UInt64(bigEndian: pa.loadUnaligned(as: UInt64.self))
+        let wb = UInt64(bigEndian: pb.loadUnaligned(as: UInt64.self))
+        if wa != wb { return wa < wb ? -1 : 1 }
+        if n == 8 { return nil }
+        let r = memcmp(pa + 8, pb + 8, n - 8)
+        return r == 0 ? nil : (r < 0 ? -1 : 1)
+    }
+    let r = memcmp(pa, pb, n)
+    return r == 0 ? nil : (r < 0 ? -1 : 1)
+}
+
 /// Bytewise three-way comparison.
 @inline(__always)
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     #if DEBUG
     ComparisonCounter.record()
     #endif
-    let n = min(a.count, b.count)
-    if n > 0 {
-        let r = memcmp(a.baseAddress!, b.baseAddress!, n)
-        if r != 0 { return r < 0 ? -1 : 1 }
-    }
+    if let r = comparePrefix(a, b, min(a.count, b.count)) { return r }
     return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
 }
 
@@ -71,11 +85,7 @@ func compareInternal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -
     ComparisonCounter.record()
     #endif
     let ua = a.count - 8, ub = b.count - 8
-    let n = min(ua, ub)
-    if n > 0 {
-        let r = memcmp(a.baseAddress!, b.baseAddress!, n)
-        if r != 0 { return r < 0 ? -1 : 1 }
-    }
+    if let r = comparePrefix(a, b, min(ua, ub)) { return r }
     if ua != ub { return ua < ub ? -1 : 1 }
     let ta = UInt64(littleEndian: a.loadUnaligned(fromByteOffset: ua, as: UInt64.self))
     let tb = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: ub, as: UInt64.self))

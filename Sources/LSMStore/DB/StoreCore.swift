@@ -350,36 +350,54 @@ final class StoreCore: @unchecked Sendable {
     }
 
     func get(_ key: [UInt8], snapshot: Snapshot?) throws -> [UInt8]? {
+        try withValue(key, snapshot: snapshot) { [UInt8]($0) }
+    }
+
+    /// Calls `body` with a borrowed view of the newest value of `key` visible at the read
+    /// point; nil (and `body` not called) when the key has none. The view lives in the
+    /// memtable's arena or in a cached block, both kept alive for the call: the lookup
+    /// allocates nothing but its lookup key.
+    func withValue<R>(_ key: [UInt8], snapshot: Snapshot?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         let view = try readView(snapshot)
-        switch view.mem.get(key, sequence: view.sequence) {
-        case .found(let v): return v
-        case .deleted: return nil
-        case .absent: break
-        }
-        if let imm = view.imm {
-            switch imm.get(key, sequence: view.sequence) {
-            case .found(let v): return v
-            case .deleted: return nil
-            case .absent: break
-            }
-        }
         let lookup = InternalKey.lookup(key, view.sequence)
-        let version = view.version
-        for f in version.level0Candidates(key) {
-            if let (k, v) = try tables.reader(f.number).get(lookup, userKey: key) {
-                return InternalKey.kind(k) == .value ? v : nil
+        return try withExtendedLifetime(view) {
+            try lookup.withUnsafeBytes { lk in
+                try key.withUnsafeBytes { userKey in
+                    switch view.mem.find(lk) {
+                    case .found(let v): return try body(v)
+                    case .deleted: return nil
+                    case .absent: break
+                    }
+                    if let imm = view.imm {
+                        switch imm.find(lk) {
+                        case .found(let v): return try body(v)
+                        case .deleted: return nil
+                        case .absent: break
+                        }
+                    }
+                    let version = view.version
+                    for f in version.level0Candidates(key) {
+                        if case .found(let r) = try tables.reader(f.number).get(lk, userKey: userKey, { kind, v in
+                            kind == .value ? try body(v) : nil
+                        }) {
+                            return r
+                        }
+                    }
+                    for level in 1..<Version.numLevels {
+                        let files = version.levels[level]
+                        if files.isEmpty { continue }
+                        let i = version.findFile(level: level, lookup)
+                        guard i < files.count, files[i].contains(userKey: key) else { continue }
+                        if case .found(let r) = try tables.reader(files[i].number).get(lk, userKey: userKey, { kind, v in
+                            kind == .value ? try body(v) : nil
+                        }) {
+                            return r
+                        }
+                    }
+                    return nil
+                }
             }
         }
-        for level in 1..<Version.numLevels {
-            let files = version.levels[level]
-            if files.isEmpty { continue }
-            let i = version.findFile(level: level, lookup)
-            guard i < files.count, files[i].contains(userKey: key) else { continue }
-            if let (k, v) = try tables.reader(files[i].number).get(lookup, userKey: key) {
-                return InternalKey.kind(k) == .value ? v : nil
-            }
-        }
-        return nil
     }
 
     func scan(from: [UInt8]?, to: [UInt8]?, snapshot: Snapshot?) throws -> StoreIterator {

@@ -53,58 +53,72 @@ final class Block: @unchecked Sendable {
     func makeIterator() -> BlockIterator { BlockIterator(self) }
 
     /// Point lookup: the first entry whose internal key is >= `target`, if it has the same
-    /// user key (returns the entry's internal key and value). No iterator is allocated;
-    /// decoding is bounds-checked as the iterator's.
-    func find(_ target: UnsafeRawBufferPointer) throws -> (key: [UInt8], value: [UInt8])? {
+    /// user key. Returns the entry's kind byte and the range of its value in `contents`
+    /// (valid while this block is alive). Allocates nothing: restart entries share no prefix,
+    /// so the binary search compares their keys where they lie; the scan after it rebuilds
+    /// keys in a stack buffer. Decoding is bounds-checked as the iterator's.
+    func find(_ target: UnsafeRawBufferPointer) throws -> (kind: UInt8, value: Range<Int>)? {
         let base = UnsafeRawPointer(contents.base)
         let limit = restartsOffset
         guard limit > 0 else { return nil }
-        var key = [UInt8]()
-        key.reserveCapacity(max(32, target.count))
         func corrupt(_ at: Int) -> LSMError {
             .corruption(file: fileName, offset: fileOffset, reason: "block entry at \(at): entry overruns the block")
         }
-        /// Decodes the entry at `p` onto `key`; returns the value range and the next offset.
-        func entry(_ at: Int) throws -> (value: Range<Int>, next: Int) {
-            var p = at
-            guard let shared = decodeVarint64(base, &p, limit), let nonShared = decodeVarint64(base, &p, limit),
-                  let vlen = decodeVarint64(base, &p, limit),
-                  shared <= UInt64(key.count), nonShared <= UInt64(limit - p), vlen <= UInt64(limit - p) - nonShared
-            else { throw corrupt(at) }
-            key.removeSubrange(Int(shared)...)
-            key.append(contentsOf: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
-            p += Int(nonShared)
-            return (p..<(p + Int(vlen)), p + Int(vlen))
-        }
-        func compare() -> Int {
-            key.withUnsafeBytes { k in
-                k.count >= 8 && target.count >= 8 ? compareInternal(k, target) : compareBytes(k, target)
-            }
+        @inline(__always)
+        func compare(_ k: UnsafeRawBufferPointer) -> Int {
+            k.count >= 8 && target.count >= 8 ? compareInternal(k, target) : compareBytes(k, target)
         }
         // Binary search for the last restart point whose key is < target.
         var left = 0, right = numRestarts - 1
         while left < right {
             let mid = (left + right + 1) / 2
-            let off = restartPoint(mid)
-            guard off < limit else { throw corrupt(off) }
-            key.removeAll(keepingCapacity: true)
-            _ = try entry(off)
-            if compare() < 0 { left = mid } else { right = mid - 1 }
+            var p = restartPoint(mid)
+            let at = p
+            guard p < limit, let shared = decodeVarint64(base, &p, limit), shared == 0,
+                  let nonShared = decodeVarint64(base, &p, limit), decodeVarint64(base, &p, limit) != nil,
+                  nonShared <= UInt64(limit - p)
+            else { throw corrupt(at) }
+            if compare(UnsafeRawBufferPointer(start: base + p, count: Int(nonShared))) < 0 { left = mid } else { right = mid - 1 }
         }
         var p = restartPoint(left)
         guard p < limit else { throw corrupt(p) }
-        key.removeAll(keepingCapacity: true)
-        while p < limit {
-            let (value, next) = try entry(p)
-            if compare() >= 0 {
-                guard key.count == target.count, key.count >= 8,
-                      key.withUnsafeBytes({ memcmp($0.baseAddress!, target.baseAddress!, key.count - 8) }) == 0 || key.count == 8
-                else { return nil }
-                return (key, [UInt8](UnsafeRawBufferPointer(start: base + value.lowerBound, count: value.count)))
+        return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { stack in
+            var buffer = stack.baseAddress!
+            var capacity = stack.count
+            var heap: UnsafeMutableRawPointer? = nil
+            defer { heap?.deallocate() }
+            var keyLength = 0
+            while p < limit {
+                let at = p
+                guard let shared = decodeVarint64(base, &p, limit), let nonShared = decodeVarint64(base, &p, limit),
+                      let vlen = decodeVarint64(base, &p, limit),
+                      shared <= UInt64(keyLength), nonShared <= UInt64(limit - p), vlen <= UInt64(limit - p) - nonShared
+                else { throw corrupt(at) }
+                let length = Int(shared) + Int(nonShared)
+                if length > capacity {
+                    var c = capacity * 2
+                    while c < length { c *= 2 }
+                    let grown = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
+                    grown.copyMemory(from: buffer, byteCount: Int(shared))
+                    heap?.deallocate()
+                    heap = grown
+                    buffer = grown
+                    capacity = c
+                }
+                if nonShared > 0 { (buffer + Int(shared)).copyMemory(from: base + p, byteCount: Int(nonShared)) }
+                keyLength = length
+                p += Int(nonShared)
+                let key = UnsafeRawBufferPointer(start: buffer, count: keyLength)
+                if compare(key) >= 0 {
+                    guard keyLength == target.count, keyLength >= 8,
+                          keyLength == 8 || memcmp(buffer, target.baseAddress!, keyLength - 8) == 0
+                    else { return nil }
+                    return (key[keyLength - 8], p..<(p + Int(vlen)))
+                }
+                p += Int(vlen)
             }
-            p = next
+            return nil
         }
-        return nil
     }
 
     /// Every entry, decoded (used for the index block and by tools).

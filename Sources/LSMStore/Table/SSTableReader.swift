@@ -99,9 +99,11 @@ final class SSTableReader: @unchecked Sendable {
     }
 
     /// Index of the first data block whose last key is >= `ikey`, or `indexKeys.count`.
-    func blockIndex(for ikey: [UInt8]) -> Int {
+    func blockIndex(for ikey: [UInt8]) -> Int { ikey.withUnsafeBytes { blockIndex(for: $0) } }
+
+    func blockIndex(for t: UnsafeRawBufferPointer) -> Int {
         var lo = 0, hi = indexHandles.count
-        ikey.withUnsafeBytes { t in
+        do {
             packedIndex.withUnsafeBytes { packed in
                 indexOffsets.withUnsafeBufferPointer { offsets in
                     while lo < hi {
@@ -116,18 +118,29 @@ final class SSTableReader: @unchecked Sendable {
     }
 
     /// False when the bloom filter rules `userKey` out.
-    func mayContain(userKey: [UInt8]) -> Bool {
+    func mayContain(userKey: UnsafeRawBufferPointer) -> Bool {
         guard let filter else { return true }
         return filter.mayContain(userKeyHash: bloomHash(userKey))
     }
 
-    /// The first entry at or after `lookup` if it has the same user key.
-    func get(_ lookup: [UInt8], userKey: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
-        guard mayContain(userKey: userKey) else { return nil }
+    func mayContain(userKey: [UInt8]) -> Bool { userKey.withUnsafeBytes { mayContain(userKey: $0) } }
+
+    /// Looks up internal key `lookup` (user key `userKey`): the first entry at or after it,
+    /// if it has the same user key, is handed to `body` as its kind and a borrowed view of
+    /// its value (valid during the call). `.absent` when the table has no entry for the key.
+    func get<R>(
+        _ lookup: UnsafeRawBufferPointer, userKey: UnsafeRawBufferPointer,
+        _ body: (ValueKind?, UnsafeRawBufferPointer) throws -> R
+    ) throws -> TableLookup<R> {
+        guard mayContain(userKey: userKey) else { return .absent }
         let i = blockIndex(for: lookup)
-        guard i < indexKeys.count else { return nil }
+        guard i < indexKeys.count else { return .absent }
         let block = try dataBlock(i)
-        return try lookup.withUnsafeBytes { try block.find($0) }
+        guard let (kind, range) = try block.find(lookup) else { return .absent }
+        return try withExtendedLifetime(block) {
+            .found(try body(ValueKind(rawValue: kind),
+                            UnsafeRawBufferPointer(start: block.contents.base + range.lowerBound, count: range.count)))
+        }
     }
 
     func makeIterator(fillCache: Bool = true) -> TableIterator { TableIterator(self, fillCache: fillCache) }
@@ -165,6 +178,14 @@ final class SSTableReader: @unchecked Sendable {
         }
         return count
     }
+}
+
+/// What a table lookup found.
+enum TableLookup<R> {
+    /// No entry for the user key in this table.
+    case absent
+    /// The newest visible entry's result (`body` was called with its kind and value).
+    case found(R)
 }
 
 /// Iterates every entry of a table, block after block.
