@@ -26,6 +26,8 @@ import Testing
         let map = try context.state(MapStateDescriptor(name: "m", keyCodec: StringCodec(), valueCodec: Int64Codec()))
         var model: [[UInt8]: [UInt8]] = [:]  // store key -> encoded value
         var changed: [[UInt8]: [UInt8]?] = [:]  // since the last takeChanges
+        var pendingCut: DispatchSemaphore? = nil
+        let cutMismatch = MessageBox()
         func write(_ key: [UInt8], _ v: [UInt8]?) {
             model[key] = v
             changed[key] = .some(v)
@@ -70,8 +72,44 @@ import Testing
             default:
                 // A checkpoint: everything written so far reaches the store, and the changes
                 // reported are the distinct keys written since the last one, deletions left out.
-                try backend.flush()
-                let live = KeyedStateBackend.distinctSorted(backend.takeChanges())
+                // Half of them take a cut as the job does: another thread writes it to the
+                // store a little later while the steps after it go on (their misses and
+                // evictions must wait for it), and checks the store as of the cut.
+                pendingCut?.wait()
+                pendingCut = nil
+                #expect(cutMismatch.value == nil, "seed \(seed): \(cutMismatch.value ?? "")")
+                let useCut = rng.next() % 2 == 0
+                var log: ChangeLog
+                if useCut {
+                    let cut = try backend.cut()
+                    log = backend.takeChanges()
+                    let sorted = cut.sortedBatch()
+                    log.append(sorted)
+                    let done = DispatchSemaphore(value: 0)
+                    let gate = backend.gate
+                    let expected = model.compactMapValues { $0 }
+                    let delay = UInt32.random(in: 0...2_000, using: &rng)
+                    let box = cutMismatch
+                    Thread {
+                        usleep(delay)
+                        do {
+                            if !sorted.isEmpty { try store.write(sorted) }
+                            var stored: [[UInt8]: [UInt8]] = [:]
+                            let it = try store.scan()
+                            while let (sk, sv) = try it.next() { stored[sk] = sv }
+                            if stored != expected { box.value = "store differs from the model as of the cut" }
+                            gate.didApply()
+                        } catch {
+                            gate.fail(error)
+                        }
+                        done.signal()
+                    }.start()
+                    pendingCut = done
+                } else {
+                    try backend.flush()
+                    log = backend.takeChanges()
+                }
+                let live = KeyedStateBackend.distinctSorted(log)
                 // Keys whose only writes were absorbed before any flush are not reported.
                 for (key, v) in live {
                     #expect(changed[key] != nil, "seed \(seed) step \(step): reported a key never written")
@@ -86,12 +124,16 @@ import Testing
                 #expect(backend.cachedEntries <= capacity)
                 // Values grown in place may pass the budget until the next admission.
                 #expect(bytes == Int.max || backend.cacheBytes <= bytes + 16, "seed \(seed): cache over its byte budget")
-                var stored: [[UInt8]: [UInt8]] = [:]
-                let it = try store.scan()
-                while let (sk, sv) = try it.next() { stored[sk] = sv }
-                #expect(stored == model, "seed \(seed) step \(step): store differs from the model after a flush")
+                if !useCut {
+                    var stored: [[UInt8]: [UInt8]] = [:]
+                    let it = try store.scan()
+                    while let (sk, sv) = try it.next() { stored[sk] = sv }
+                    #expect(stored == model, "seed \(seed) step \(step): store differs from the model after a flush")
+                }
             }
         }
+        pendingCut?.wait()
+        #expect(cutMismatch.value == nil, "seed \(seed): \(cutMismatch.value ?? "")")
     }
 }
 
@@ -136,6 +178,39 @@ extension StateBackendTests {
             #expect(try value.value() == k * 10, "key \(k) read from the store")
         }
     }
+}
+
+extension StateBackendTests {
+    /// A cut that could not be written to the store breaks the backend: its next cut, and
+    /// any store access, throws that error instead of going on without the cut's state.
+    @Test func aCutThatCannotBeAppliedFailsWhatFollows() throws {
+        let dir = temp("cutfail")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = Options()
+        options.walEnabled = false
+        let store = try LSMStore.open(at: dir, options: options)
+        defer { try? store.close() }
+        let backend = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: 2)
+        let context = KeyedContext<Int64>(backend: backend, initialKey: 0, subtaskIndex: 0)
+        let value = try context.state(ValueStateDescriptor(name: "v", codec: Int64Codec()))
+        backend.setCurrentKey(Int64Codec().encode(1))
+        try value.update(10)
+        let cut = try backend.cut()
+        #expect(cut.entries.count == 1)
+        backend.gate.fail(LSMError.invalidArgument("injected"))
+        #expect(throws: LSMError.self) { try backend.cut() }
+        // Filling the two slots and a third key evicts a dirty slot: the write must not happen.
+        for k: Int64 in 2...4 {
+            backend.setCurrentKey(Int64Codec().encode(k))
+            do { try value.update(k) } catch { return }
+        }
+        Issue.record("evicting past a failed cut did not throw")
+    }
+}
+
+/// A message set by another thread, read after it signalled.
+final class MessageBox: @unchecked Sendable {
+    var value: String? = nil
 }
 
 /// A seeded generator for the backend test.

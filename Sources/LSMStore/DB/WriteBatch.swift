@@ -22,6 +22,11 @@ public struct WriteBatch: Sendable {
 
     init(rep: [UInt8]) { self.rep = rep }
 
+    /// Makes room for about `bytes` more bytes of operations without reallocating.
+    public mutating func reserveCapacity(_ bytes: Int) {
+        rep.reserveCapacity(rep.count + max(0, bytes))
+    }
+
     /// Number of operations in the batch.
     public var count: Int { Int(decodeFixed32(rep, 8)) }
 
@@ -73,8 +78,10 @@ public struct WriteBatch: Sendable {
     }
 
     /// Removes every operation.
+    /// Removes every operation, keeping the storage for reuse.
     public mutating func clear() {
-        rep = [UInt8](repeating: 0, count: WriteBatch.headerSize)
+        rep.removeSubrange(WriteBatch.headerSize...)
+        for i in 0..<WriteBatch.headerSize { rep[i] = 0 }
     }
 
     var sequence: UInt64 {

@@ -171,28 +171,36 @@ func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) thro
         throw LSMError.corruption(file: name, offset: handle.offset, reason: "block size \(handle.size) implausible")
     }
     let n = Int(handle.size)
-    let raw = try file.readExactly(at: handle.offset, count: n + blockTrailerSize)
-    return try raw.withUnsafeBytes { buf -> BlockContents in
-        let expected = CRC32C.unmask(loadFixed32(buf.baseAddress!, n + 1))
-        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buf[0..<(n + 1)]))
+    let total = n + blockTrailerSize
+    // The block and its trailer are read into a temporary buffer (on the stack when small):
+    // no zero-filled array per read.
+    return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buf -> BlockContents in
+        let got = try file.read(at: handle.offset, into: buf)
+        guard got == total else {
+            throw LSMError.corruption(
+                file: name, offset: handle.offset, reason: "truncated: wanted \(total) bytes, file has \(got) from there")
+        }
+        let bytes = UnsafeRawBufferPointer(buf)
+        let expected = CRC32C.unmask(loadFixed32(bytes.baseAddress!, n + 1))
+        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(n + 1)]))
         guard expected == actual else {
             throw LSMError.corruption(file: name, offset: handle.offset, reason: "block checksum mismatch")
         }
-        switch BlockCompressionType(rawValue: buf[n]) {
+        switch BlockCompressionType(rawValue: bytes[n]) {
         case .uncompressed:
-            return BlockContents(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+            return BlockContents(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
         case .lz4:
             var p = 0
-            guard let rawLen = decodeVarint64(buf.baseAddress!, &p, n), rawLen <= 1 << 30 else {
+            guard let rawLen = decodeVarint64(bytes.baseAddress!, &p, n), rawLen <= 1 << 30 else {
                 throw LSMError.corruption(file: name, offset: handle.offset, reason: "bad LZ4 block length")
             }
             let out = BlockContents(count: Int(rawLen))
-            guard LZ4.decompress(UnsafeRawBufferPointer(rebasing: buf[p..<n]), into: out.base, outputSize: Int(rawLen)) else {
+            guard LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[p..<n]), into: out.base, outputSize: Int(rawLen)) else {
                 throw LSMError.corruption(file: name, offset: handle.offset, reason: "LZ4 block does not decompress")
             }
             return out
         case nil:
-            throw LSMError.corruption(file: name, offset: handle.offset, reason: "unknown compression type \(buf[n])")
+            throw LSMError.corruption(file: name, offset: handle.offset, reason: "unknown compression type \(bytes[n])")
         }
     }
 }

@@ -45,6 +45,36 @@ final class Channel<Element>: @unchecked Sendable {
         return e
     }
 
+    /// Adds `e` unless the channel is full or closed; never blocks.
+    @discardableResult
+    func tryPush(_ e: Element) -> Bool {
+        lock.lock()
+        guard count < capacity && !closed else {
+            lock.unlock()
+            return false
+        }
+        items.append(e)
+        lock.broadcastAndUnlock()
+        return true
+    }
+
+    /// The oldest element, or nil when empty; never blocks.
+    func tryPop() -> Element? {
+        lock.lock()
+        guard count > 0 else {
+            lock.unlock()
+            return nil
+        }
+        let e = items[head]
+        head += 1
+        if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        lock.broadcastAndUnlock()
+        return e
+    }
+
     func close() {
         lock.lock()
         closed = true

@@ -454,8 +454,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             let stats = JobCheckpointStats(
                 id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
                 alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
-                syncMilliseconds: f.acks.map { ms($0.cacheFlush + ($0.report?.syncDuration ?? .zero)) }.max() ?? 0,
-                asyncMilliseconds: reports.map { ms($0.asyncDuration) }.max() ?? 0,
+                syncMilliseconds: f.acks.map { ms($0.cacheFlush) }.max() ?? 0,
+                asyncMilliseconds: f.acks.map { ms($0.cutApply + ($0.report.map { $0.syncDuration + $0.asyncDuration } ?? .zero)) }.max() ?? 0,
                 totalMilliseconds: total,
                 bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
                 fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
@@ -485,26 +485,51 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var processed = 0
         var out = 0
         // Room for every checkpoint that may be in flight, so a barrier never waits here.
-        let uploads = Channel<(PendingCheckpoint, Duration, Duration, ChangeLog)>(capacity: max(2, env.checkpointing.maxConcurrent))
+        let uploads = Channel<(id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog)>(
+            capacity: max(2, env.checkpointing.maxConcurrent))
         let uploadDone = DispatchGroup()
         uploadDone.enter()
-        // The asynchronous phase runs here while the subtask goes on processing.
+        let gate = backend.gate
+        let recycled = backend.recycledCuts
+        let tracking = backend.trackChanges
+        let mode = env.checkpointing.mode
+        // Everything after the cut runs here while the subtask goes on processing: the cut's
+        // entries go into the store, the store switches memtables (the checkpoint now holds
+        // exactly the state at the barrier), and the checkpoint's files are uploaded.
         let uploader = Thread {
             Thread.current.name = "upload-\(i)"
             defer { uploadDone.leave() }
-            while let (pending, alignment, cacheFlush, changed) = uploads.pop() {
-                do {
-                    let r = try pending.complete()
+            while let (id, cut, alignment, pause, changedBefore) = uploads.pop() {
+                var changed = changedBefore
+                func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
                     state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: pending.id, report: r, alignment: alignment, cacheFlush: cacheFlush, error: nil,
-                                          at: self.clock.now))
+                    state.acks.append(Ack(subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
+                                          cutApply: apply, error: error, at: self.clock.now))
                     state.lock.unlock()
+                }
+                let t0 = self.clock.now
+                let pending: PendingCheckpoint
+                do {
+                    try gate.check()
+                    let batch = cut.sortedBatch()
+                    if !batch.isEmpty { try store.write(batch) }
+                    if tracking { changed.append(batch) }
+                    pending = try checkpointer.begin(mode: mode, id: id)
+                    gate.didApply()
+                    var emptied = cut.entries  // releases the values here, not on the subtask
+                    emptied.removeAll(keepingCapacity: true)
+                    recycled.tryPush(emptied)
+                } catch {
+                    gate.fail(error)
+                    ack(nil, self.clock.now - t0, "\(error)")
+                    continue
+                }
+                let apply = self.clock.now - t0
+                do {
+                    ack(try pending.complete(), apply, nil)
                 } catch {
                     pending.abort()
-                    state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: pending.id, report: nil, alignment: alignment, cacheFlush: cacheFlush,
-                                          error: "\(error)", at: self.clock.now))
-                    state.lock.unlock()
+                    ack(nil, apply, "\(error)")
                 }
                 // The lower bound is a measurement, not part of the checkpoint: it is taken
                 // after the ack so it does not delay the checkpoint's completion.
@@ -513,7 +538,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     changed.forEachDistinctLive { k, v in sizer.add(key: k, value: v) }
                     let bound = UInt64(sizer.finish())
                     state.lock.lock()
-                    state.lowerBounds[pending.id, default: 0] += bound
+                    state.lowerBounds[id, default: 0] += bound
                     state.lock.unlock()
                 }
             }
@@ -554,13 +579,11 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             case .barrier(let id, let injectedAt):
                 let alignment = clock.now - injectedAt
                 let tb = clock.now
-                // Synchronous phase: the cache's updates go to the store, then the store
-                // switches memtables; the rest happens on the upload thread.
-                try backend.flush()
-                let cacheFlush = clock.now - tb
-                let changed = backend.takeChanges()
-                let pending = try checkpointer.begin(mode: env.checkpointing.mode, id: id)
-                uploads.push((pending, alignment, cacheFlush, changed))
+                // Synchronous phase: only the cut, a copy of the cache's dirty entries; the
+                // upload thread writes it to the store and takes the checkpoint.
+                let cut = try backend.cut()
+                let pause = clock.now - tb
+                uploads.push((id, cut, alignment, pause, backend.takeChanges()))
             case .end:
                 try backend.flush()
                 return
@@ -606,8 +629,11 @@ struct Ack {
     let id: UInt64
     let report: CheckpointReport?
     let alignment: Duration
-    /// Writing the state cache's dirty entries to the store (part of the synchronous phase).
+    /// The synchronous phase: the subtask's pause to copy the cache's dirty entries (the cut).
     let cacheFlush: Duration
+    /// Writing the cut to the store and switching memtables, on the upload thread (part of
+    /// the asynchronous phase).
+    let cutApply: Duration
     let error: String?
     /// When the part was finished (a checkpoint completes when its last part does).
     let at: ContinuousClock.Instant

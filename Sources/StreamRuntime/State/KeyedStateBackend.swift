@@ -53,6 +53,11 @@ final class KeyedStateBackend {
     /// Reused to build store keys for lookups, so a hit allocates nothing.
     private var scratch: [UInt8] = []
 
+    /// Orders this backend's store accesses after the checkpoint cuts it handed over.
+    let gate = CutGate()
+    /// Cut entry arrays the upload thread has applied and emptied, handed back for reuse.
+    let recycledCuts = Channel<[StateCut.Entry]>(capacity: 2)
+
     /// Record the entries each flush writes (for a checkpoint's lower bound).
     var trackChanges = false
     /// Entries written since the last `takeChanges()`, in write order (a key may repeat).
@@ -133,7 +138,11 @@ final class KeyedStateBackend {
             s = found
             slots[s].referenced = true
         } else {
-            let v = cacheMirrorsStore ? nil : try store.get(scratch)
+            var v: [UInt8]? = nil
+            if !cacheMirrorsStore {
+                try gate.wait()
+                v = try store.get(scratch)
+            }
             s = try admit(Slot(key: key, value: v ?? [], present: v != nil, dirty: false, referenced: true))
         }
         if mapKey == nil {
@@ -241,10 +250,29 @@ final class KeyedStateBackend {
                 }
             }
         }
+        try gate.wait()
         try store.write(batch)
         for (_, _, s) in order { slots[s].dirty = false }
         if trackChanges { changes.append(batch) }
         dirtySlots.removeAll(keepingCapacity: true)
+    }
+
+    /// A checkpoint's cut: takes every dirty entry (sharing, not copying, its value) and
+    /// marks the slots clean, without touching the store (the caller writes the cut from
+    /// another thread and reports to `gate`). The subtask stops only for this walk.
+    func cut() throws -> StateCut {
+        try gate.check()
+        // An entry array the upload thread is done with is reused.
+        var entries = recycledCuts.tryPop() ?? []
+        entries.removeAll(keepingCapacity: true)
+        entries.reserveCapacity(dirtySlots.count)
+        for s in dirtySlots {
+            entries.append(StateCut.Entry(key: slots[s].key, value: slots[s].value, present: slots[s].present))
+            slots[s].dirty = false
+        }
+        dirtySlots.removeAll(keepingCapacity: true)
+        gate.took()
+        return StateCut(entries: entries)
     }
 
     /// The batches written since the last call, in write order; `forEachDistinctLive` turns
@@ -267,6 +295,7 @@ final class KeyedStateBackend {
     /// Entries of map state `state` for the current key, from the store after a flush.
     func mapEntries(state: UInt8) throws -> [(key: [UInt8], value: [UInt8])] {
         try flush()
+        try gate.wait()
         let prefix = storeKey(state: state, mapKey: [])
         var upper = prefix
         // The smallest key after every key with this prefix.
@@ -430,6 +459,13 @@ struct StateKey: Hashable {
 func compareRaw(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Int {
     let n = min(x.count, y.count)
     if n > 0, let xp = x.baseAddress, let yp = y.baseAddress {
+        // The first 8 bytes as one big-endian word: cheaper than a memcmp call.
+        if n >= 8 {
+            let a = UInt64(bigEndian: xp.loadUnaligned(as: UInt64.self))
+            let b = UInt64(bigEndian: yp.loadUnaligned(as: UInt64.self))
+            if a != b { return a < b ? -1 : 1 }
+            if n == 8 { return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1) }
+        }
         let c = memcmp(xp, yp, n)
         if c != 0 { return Int(c) }
     }

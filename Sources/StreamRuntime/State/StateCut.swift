@@ -1,0 +1,99 @@
+import Foundation
+import LSMStore
+
+/// The state cache's dirty entries at a checkpoint's barrier. Taking a cut copies no value:
+/// each entry shares its slot's value array (copy-on-write), and a slot updated after the
+/// barrier gets a new array on that update, leaving the cut's intact. So the subtask stops
+/// only to walk its dirty list; sorting the entries, writing them to the store and switching
+/// the store's memtable happen on the subtask's upload thread while records flow on.
+struct StateCut: @unchecked Sendable {
+    struct Entry {
+        var key: StateKey
+        /// The value at the barrier; ignored when `present` is false (a cleared value).
+        var value: [UInt8]
+        var present: Bool
+    }
+
+    /// One entry per dirty key, in slot order. Keys are distinct.
+    var entries: [Entry]
+
+    /// A write batch of the entries in key order (the memtable takes an ascending run
+    /// several times faster than random order).
+    func sortedBatch() -> WriteBatch {
+        var order = entries.indices.map { (entries[$0].key.order0, entries[$0].key.order1, $0) }
+        order.sort { a, b in
+            if a.0 != b.0 { return a.0 < b.0 }
+            if a.1 != b.1 { return a.1 < b.1 }
+            return StateKey.compare(entries[a.2].key, entries[b.2].key) < 0
+        }
+        var bytes = 0
+        for e in entries { bytes += e.key.count + e.value.count + 12 }
+        var batch = WriteBatch(reservingCapacity: bytes)
+        for (_, _, i) in order {
+            entries[i].key.withBytes { k in
+                if entries[i].present {
+                    entries[i].value.withUnsafeBytes { batch.put(key: k, value: $0) }
+                } else {
+                    batch.delete(key: k)
+                }
+            }
+        }
+        return batch
+    }
+}
+
+/// Orders a backend's own store accesses after the cuts it handed to the upload thread: a
+/// read on a cache miss, a write of evicted entries or a scan waits until every cut taken
+/// so far is in the store (and its checkpoint has switched memtables), so the store never
+/// answers with a value older than the cache had, and no later write lands before an
+/// earlier cut. A cut that could not be applied breaks the gate for good: the next access
+/// or cut throws its error and the attempt fails over.
+final class CutGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var taken = 0
+    private var applied = 0
+    private var failure: Error? = nil
+
+    /// A cut was handed over.
+    func took() {
+        condition.lock()
+        taken += 1
+        condition.unlock()
+    }
+
+    /// The oldest outstanding cut is in the store.
+    func didApply() {
+        condition.lock()
+        applied += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// A cut could not be applied: the store misses state the cache no longer marks dirty.
+    func fail(_ error: Error) {
+        condition.lock()
+        if failure == nil { failure = error }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The error that broke the gate, if any.
+    var error: Error? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
+    /// Waits until every cut taken is applied; throws the error of one that failed.
+    func wait() throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while applied < taken && failure == nil { condition.wait() }
+        if let failure { throw failure }
+    }
+
+    /// Throws the error of a cut that failed, without waiting.
+    func check() throws {
+        if let e = error { throw e }
+    }
+}
