@@ -58,8 +58,8 @@ struct JobBenchmark: ParsableCommand {
     @Option(help: "Memory budget of each subtask's write-back state cache, in MiB.")
     var cacheMb = 256
 
-    @Option(help: "Block cache of each subtask's store, in MiB.")
-    var blockCacheMb = 8
+    @OptionGroup(title: "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)")
+    var tuning: StoreTuning
 
     @Flag(help: "The source waits for a checkpoint in flight instead of delaying the next trigger (exact cuts every N records).")
     var waitForInFlight = false
@@ -75,7 +75,6 @@ struct JobBenchmark: ParsableCommand {
         }
         guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
-        guard blockCacheMb >= 0 else { throw ValidationError("--block-cache-mb must not be negative") }
     }
 
     func run() throws {
@@ -88,6 +87,9 @@ struct JobBenchmark: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
         print("job on \(p.name): \(n) rows, \(p.accounts) accounts; checkpoint every \(everyRecords) records")
+        var shown = StateBackendConfig(directory: "").options
+        tuning.apply(to: &shown)
+        print("store: \(StoreTuning.describe(shown)); state cache \(cacheMb) MiB per subtask")
         var digests = Set<UInt64>()
         for par in parallelism.split(separator: ",").compactMap({ Int($0) }) {
             for m in modes {
@@ -97,7 +99,7 @@ struct JobBenchmark: ParsableCommand {
                 env.checkpointing.trigger = .everyRecords(everyRecords)
                 env.logger.logLevel = .warning  // the figures are printed below
                 env.stateBackend.cacheBytes = cacheMb << 20
-                env.stateBackend.options.blockCacheSize = blockCacheMb << 20
+                tuning.apply(to: &env.stateBackend.options)
                 env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
                 env.measureLowerBound = !noLowerBound
                 let counter = CountingSink<Int64>.Counter()

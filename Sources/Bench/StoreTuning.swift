@@ -25,6 +25,12 @@ struct StoreTuning: ParsableArguments {
     @Option(help: "Compaction style: leveled or partitioned.")
     var compaction: String?
 
+    @Option(help: "Partitioned style: compact a partition when its L0 pieces hold this many times its size.")
+    var partitionRatio: Double?
+
+    @Option(help: "Partitioned style: compact a partition when this many L0 pieces overlap it (bounds a read's table probes).")
+    var partitionMaxDepth: Int?
+
     func validate() throws {
         if let compression, Compression(rawValue: compression) == nil {
             throw ValidationError("--compression must be lz4 or none")
@@ -39,6 +45,10 @@ struct StoreTuning: ParsableArguments {
         if let compaction, CompactionStyle(rawValue: compaction) == nil {
             throw ValidationError("--compaction must be leveled or partitioned")
         }
+        if let partitionRatio, !(partitionRatio > 0 && partitionRatio <= 100) {
+            throw ValidationError("--partition-ratio must be in (0, 100]")
+        }
+        if let partitionMaxDepth, partitionMaxDepth < 2 { throw ValidationError("--partition-max-depth must be at least 2") }
     }
 
     /// Applies the options that were given.
@@ -50,6 +60,8 @@ struct StoreTuning: ParsableArguments {
         if let bloomBits { o.bloomBitsPerKey = bloomBits }
         if let targetFileMB { o.targetFileSize = targetFileMB << 20 }
         if let s = compaction.flatMap(CompactionStyle.init(rawValue:)) { o.compactionStyle = s }
+        if let partitionRatio { o.partitionCompactionRatio = partitionRatio }
+        if let partitionMaxDepth { o.partitionMaxDepth = partitionMaxDepth }
     }
 
     /// One line describing the store's settings.
@@ -57,5 +69,7 @@ struct StoreTuning: ParsableArguments {
         "\(o.compression.rawValue), \(o.blockSize)-byte blocks, \(o.blockCacheSize >> 20) MiB block cache, "
             + "\(o.memtableSize >> 20) MiB memtable, \(o.bloomBitsPerKey) bloom bits/key, "
             + "\(o.targetFileSize >> 20) MiB target files, \(o.compactionStyle.rawValue) compaction"
+            + (o.compactionStyle == .partitioned
+                ? " (ratio \(o.partitionCompactionRatio), max depth \(o.partitionMaxDepth))" : "")
     }
 }

@@ -75,7 +75,7 @@ extension SSTableReader {
     /// The entry a lookup finds, copied (for tests).
     func get(_ lookup: [UInt8], userKey: [UInt8]) throws -> (kind: ValueKind?, value: [UInt8])? {
         let r = try lookup.withUnsafeBytes { lk in
-            try userKey.withUnsafeBytes { uk in try get(lk, userKey: uk) { kind, v in (kind, [UInt8](v)) } }
+            try get(lk, userKeyHash: bloomHash(userKey)) { kind, v in (kind, [UInt8](v)) }
         }
         if case .found(let e) = r { return e }
         return nil

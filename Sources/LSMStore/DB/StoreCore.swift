@@ -363,6 +363,7 @@ final class StoreCore: @unchecked Sendable {
         return try withExtendedLifetime(view) {
             try lookup.withUnsafeBytes { lk in
                 try key.withUnsafeBytes { userKey in
+                    let keyHash = bloomHash(userKey)
                     switch view.mem.find(lk) {
                     case .found(let v): return try body(v)
                     case .deleted: return nil
@@ -377,7 +378,7 @@ final class StoreCore: @unchecked Sendable {
                     }
                     let version = view.version
                     for f in version.level0Candidates(key) {
-                        if case .found(let r) = try tables.reader(f.number).get(lk, userKey: userKey, { kind, v in
+                        if case .found(let r) = try tables.reader(for: f).get(lk, userKeyHash: keyHash, { kind, v in
                             kind == .value ? try body(v) : nil
                         }) {
                             return r
@@ -388,7 +389,7 @@ final class StoreCore: @unchecked Sendable {
                         if files.isEmpty { continue }
                         let i = version.findFile(level: level, lookup)
                         guard i < files.count, files[i].contains(userKey: key) else { continue }
-                        if case .found(let r) = try tables.reader(files[i].number).get(lk, userKey: userKey, { kind, v in
+                        if case .found(let r) = try tables.reader(for: files[i]).get(lk, userKeyHash: keyHash, { kind, v in
                             kind == .value ? try body(v) : nil
                         }) {
                             return r

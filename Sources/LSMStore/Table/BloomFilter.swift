@@ -18,7 +18,31 @@ struct BloomFilterBuilder {
         min(30, max(1, Int(Double(bitsPerKey) * 0.69)))
     }
 
+    /// The filter in the cache-local format: `k` probes of a key all fall in one 64-byte
+    /// line, so a lookup costs one cache miss, not `k` (RocksDB's "fast local bloom" idea).
+    /// Layout: `L` lines of 64 bytes, then one byte `0x80 | k`. See docs/FORMAT.md §7.5.
     func finish() -> [UInt8] {
+        let k = Self.probes(bitsPerKey: bitsPerKey)
+        let lines = max(1, (hashes.count * bitsPerKey + 511) / 512)
+        var out = [UInt8](repeating: 0, count: lines * 64 + 1)
+        out[lines * 64] = 0x80 | UInt8(k)
+        out.withUnsafeMutableBufferPointer { buf in
+            for h in hashes {
+                let line = Int((UInt64(UInt32(truncatingIfNeeded: h >> 32)) &* UInt64(lines)) >> 32) * 64
+                var a = UInt32(truncatingIfNeeded: h)
+                for _ in 0..<k {
+                    let bit = Int(a >> 23)  // 0..<512
+                    buf[line + (bit >> 3)] |= UInt8(1) << UInt8(bit & 7)
+                    a = a &* 0x9E37_79B9
+                }
+            }
+        }
+        return out
+    }
+
+    /// The filter in the original format (`k` probes spread over the whole bit array), as
+    /// tables written before the cache-local format hold it; kept for tests of the reader.
+    func finishSpread() -> [UInt8] {
         let k = Self.probes(bitsPerKey: bitsPerKey)
         let bits = max(64, hashes.count * bitsPerKey)
         let bytes = (bits + 7) / 8
@@ -44,14 +68,30 @@ struct BloomFilterBuilder {
 struct BloomFilter: Sendable {
     let data: [UInt8]
 
-    /// Returns false only when the key is certainly absent.
+    /// Returns false only when the key is certainly absent. Reads both formats: a last
+    /// byte `0x80 | k` is the cache-local format, `k` alone the spread one; anything else
+    /// (or a filter too short for its format) never rules a key out.
     func mayContain(userKeyHash h: UInt64) -> Bool {
         let n = data.count
         guard n >= 2 else { return true }
-        let k = Int(data[n - 1])
-        guard k >= 1, k <= 30 else { return true }  // unknown encoding: never rule a key out
-        let nbits = UInt64((n - 1) * 8)
         return data.withUnsafeBufferPointer { buf in
+            let tag = buf[n - 1]
+            if tag & 0x80 != 0 {
+                let k = Int(tag & 0x7F)
+                let lines = (n - 1) / 64
+                guard k >= 1, k <= 30, lines >= 1, (n - 1) % 64 == 0 else { return true }
+                let line = Int((UInt64(UInt32(truncatingIfNeeded: h >> 32)) &* UInt64(lines)) >> 32) * 64
+                var a = UInt32(truncatingIfNeeded: h)
+                for _ in 0..<k {
+                    let bit = Int(a >> 23)
+                    if buf[line + (bit >> 3)] & (UInt8(1) << UInt8(bit & 7)) == 0 { return false }
+                    a = a &* 0x9E37_79B9
+                }
+                return true
+            }
+            let k = Int(tag)
+            guard k >= 1, k <= 30 else { return true }  // unknown encoding: never rule a key out
+            let nbits = UInt64((n - 1) * 8)
             var a = UInt32(truncatingIfNeeded: h)
             let delta = UInt32(truncatingIfNeeded: h >> 32) | 1
             for _ in 0..<k {

@@ -125,14 +125,15 @@ final class SSTableReader: @unchecked Sendable {
 
     func mayContain(userKey: [UInt8]) -> Bool { userKey.withUnsafeBytes { mayContain(userKey: $0) } }
 
-    /// Looks up internal key `lookup` (user key `userKey`): the first entry at or after it,
+    /// Looks up internal key `lookup` (whose user key hashes to `userKeyHash`, see `bloomHash`):
+    /// the first entry at or after it,
     /// if it has the same user key, is handed to `body` as its kind and a borrowed view of
     /// its value (valid during the call). `.absent` when the table has no entry for the key.
     func get<R>(
-        _ lookup: UnsafeRawBufferPointer, userKey: UnsafeRawBufferPointer,
+        _ lookup: UnsafeRawBufferPointer, userKeyHash: UInt64,
         _ body: (ValueKind?, UnsafeRawBufferPointer) throws -> R
     ) throws -> TableLookup<R> {
-        guard mayContain(userKey: userKey) else { return .absent }
+        if let filter, !filter.mayContain(userKeyHash: userKeyHash) { return .absent }
         let i = blockIndex(for: lookup)
         guard i < indexKeys.count else { return .absent }
         let block = try dataBlock(i)

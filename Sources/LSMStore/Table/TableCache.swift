@@ -19,6 +19,17 @@ final class TableCache: @unchecked Sendable {
         return r
     }
 
+    /// The reader of `file` for a point lookup: the one pinned in its metadata, or one from
+    /// the cache, then pinned while the cache is under its capacity (so with more live files
+    /// than `maxOpenFiles`, the rest stay bounded by the LRU). A pinned reader's file stays
+    /// open until no version references the metadata.
+    func reader(for file: FileMetaData) throws -> SSTableReader {
+        if let r = file.pinnedReader.load() { return r }
+        let r = try reader(file.number)
+        if readers.count < readers.capacity { return file.pinnedReader.storeIfNil(r) }
+        return r
+    }
+
     func evict(_ number: UInt64) {
         readers.erase(number)
         blockCache?.eraseAll { $0.fileNumber == number }
