@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench
+.PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
 
 # Installs the system packages the build needs when they are missing (Debian).
 deps:
@@ -63,6 +63,12 @@ rocksdb-deps:
 rocksdb-rmw: rocksdb-deps
 	mkdir -p .build-rocksdb
 	$(CC) -O2 -std=c11 -Wall -Wextra -o .build-rocksdb/rmw tools/rocksdb-rmw/rmw.c -lrocksdb -lm
+
+# Regression check (opt-in, a few minutes): fill, readrandom, the RMW workload and the keyed
+# job with a small state cache, beside RocksDB's db_bench and the RMW harness in one run;
+# prints the ratios and fails when one falls below half of its target.
+bench-check: release rocksdb-rmw
+	$(SWIFT) run -c release Bench check --rmw-harness .build-rocksdb/rmw
 
 # The read-modify-write workload on the store beside RocksDB, in one run, both modes.
 rmw-bench: release rocksdb-rmw

@@ -93,21 +93,9 @@ struct JobBenchmark: ParsableCommand {
         var digests = Set<UInt64>()
         for par in parallelism.split(separator: ",").compactMap({ Int($0) }) {
             for m in modes {
-                let env = StreamExecutionEnvironment(stateDirectory: base + "/state", checkpointDirectory: base + "/chk")
-                env.parallelism = par
-                env.checkpointing.mode = m
-                env.checkpointing.trigger = .everyRecords(everyRecords)
-                env.logger.logLevel = .warning  // the figures are printed below
-                env.stateBackend.cacheBytes = cacheMb << 20
-                tuning.apply(to: &env.stateBackend.options)
-                env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
-                env.measureLowerBound = !noLowerBound
-                let counter = CountingSink<Int64>.Counter()
-                let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
-                    .keyBy(codec: Int64Codec()) { Int64($0.account) }
-                    .process { AccountAggregate() }
-                    .sink { _ in CountingSink(counter: counter) }
-                let r = try env.execute(job, name: "\(m.rawValue) p\(par)")
+                let r = try Self.execute(
+                    rows: rowsBox, base: base, parallelism: par, mode: m, everyRecords: everyRecords, cacheMB: cacheMb,
+                    tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound)
                 digests.insert(r.stateDigest)
                 let totals = r.checkpoints.map(\.totalMilliseconds)
                 print(String(format: "  checkpoint phases, median ms: alignment %.1f, sync %.1f, async %.1f, total %.1f",
@@ -120,6 +108,30 @@ struct JobBenchmark: ParsableCommand {
             }
         }
         print(digests.count == 1 ? "state digests agree across runs" : "STATE DIGESTS DIFFER ACROSS RUNS")
+    }
+}
+
+extension JobBenchmark {
+    /// Runs the keyed job once on `rows` and returns its result.
+    static func execute(
+        rows rowsBox: RowsBox, base: String, parallelism: Int, mode: CheckpointMode, everyRecords: Int, cacheMB: Int,
+        tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true
+    ) throws -> JobResult {
+        let env = StreamExecutionEnvironment(stateDirectory: base + "/state", checkpointDirectory: base + "/chk")
+        env.parallelism = parallelism
+        env.checkpointing.mode = mode
+        env.checkpointing.trigger = .everyRecords(everyRecords)
+        env.logger.logLevel = .warning  // the figures are printed by the caller
+        env.stateBackend.cacheBytes = cacheMB << 20
+        tuning.apply(to: &env.stateBackend.options)
+        env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
+        env.measureLowerBound = lowerBound
+        let counter = CountingSink<Int64>.Counter()
+        let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
+            .keyBy(codec: Int64Codec()) { Int64($0.account) }
+            .process { AccountAggregate() }
+            .sink { _ in CountingSink(counter: counter) }
+        return try env.execute(job, name: "\(mode.rawValue) p\(parallelism)")
     }
 }
 

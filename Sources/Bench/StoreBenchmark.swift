@@ -144,7 +144,9 @@ struct Runner {
         }
     }
 
-    mutating func run(_ name: String) throws {
+    /// Runs one benchmark, prints its line and returns its ops/s.
+    @discardableResult
+    mutating func run(_ name: String) throws -> Double {
         var ops = 0
         var bytes = 0
         var found = 0
@@ -197,6 +199,7 @@ struct Runner {
         if bytes > 0 { line += String(format: "; %7.1f MB/s", Double(bytes) / seconds / 1e6) }
         if name.hasPrefix("read") { line += " (\(found) of \(ops) found)" }
         print(line)
+        return Double(ops) / seconds
     }
 }
 
