@@ -69,6 +69,18 @@ public final class LSMStore: @unchecked Sendable {
         try core.get(key, snapshot: snapshot)
     }
 
+    /// Writes a batch whose keys strictly ascend straight into new tables, bypassing the
+    /// memtable (and the write-ahead log): for large sorted batches, such as a state cache's
+    /// checkpoint cut, it saves inserting every entry into the memtable and flushing the same
+    /// bytes later. Atomic and durable on return (tables and manifest are synced). Writers
+    /// wait while it runs; a non-empty memtable is flushed first.
+    ///
+    /// - Throws: `LSMError.invalidArgument` when the keys do not strictly ascend (nothing is
+    ///   written), `LSMError.io` for system errors.
+    public func ingest(_ batch: WriteBatch) throws {
+        try core.ingest(batch)
+    }
+
     /// Reads the value stored under `key` into `buffer`, replacing its contents and reusing
     /// its storage, so a caller that keeps one buffer reads without allocating. Returns
     /// false (and leaves `buffer` empty) when the key has no value.

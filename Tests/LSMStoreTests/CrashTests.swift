@@ -13,6 +13,8 @@ import Testing
         case flush
         case compact
         case checkpoint(CheckpointMode)
+        /// A sorted batch written straight into tables (atomic, durable on return): one write.
+        case ingest([(String, String?)])
     }
 
     static func scenario(seed: UInt64) -> [Op] {
@@ -25,6 +27,9 @@ import Testing
             case 0: ops.append(.flush)
             case 1: ops.append(.compact)
             case 5: ops.append(.checkpoint(Bool.random(using: &rng) ? .full : .incremental))
+            case 6:
+                let keys = Set((0..<Int.random(in: 1...6, using: &rng)).map { _ in "k\(Int.random(in: 0..<25, using: &rng))" })
+                ops.append(.ingest(keys.sorted().map { ($0, Bool.random(using: &rng) ? "i\(i)-\($0)" : nil) }))
             case 2..<5: ops.append(.delete(k, sync: sync))
             default: ops.append(.put(k, "v\(i)-" + String(repeating: "x", count: Int.random(in: 0..<200, using: &rng)), sync: sync))
             }
@@ -62,6 +67,14 @@ import Testing
                     try store.delete(Array(k.utf8), sync: sync)
                     if sync { lastSynced = acked }
                     acked += 1
+                case .ingest(let entries):
+                    var batch = WriteBatch()
+                    for (k, v) in entries {
+                        if let v { batch.put(Array(k.utf8), Array(v.utf8)) } else { batch.delete(Array(k.utf8)) }
+                    }
+                    try store.ingest(batch)
+                    lastSynced = acked
+                    acked += 1
                 case .flush: try store.flush()
                 case .compact: try store.compact()
                 case .checkpoint(let mode):
@@ -83,6 +96,7 @@ import Testing
             switch op {
             case let .put(k, v, _): m[k] = v
             case let .delete(k, _): m[k] = nil
+            case let .ingest(entries): for (k, v) in entries { m[k] = v }
             default: continue
             }
             states.append(m)

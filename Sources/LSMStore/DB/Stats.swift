@@ -18,6 +18,8 @@ public struct StoreStats: Sendable, CustomStringConvertible {
     public var lastSequence: UInt64 = 0
     /// Memtables flushed to L0.
     public var flushCount = 0
+    /// Sorted batches written straight into L0 tables (`LSMStore.ingest`).
+    public var ingestCount = 0
     /// Compactions run (merges and trivial moves).
     public var compactionCount = 0
     /// Compactions that moved a file to the next level without rewriting it.

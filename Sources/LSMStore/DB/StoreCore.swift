@@ -521,8 +521,22 @@ final class StoreCore: @unchecked Sendable {
     func writeLevel0Tables(
         _ table: Memtable, snapshots: [UInt64], boundaries: [[UInt8]]
     ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
-        let it = table.makeIterator()
-        try it.seekToFirst()
+        try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { emit in
+            let it = table.makeIterator()
+            try it.seekToFirst()
+            while it.isValid {
+                try emit(it.keyView, it.valueView)
+                try it.next()
+            }
+        }
+    }
+
+    /// The same for entries `produce` hands to `emit` in internal-key order (a memtable, or
+    /// a sorted batch being ingested).
+    func writeLevel0Tables(
+        snapshots: [UInt64], boundaries: [[UInt8]],
+        _ produce: (_ emit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
         var files: [FileMetaData] = []
         var reserved: [UInt64] = []
         var writer: SSTableWriter? = nil
@@ -532,14 +546,17 @@ final class StoreCore: @unchecked Sendable {
         var lastStripe = -1
         var boundary = 0
 
+        // Cut at partition boundaries, one output is often many small tables: they are
+        // written without a sync each, then made durable by one file-system sync (one
+        // journal commit instead of one per table).
+        let syncEach = boundaries.isEmpty
         func finish() throws {
             guard let w = writer else { return }
             writer = nil
-            files.append(try w.finish(number: number))
+            files.append(try w.finish(number: number, sync: syncEach))
         }
         do {
-            while it.isValid {
-                let ikey = it.keyView
+            try produce { ikey, value in
                 let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
                 let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
                 let newKey = !haveLast || compareBytes(userKey, lastUserKey.view) != 0
@@ -566,11 +583,11 @@ final class StoreCore: @unchecked Sendable {
                         reserved.append(number)
                         writer = SSTableWriter(file: try fs.create(FileNames.table(dir, number)), options: tableOptions)
                     }
-                    try writer!.add(ikey, it.valueView)
+                    try writer!.add(ikey, value)
                 }
-                try it.next()
             }
             try finish()
+            if !syncEach && !files.isEmpty { try fs.syncFileSystem(containing: dir) }
         } catch {
             writer?.abandon()
             for n in reserved { try? fs.remove(FileNames.table(dir, n)) }

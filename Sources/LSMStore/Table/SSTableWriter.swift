@@ -133,8 +133,8 @@ final class SSTableWriter {
     }
 
     /// Finishes the table and describes it for the manifest.
-    func finish(number: UInt64) throws -> FileMetaData {
-        let size = try finish()
+    func finish(number: UInt64, sync: Bool = true) throws -> FileMetaData {
+        let size = try finish(sync: sync)
         return FileMetaData(
             number: number, size: size, smallest: properties.smallestKey, largest: properties.largestKey,
             checksum: fileChecksum)

@@ -155,17 +155,23 @@ final class VersionSet: @unchecked Sendable {
         defer { if stateLock != nil { applyLock.unlock() } }
         if edit.logNumber == nil { edit.logNumber = logNumber }
         edit.nextFileNumber = nextFileNumber
-        edit.lastSequence = lastSequence
+        // An ingest's edit carries the sequence its tables reach; it becomes the last
+        // sequence only as the version holding them is installed (readers never see the
+        // sequence before the data, so a snapshot cannot change under them).
+        let newLastSequence = max(edit.lastSequence ?? 0, lastSequence)
+        edit.lastSequence = newLastSequence
         for (l, k) in edit.compactPointers { compactPointers[l] = k }
         let next = current.applying(edit)
         if manifest == nil || manifest!.size > 8 << 20 {
             // Start a fresh manifest (first write, or the log grew large): it snapshots the
             // new version, so the edit itself need not be appended. Rare: stays under the lock.
-            let old = current
+            let old = current, oldSequence = lastSequence
             current = next
             logNumber = edit.logNumber!
+            lastSequence = newLastSequence
             do { try writeNewManifest() } catch {
                 current = old
+                lastSequence = oldSequence
                 throw error
             }
             install(next)
@@ -181,6 +187,8 @@ final class VersionSet: @unchecked Sendable {
         stateLock?.lock()
         try written.get()
         logNumber = edit.logNumber!
+        // Writers may have taken sequence numbers while the lock was released: never go back.
+        lastSequence = max(lastSequence, newLastSequence)
         install(next)
     }
 

@@ -494,8 +494,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let tracking = backend.trackChanges
         let mode = env.checkpointing.mode
         // Everything after the cut runs here while the subtask goes on processing: the cut's
-        // entries go into the store, the store switches memtables (the checkpoint now holds
-        // exactly the state at the barrier), and the checkpoint's files are uploaded.
+        // entries are ingested into the store as tables (after any older writes still in
+        // the memtable are flushed), so the checkpoint holds exactly the state at the
+        // barrier, and the checkpoint's files are uploaded.
         let uploader = Thread {
             Thread.current.name = "upload-\(i)"
             defer { uploadDone.leave() }
@@ -511,8 +512,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 let pending: PendingCheckpoint
                 do {
                     try gate.check()
+                    // Straight into tables: no memtable insert, and the checkpoint need not
+                    // wait for a flush of the same bytes.
                     let batch = cut.sortedBatch()
-                    if !batch.isEmpty { try store.write(batch) }
+                    if !batch.isEmpty { try store.ingest(batch) }
                     if tracking { changed.append(batch) }
                     pending = try checkpointer.begin(mode: mode, id: id)
                     gate.didApply()

@@ -232,16 +232,11 @@ final class KeyedStateBackend {
     /// an ascending run several times faster than random order).
     func flush() throws {
         guard !dirtySlots.isEmpty else { return }
-        var order = dirtySlots.map { s in (slots[s].key.order0, slots[s].key.order1, s) }
-        order.sort { a, b in
-            if a.0 != b.0 { return a.0 < b.0 }
-            if a.1 != b.1 { return a.1 < b.1 }
-            return StateKey.compare(slots[a.2].key, slots[b.2].key) < 0
-        }
+        let order = StateKey.sortedOrder(count: dirtySlots.count) { slots[dirtySlots[$0]].key }.map { dirtySlots[$0] }
         var bytes = 0
         for s in dirtySlots { bytes += slots[s].key.count + slots[s].value.count + 12 }
         var batch = WriteBatch(reservingCapacity: bytes)
-        for (_, _, s) in order {
+        for s in order {
             slots[s].key.withBytes { k in
                 if slots[s].present {
                     slots[s].value.withUnsafeBytes { batch.put(key: k, value: $0) }
@@ -252,7 +247,7 @@ final class KeyedStateBackend {
         }
         try gate.wait()
         try store.write(batch)
-        for (_, _, s) in order { slots[s].dirty = false }
+        for s in order { slots[s].dirty = false }
         if trackChanges { changes.append(batch) }
         dirtySlots.removeAll(keepingCapacity: true)
     }
@@ -427,6 +422,41 @@ struct StateKey: Hashable {
     /// with memcmp order on those bytes (zero padding aside, which `compare` settles).
     var order0: UInt64 { UInt64(bigEndian: w0) }
     var order1: UInt64 { UInt64(bigEndian: w1) }
+
+    /// Positions 0..<count in the order of their keys (`key(i)` is read once per position):
+    /// sorted by the first 16 bytes as two integers with a plain comparison, then each run
+    /// that ties there (keys longer than 16 bytes) by the whole key.
+    static func sortedOrder(count: Int, key: (Int) -> StateKey) -> [Int] {
+        var items = [SortItem]()
+        items.reserveCapacity(count)
+        var keys: [StateKey] = []
+        keys.reserveCapacity(count)
+        for i in 0..<count {
+            let k = key(i)
+            keys.append(k)
+            items.append(SortItem(o0: k.order0, o1: k.order1, index: i))
+        }
+        items.sort()
+        var start = 0
+        while start < items.count {
+            var end = start + 1
+            while end < items.count && items[end].o0 == items[start].o0 && items[end].o1 == items[start].o1 { end += 1 }
+            if end - start > 1 {
+                items[start..<end].sort { StateKey.compare(keys[$0.index], keys[$1.index]) < 0 }
+            }
+            start = end
+        }
+        return items.map(\.index)
+    }
+
+    struct SortItem: Comparable {
+        var o0: UInt64
+        var o1: UInt64
+        var index: Int
+        static func < (a: SortItem, b: SortItem) -> Bool {
+            a.o0 != b.o0 ? a.o0 < b.o0 : (a.o1 != b.o1 ? a.o1 < b.o1 : a.index < b.index)
+        }
+    }
 
     /// memcmp order, then length.
     static func compare(_ a: StateKey, _ b: StateKey) -> Int {

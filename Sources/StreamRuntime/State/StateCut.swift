@@ -20,16 +20,11 @@ struct StateCut: @unchecked Sendable {
     /// A write batch of the entries in key order (the memtable takes an ascending run
     /// several times faster than random order).
     func sortedBatch() -> WriteBatch {
-        var order = entries.indices.map { (entries[$0].key.order0, entries[$0].key.order1, $0) }
-        order.sort { a, b in
-            if a.0 != b.0 { return a.0 < b.0 }
-            if a.1 != b.1 { return a.1 < b.1 }
-            return StateKey.compare(entries[a.2].key, entries[b.2].key) < 0
-        }
+        let order = StateKey.sortedOrder(count: entries.count) { entries[$0].key }
         var bytes = 0
         for e in entries { bytes += e.key.count + e.value.count + 12 }
         var batch = WriteBatch(reservingCapacity: bytes)
-        for (_, _, i) in order {
+        for i in order {
             entries[i].key.withBytes { k in
                 if entries[i].present {
                     entries[i].value.withUnsafeBytes { batch.put(key: k, value: $0) }
