@@ -219,20 +219,7 @@ struct CheckpointBenchmark: ParsableCommand {
         return h
     }
 
-    func measureDiskBandwidth(dir: String) throws -> Double {
-        let path = dir + "/bandwidth.tmp"
-        let fs = PosixFileSystem()
-        let f = try fs.create(path)
-        let chunk = [UInt8](repeating: 0xA5, count: 1 << 20)
-        let clock = ContinuousClock()
-        let t = try clock.measure {
-            for _ in 0..<512 { try f.append(chunk) }
-            try f.sync()
-        }
-        try f.close()
-        try fs.remove(path)
-        return Double(512 << 20) / seconds(t)
-    }
+    func measureDiskBandwidth(dir: String) throws -> Double { try measureSyncedWriteBandwidth(dir: dir, mebibytes: 512) }
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -132,13 +132,18 @@ struct ExperimentCommand: ParsableCommand {
         let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
         let work = workDir ?? NSTemporaryDirectory() + "lsm-bench-\(getpid())"
         defer { if !keepCheckpoints { try? FileManager.default.removeItem(atPath: work) } }
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let bandwidth = try measureSyncedWriteBandwidth(dir: work, mebibytes: 256)
+        if interactive { print(String(format: "disk: %.0f MB/s sequential write with fsync (256 MiB, this run)", bandwidth / 1e6)) }
         let trigger: CheckpointConfig.Trigger = intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
         var results: [ExperimentResults.Run] = []
         for r in 1...runs {
             for m in modes {
                 let dir = "\(work)/\(m.rawValue)-\(r)"
                 if !resume { try? FileManager.default.removeItem(atPath: dir) }
-                let run = try runJob(mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir, interactive: interactive)
+                let run = try runJob(
+                    mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir, interactive: interactive,
+                    bandwidth: bandwidth)
                 results.append(run)
                 if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
             }
@@ -153,7 +158,7 @@ struct ExperimentCommand: ParsableCommand {
             parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb, memtableMiB: 32)
         let all = ExperimentResults(
             tool: "swift run Bench", version: "1", configuration: config,
-            machine: ExperimentText.machine(started: started), runs: results)
+            machine: ExperimentText.machine(started: started), diskWriteBytesPerSecond: bandwidth, runs: results)
         let summary = ExperimentText.summary(all)
         let outDir = output ?? "bench-results/" + ExperimentText.stamp(started)
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
@@ -180,7 +185,7 @@ struct ExperimentCommand: ParsableCommand {
     /// One job run, then the restore of its last checkpoint.
     private func runJob(
         mode m: CheckpointMode, index: Int, path: String, keyColumn: String, trigger: CheckpointConfig.Trigger,
-        dir: String, interactive: Bool
+        dir: String, interactive: Bool, bandwidth: Double
     ) throws -> ExperimentResults.Run {
         let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/checkpoints")
         env.parallelism = parallelism
@@ -240,7 +245,7 @@ struct ExperimentCommand: ParsableCommand {
                     syncMilliseconds: $0.syncMilliseconds, asyncMilliseconds: $0.asyncMilliseconds,
                     totalMilliseconds: $0.totalMilliseconds, deltaBytes: $0.bytesWritten, lowerBoundBytes: $0.lowerBoundBytes,
                     fullSizeBytes: $0.fullSize, filesNew: $0.filesNew, filesReused: $0.filesReused,
-                    storageBytesOnDisk: $0.storageBytesOnDisk)
+                    storageBytesOnDisk: $0.storageBytesOnDisk, physicalFloorMilliseconds: Double($0.bytesWritten) / bandwidth * 1000)
             },
             failedCheckpoints: result.failedCheckpoints, restarts: result.restarts.map(\.cause),
             restartRestoreSeconds: result.restarts.map(\.restoreSeconds),

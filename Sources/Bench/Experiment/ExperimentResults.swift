@@ -53,6 +53,11 @@ struct ExperimentResults: Codable {
         var filesReused: Int
         /// Checkpoint storage on disk after it completed, each inode counted once.
         var storageBytesOnDisk: UInt64
+        /// The physical floor: the delta written at the disk's fsync'd sequential bandwidth
+        /// measured in the same run (`ExperimentResults.diskWriteBytesPerSecond`).
+        var physicalFloorMilliseconds: Double
+        /// The checkpoint's total time over its physical floor.
+        var timeOverFloor: Double { physicalFloorMilliseconds > 0 ? totalMilliseconds / physicalFloorMilliseconds : 0 }
     }
 
     /// One run of the job in one mode.
@@ -83,5 +88,7 @@ struct ExperimentResults: Codable {
     var version: String
     var configuration: Configuration
     var machine: Machine
+    /// The disk's sequential write bandwidth with fsync, measured at the start of the run.
+    var diskWriteBytesPerSecond: Double
     var runs: [Run]
 }

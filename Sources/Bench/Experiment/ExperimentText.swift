@@ -64,12 +64,15 @@ enum ExperimentText {
         var out = ""
         for f in figures(r) {
             guard let run = f.medianRun else { continue }
-            out += "\n\(f.mode) checkpoints (run \(run.index)):\n"
-            out += pad(["id", "sync ms", "async ms", "total ms", "delta bytes", "lower bound", "full size", "files new/reused", "storage on disk"])
+            out += "\n\(f.mode) checkpoints (run \(run.index); floor = delta at the disk's "
+                + String(format: "%.0f MB/s", r.diskWriteBytesPerSecond / 1e6) + " fsync'd write speed, this run):\n"
+            out += pad(["id", "sync ms", "async ms", "total ms", "floor ms", "x floor", "delta bytes", "lower bound", "full size",
+                        "files new/reused", "storage on disk"])
             for c in run.checkpoints {
                 out += pad([
                     "\(c.id)", String(format: "%.1f", c.syncMilliseconds), String(format: "%.1f", c.asyncMilliseconds),
-                    String(format: "%.1f", c.totalMilliseconds), "\(c.deltaBytes)", "\(c.lowerBoundBytes)", "\(c.fullSizeBytes)",
+                    String(format: "%.1f", c.totalMilliseconds), String(format: "%.1f", c.physicalFloorMilliseconds),
+                    String(format: "%.1f", c.timeOverFloor), "\(c.deltaBytes)", "\(c.lowerBoundBytes)", "\(c.fullSizeBytes)",
                     "\(c.filesNew)/\(c.filesReused)", "\(c.storageBytesOnDisk)",
                 ])
             }
@@ -96,6 +99,9 @@ enum ExperimentText {
         }
         add("checkpoint time, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.totalMilliseconds))) }
         add("checkpoint time, p95") { String(format: "%.1f ms", percentile($0.checkpoints.map(\.totalMilliseconds), 0.95)) }
+        add("sync phase, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.syncMilliseconds))) }
+        add("physical floor, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.physicalFloorMilliseconds))) }
+        add("checkpoint time / floor, median") { String(format: "%.1fx", median($0.checkpoints.map(\.timeOverFloor))) }
         add("delta per checkpoint, median") { mb(median($0.checkpoints.map { Double($0.deltaBytes) })) }
         add("delta per checkpoint, max") { mb($0.checkpoints.map(\.deltaBytes).max() ?? 0) }
         add("bytes written, total (per run)") { spread($0.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.deltaBytes }) }) { mb($0) } }
@@ -182,11 +188,12 @@ enum ExperimentText {
 
     /// checkpoints.csv: one line per checkpoint of every run.
     static func checkpointsCSV(_ r: ExperimentResults) -> String {
-        var out = "mode,run,id,trigger_ms,alignment_ms,sync_ms,async_ms,total_ms,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
+        var out = "mode,run,id,trigger_ms,alignment_ms,sync_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
         for run in r.runs {
             for c in run.checkpoints {
                 out += "\(run.mode),\(run.index),\(c.id),\(String(format: "%.1f", c.triggerMilliseconds)),\(String(format: "%.2f", c.alignmentMilliseconds)),"
                 out += "\(String(format: "%.2f", c.syncMilliseconds)),\(String(format: "%.2f", c.asyncMilliseconds)),\(String(format: "%.2f", c.totalMilliseconds)),"
+                out += "\(String(format: "%.3f", c.physicalFloorMilliseconds)),\(String(format: "%.2f", c.timeOverFloor)),"
                 out += "\(c.deltaBytes),\(c.lowerBoundBytes),\(c.fullSizeBytes),\(c.filesNew),\(c.filesReused),\(c.storageBytesOnDisk)\n"
             }
         }
@@ -203,6 +210,9 @@ enum ExperimentText {
             var checkpointsFailed: Int
             var checkpointMillisecondsMedian: Double
             var checkpointMillisecondsP95: Double
+            var syncMillisecondsMedian: Double
+            var physicalFloorMillisecondsMedian: Double
+            var checkpointOverFloorMedian: Double
             var deltaBytesMedian: Double
             var deltaBytesMax: UInt64
             var bytesWrittenTotal: UInt64
@@ -223,6 +233,9 @@ enum ExperimentText {
                 checkpointsCompleted: run?.checkpoints.count ?? 0, checkpointsFailed: run?.failedCheckpoints ?? 0,
                 checkpointMillisecondsMedian: median(f.checkpoints.map(\.totalMilliseconds)),
                 checkpointMillisecondsP95: percentile(f.checkpoints.map(\.totalMilliseconds), 0.95),
+                syncMillisecondsMedian: median(f.checkpoints.map(\.syncMilliseconds)),
+                physicalFloorMillisecondsMedian: median(f.checkpoints.map(\.physicalFloorMilliseconds)),
+                checkpointOverFloorMedian: median(f.checkpoints.map(\.timeOverFloor)),
                 deltaBytesMedian: median(f.checkpoints.map { Double($0.deltaBytes) }), deltaBytesMax: f.checkpoints.map(\.deltaBytes).max() ?? 0,
                 bytesWrittenTotal: run?.checkpoints.reduce(0) { $0 + $1.deltaBytes } ?? 0,
                 lowerBoundTotal: run?.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes } ?? 0,

@@ -26,7 +26,7 @@ enum HTMLReport {
         html += "<p class=\"meta\">\(escape(results.tool)) \(escape(results.version))</p>\n"
         html += "<div class=\"cols\">\n"
         html += configurationTable(results.configuration)
-        html += machineTable(results.machine)
+        html += machineTable(results.machine, diskWriteBytesPerSecond: results.diskWriteBytesPerSecond)
         html += "</div>\n"
         html += "<h2>Summary</h2>\n<pre>\(escape(summary))</pre>\n"
         html += "<h2>Charts</h2>\n"
@@ -71,7 +71,7 @@ enum HTMLReport {
     }
 
     /// Where the figures come from, as a two-column table.
-    private static func machineTable(_ m: ExperimentResults.Machine) -> String {
+    private static func machineTable(_ m: ExperimentResults.Machine, diskWriteBytesPerSecond: Double) -> String {
         keyValueTable(caption: "Machine", [
             ("hostname", m.hostname),
             ("cpus", "\(m.cpus)"),
@@ -79,6 +79,7 @@ enum HTMLReport {
             ("os", m.os),
             ("startedAt", m.startedAt),
             ("gitCommit", m.gitCommit ?? "unknown"),
+            ("disk write, fsync'd (this run)", bytes(diskWriteBytesPerSecond) + "/s"),
         ])
     }
 
@@ -125,11 +126,12 @@ enum HTMLReport {
         guard !run.checkpoints.isEmpty else {
             return "<p><strong>\(escape(caption))</strong> (no completed checkpoints).</p>\n"
         }
-        let header = ["id", "sync ms", "async ms", "total ms", "delta bytes", "lower bound bytes",
+        let header = ["id", "sync ms", "async ms", "total ms", "physical floor ms", "× floor", "delta bytes", "lower bound bytes",
                       "full size", "files new/reused", "storage on disk"]
         let rows: [[Cell]] = run.checkpoints.map { c in
             [.number("\(c.id)"), .number(fixed(c.syncMilliseconds, 1)), .number(fixed(c.asyncMilliseconds, 1)),
-             .number(fixed(c.totalMilliseconds, 1)), .bytes(c.deltaBytes), .bytes(c.lowerBoundBytes),
+             .number(fixed(c.totalMilliseconds, 1)), .number(fixed(c.physicalFloorMilliseconds, 1)), .number(fixed(c.timeOverFloor, 1)),
+             .bytes(c.deltaBytes), .bytes(c.lowerBoundBytes),
              .bytes(c.fullSizeBytes), .number("\(c.filesNew) / \(c.filesReused)"), .bytes(c.storageBytesOnDisk)]
         }
         return dataTable(caption: caption, header: header, numeric: Set(0..<header.count), rows: rows)
@@ -208,9 +210,12 @@ enum HTMLReport {
             Chart(title: "Cumulative bytes written", xLabel: "checkpoint", xUnit: .count,
                   yLabel: "bytes written (cumulative)", yUnit: .bytes,
                   series: perMode { runningSum(delta($0)) } + lowerBound { runningSum(bound($0)) }),
-            Chart(title: "Checkpoint duration", xLabel: "checkpoint", xUnit: .count,
+            Chart(title: "Checkpoint duration and its physical floor", xLabel: "checkpoint", xUnit: .count,
                   yLabel: "total duration", yUnit: .milliseconds, markers: true,
-                  series: perMode { $0.map(\.totalMilliseconds) }),
+                  series: perMode { $0.map(\.totalMilliseconds) } + modes.map { m in
+                      Series(name: "floor: \(m.run.mode) delta at the disk's fsync'd speed", color: m.color, dashed: true,
+                             points: sequence(m.run.checkpoints.map(\.physicalFloorMilliseconds)))
+                  }),
             Chart(title: "Checkpoint storage on disk over time", xLabel: "time since job start", xUnit: .seconds,
                   yLabel: "storage on disk", yUnit: .bytes,
                   series: modes.map { m in
