@@ -32,7 +32,52 @@ import Testing
             model[key] = v
             changed[key] = .some(v)
         }
+        func checkReportedChanges(_ log: ChangeLog, model: [[UInt8]: [UInt8]], changed: [[UInt8]: [UInt8]?], step: Int) {
+            let live = KeyedStateBackend.distinctSorted(log)
+            // Keys whose only writes were absorbed before any flush are not reported.
+            for (key, v) in live {
+                #expect(changed[key] != nil, "seed \(seed) step \(step): reported a key never written")
+                #expect(model[key] == v, "seed \(seed) step \(step): a reported change is not the last value written")
+            }
+            #expect(zip(live, live.dropFirst()).allSatisfy { compareBytes($0.0.key, $0.1.key) < 0 }, "seed \(seed): not sorted")
+            let reportedNow = Set(live.map(\.key))
+            for (key, v) in changed where v != nil && model[key] != nil {
+                #expect(reportedNow.contains(key), "seed \(seed) step \(step): a live change is missing")
+            }
+        }
+        // The model and change set as of a cut's barrier, until the cut is complete.
+        var barrier: (model: [[UInt8]: [UInt8]], changed: [[UInt8]: [UInt8]?], log: ChangeLog, delay: UInt32, step: Int)? = nil
+        let gate = backend.gate
+        backend.onCutComplete = { cut in
+            guard let b = barrier else {
+                Issue.record("seed \(seed): a cut completed without a barrier")
+                return
+            }
+            barrier = nil
+            var log = b.log
+            let sorted = cut.sortedBatch()
+            log.append(sorted)
+            checkReportedChanges(log, model: b.model, changed: b.changed, step: b.step)
+            let done = DispatchSemaphore(value: 0)
+            let box = cutMismatch
+            Thread {
+                usleep(b.delay)
+                do {
+                    if !sorted.isEmpty { try store.write(sorted) }
+                    var stored: [[UInt8]: [UInt8]] = [:]
+                    let it = try store.scan()
+                    while let (sk, sv) = try it.next() { stored[sk] = sv }
+                    if stored != b.model { box.value = "store differs from the model as of the barrier" }
+                    gate.didApply()
+                } catch {
+                    gate.fail(error)
+                }
+                done.signal()
+            }.start()
+            pendingCut = done
+        }
         for step in 0..<4000 {
+            if backend.cutInProgress && rng.next() % 3 == 0 { backend.continueCut(budget: Int.random(in: 1...4, using: &rng)) }
             let k = Int64.random(in: 0..<40, using: &rng)
             let kb = Int64Codec().encode(k)
             backend.setCurrentKey(kb)
@@ -72,66 +117,34 @@ import Testing
             default:
                 // A checkpoint: everything written so far reaches the store, and the changes
                 // reported are the distinct keys written since the last one, deletions left out.
-                // Half of them take a cut as the job does: another thread writes it to the
-                // store a little later while the steps after it go on (their misses and
-                // evictions must wait for it), and checks the store as of the cut.
+                // Half of them take a cut as the job does: it begins here, is captured a few
+                // slots at a time in later steps (or at once when an eviction forces it), and
+                // another thread writes it to the store a little later while the steps go on
+                // (their misses and evictions must wait for it) and checks the store as of
+                // the barrier.
+                if backend.cutInProgress { backend.finishCut() }
                 pendingCut?.wait()
                 pendingCut = nil
                 #expect(cutMismatch.value == nil, "seed \(seed): \(cutMismatch.value ?? "")")
-                let useCut = rng.next() % 2 == 0
-                var log: ChangeLog
-                if useCut {
-                    let cut = try backend.cut()
-                    log = backend.takeChanges()
-                    let sorted = cut.sortedBatch()
-                    log.append(sorted)
-                    let done = DispatchSemaphore(value: 0)
-                    let gate = backend.gate
-                    let expected = model.compactMapValues { $0 }
-                    let delay = UInt32.random(in: 0...2_000, using: &rng)
-                    let box = cutMismatch
-                    Thread {
-                        usleep(delay)
-                        do {
-                            if !sorted.isEmpty { try store.write(sorted) }
-                            var stored: [[UInt8]: [UInt8]] = [:]
-                            let it = try store.scan()
-                            while let (sk, sv) = try it.next() { stored[sk] = sv }
-                            if stored != expected { box.value = "store differs from the model as of the cut" }
-                            gate.didApply()
-                        } catch {
-                            gate.fail(error)
-                        }
-                        done.signal()
-                    }.start()
-                    pendingCut = done
+                if rng.next() % 2 == 0 {
+                    barrier = (model, changed, backend.takeChanges(), UInt32.random(in: 0...2_000, using: &rng), step)
+                    changed = [:]
+                    try backend.beginCut()
                 } else {
                     try backend.flush()
-                    log = backend.takeChanges()
-                }
-                let live = KeyedStateBackend.distinctSorted(log)
-                // Keys whose only writes were absorbed before any flush are not reported.
-                for (key, v) in live {
-                    #expect(changed[key] != nil, "seed \(seed) step \(step): reported a key never written")
-                    #expect(model[key] == v, "seed \(seed) step \(step): a reported change is not the last value written")
-                }
-                #expect(zip(live, live.dropFirst()).allSatisfy { compareBytes($0.0.key, $0.1.key) < 0 }, "seed \(seed): not sorted")
-                let reportedNow = Set(live.map(\.key))
-                for (key, v) in changed where v != nil && model[key] != nil {
-                    #expect(reportedNow.contains(key), "seed \(seed) step \(step): a live change is missing")
-                }
-                changed = [:]
-                #expect(backend.cachedEntries <= capacity)
-                // Values grown in place may pass the budget until the next admission.
-                #expect(bytes == Int.max || backend.cacheBytes <= bytes + 16, "seed \(seed): cache over its byte budget")
-                if !useCut {
+                    checkReportedChanges(backend.takeChanges(), model: model, changed: changed, step: step)
+                    changed = [:]
                     var stored: [[UInt8]: [UInt8]] = [:]
                     let it = try store.scan()
                     while let (sk, sv) = try it.next() { stored[sk] = sv }
                     #expect(stored == model, "seed \(seed) step \(step): store differs from the model after a flush")
                 }
+                #expect(backend.cachedEntries <= capacity)
+                // Values grown in place may pass the budget until the next admission.
+                #expect(bytes == Int.max || backend.cacheBytes <= bytes + 16, "seed \(seed): cache over its byte budget")
             }
         }
+        if backend.cutInProgress { backend.finishCut() }
         pendingCut?.wait()
         #expect(cutMismatch.value == nil, "seed \(seed): \(cutMismatch.value ?? "")")
     }

@@ -68,6 +68,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Memory budget of each subtask's state cache, in MiB.")
     var cacheMb: Int = 256
 
+    @OptionGroup(title: "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)")
+    var tuning: StoreTuning
+
     func validate() throws {
         guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small, not \"\(preset)\"") }
         guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both, not \"\(mode)\"") }
@@ -155,7 +158,7 @@ struct ExperimentCommand: ParsableCommand {
             accounts: input == nil ? nAccounts : 0, seed: seed, keyColumn: keyColumn,
             trigger: intervalMs.map { "every \($0) ms" } ?? "every \(everyRecords ?? 50_000) records",
             minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, maxConcurrent: maxConcurrent, retained: retained,
-            parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb, memtableMiB: 32)
+            parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb, memtableMiB: tuning.memtableMB ?? 32)
         let all = ExperimentResults(
             tool: "swift run Bench", version: "1", configuration: config,
             machine: ExperimentText.machine(started: started), diskWriteBytesPerSecond: bandwidth, runs: results)
@@ -196,6 +199,7 @@ struct ExperimentCommand: ParsableCommand {
         env.checkpointing.retained = retained
         env.checkpointing.maxConcurrent = maxConcurrent
         env.stateBackend.cacheBytes = cacheMb << 20
+        tuning.apply(to: &env.stateBackend.options)
         env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: restartDelayMs)
         if let failAt { env.failureInjection = .atRecord(failAt) }
         env.resumeFromLatestCheckpoint = resume

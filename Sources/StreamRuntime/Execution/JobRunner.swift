@@ -547,6 +547,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             }
         }
         uploader.start()
+        // The cut in progress: its barrier's id, alignment and pause, the change list for the
+        // lower bound, and the time spent capturing it between records so far.
+        var cutInfo: (id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog)? = nil
+        backend.onCutComplete = { cut in
+            guard let info = cutInfo else { return }
+            cutInfo = nil
+            uploads.push((info.id, cut, info.alignment, info.pause, info.changed))
+        }
         defer {
             uploads.close()
             uploadDone.wait()
@@ -557,7 +565,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             state.lock.unlock()
         }
         let injection = env.failureInjection
-        while let event = channel.pop() {
+        // A cut in progress is completed as soon as the subtask would wait for input: the
+        // source may be waiting for this very checkpoint.
+        func nextEvent() -> Event? {
+            if let e = channel.tryPop() { return e }
+            if backend.cutInProgress { backend.finishCut() }
+            return channel.pop()
+        }
+        while let event = nextEvent() {
             switch event {
             case .records(let batch):
                 for (keyBytes, group, key, record, index) in batch {
@@ -579,21 +594,32 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     }
                     processed += 1
                 }
+                // A cut in progress is captured a slice at a time between batches (a pending
+                // slot about to change is captured before it does), so the subtask never stops
+                // for the whole walk.
+                if backend.cutInProgress { backend.continueCut(budget: Self.cutSlice) }
             case .barrier(let id, let injectedAt):
                 let alignment = clock.now - injectedAt
+                // A previous cut still in progress is completed and handed over first.
+                if backend.cutInProgress { backend.finishCut() }
                 let tb = clock.now
-                // Synchronous phase: only the cut, a copy of the cache's dirty entries; the
-                // upload thread writes it to the store and takes the checkpoint.
-                let cut = try backend.cut()
-                let pause = clock.now - tb
-                uploads.push((id, cut, alignment, pause, backend.takeChanges()))
+                // Synchronous phase: only the start of a cut (O(1)); its entries are captured
+                // between the next batches, then the upload thread writes them to the store
+                // and takes the checkpoint.
+                let changed = backend.takeChanges()
+                try backend.beginCut()
+                cutInfo = (id, alignment, clock.now - tb, changed)
             case .end:
+                if backend.cutInProgress { backend.finishCut() }
                 try backend.flush()
                 return
             }
         }
         if let e = state.failed { throw e }
     }
+
+    /// Pending slots a subtask captures into a cut in progress after each batch of records.
+    static var cutSlice: Int { 4096 }
 
     private let injectionLock = NSLock()
     /// Marks the at-record failure as done; true if it already was.

@@ -30,6 +30,9 @@ final class KeyedStateBackend {
         var referenced: Bool
         /// False for a slot on the free list.
         var live = true
+        /// The cut epoch in which the slot became dirty: a dirty slot of an earlier epoch
+        /// holds a value a cut in progress has yet to capture.
+        var dirtyEpoch = 0
     }
 
     /// What a slot costs in memory: its value bytes, a long key's bytes, and the slot, its
@@ -55,6 +58,17 @@ final class KeyedStateBackend {
 
     /// Orders this backend's store accesses after the checkpoint cuts it handed over.
     let gate = CutGate()
+    /// Receives each cut once it is complete (the job hands it to the upload thread); set
+    /// before the first `beginCut`.
+    var onCutComplete: ((StateCut) -> Void)? = nil
+    /// Incremented at each barrier.
+    private var cutEpoch = 0
+    /// The cut being taken: the slots dirty at its barrier, how far the walk has come, and
+    /// what it has captured.
+    private var pendingSlots: [Int] = []
+    private var pendingPosition = 0
+    private var cutEntries: [StateCut.Entry] = []
+    private(set) var cutInProgress = false
     /// Cut entry arrays the upload thread has applied and emptied, handed back for reuse.
     let recycledCuts = Channel<[StateCut.Entry]>(capacity: 2)
 
@@ -140,6 +154,9 @@ final class KeyedStateBackend {
         } else {
             var v: [UInt8]? = nil
             if !cacheMirrorsStore {
+                // A slot captured by the cut in progress may have been evicted clean since:
+                // its value is then only in the cut, so the cut goes to the store first.
+                if cutInProgress { finishCut() }
                 try gate.wait()
                 v = try store.get(scratch)
             }
@@ -163,6 +180,7 @@ final class KeyedStateBackend {
     /// Re-encodes the slot's value in place.
     @inline(__always)
     func setValue(at slot: Int, _ encode: (inout [UInt8]) -> Void) {
+        if cutInProgress { captureIfPending(slot) }
         let before = slots[slot].value.count
         slots[slot].value.removeAll(keepingCapacity: true)
         encode(&slots[slot].value)
@@ -173,6 +191,7 @@ final class KeyedStateBackend {
 
     /// Removes the slot's value.
     func clearValue(at slot: Int) {
+        if cutInProgress { captureIfPending(slot) }
         cacheBytes -= slots[slot].value.count
         slots[slot].value = []
         slots[slot].present = false
@@ -183,6 +202,7 @@ final class KeyedStateBackend {
     private func markDirty(_ slot: Int) {
         if !slots[slot].dirty {
             slots[slot].dirty = true
+            slots[slot].dirtyEpoch = cutEpoch
             dirtySlots.append(slot)
         }
     }
@@ -231,6 +251,9 @@ final class KeyedStateBackend {
     /// Writes every dirty slot to the store in one batch, in key order (the memtable takes
     /// an ascending run several times faster than random order).
     func flush() throws {
+        // A cut in progress is completed and handed over first: the store must not get a
+        // write from after its barrier before it.
+        if cutInProgress { finishCut() }
         guard !dirtySlots.isEmpty else { return }
         let order = StateKey.sortedOrder(count: dirtySlots.count) { slots[dirtySlots[$0]].key }.map { dirtySlots[$0] }
         var bytes = 0
@@ -252,22 +275,69 @@ final class KeyedStateBackend {
         dirtySlots.removeAll(keepingCapacity: true)
     }
 
-    /// A checkpoint's cut: takes every dirty entry (sharing, not copying, its value) and
-    /// marks the slots clean, without touching the store (the caller writes the cut from
-    /// another thread and reports to `gate`). The subtask stops only for this walk.
-    func cut() throws -> StateCut {
+    // MARK: Checkpoint cuts
+
+    /// A checkpoint's barrier: starts a cut of every entry dirty now, in O(1) (the dirty list
+    /// becomes the cut's pending list and the epoch advances). Nothing is copied here: a
+    /// pending slot's value is captured (shared, copy-on-write) when `continueCut` reaches
+    /// it or when it is about to change, whichever comes first, so the subtask never stops
+    /// for the whole walk. The store is not touched; the caller writes the cut from another
+    /// thread and reports to `gate`.
+    func beginCut() throws {
         try gate.check()
-        // An entry array the upload thread is done with is reused.
-        var entries = recycledCuts.tryPop() ?? []
-        entries.removeAll(keepingCapacity: true)
-        entries.reserveCapacity(dirtySlots.count)
-        for s in dirtySlots {
-            entries.append(StateCut.Entry(key: slots[s].key, value: slots[s].value, present: slots[s].present))
+        if cutInProgress { finishCut() }
+        cutEpoch += 1
+        swap(&pendingSlots, &dirtySlots)
+        dirtySlots.removeAll(keepingCapacity: true)
+        pendingPosition = 0
+        cutEntries = recycledCuts.tryPop() ?? []
+        cutEntries.removeAll(keepingCapacity: true)
+        cutEntries.reserveCapacity(pendingSlots.count)
+        cutInProgress = true
+    }
+
+    /// Captures up to `budget` more pending slots; when the cut is complete, hands it to
+    /// `onCutComplete` and returns true.
+    @discardableResult
+    func continueCut(budget: Int) -> Bool {
+        guard cutInProgress else { return false }
+        let end = pendingSlots.count - pendingPosition > budget ? pendingPosition + budget : pendingSlots.count
+        while pendingPosition < end {
+            captureIfPending(pendingSlots[pendingPosition])
+            pendingPosition += 1
+        }
+        guard pendingPosition == pendingSlots.count else { return false }
+        cutInProgress = false
+        pendingSlots.removeAll(keepingCapacity: true)
+        let cut = StateCut(entries: cutEntries)
+        cutEntries = []
+        gate.took()
+        onCutComplete?(cut)
+        return true
+    }
+
+    /// Completes the cut in progress at once.
+    func finishCut() { continueCut(budget: .max) }
+
+    /// A whole cut at once (begin and finish), returned instead of handed over.
+    func cut() throws -> StateCut {
+        let handler = onCutComplete
+        defer { onCutComplete = handler }
+        var taken: StateCut? = nil
+        onCutComplete = { taken = $0 }
+        try beginCut()
+        finishCut()
+        return taken ?? StateCut(entries: [])
+    }
+
+    /// Captures the slot's value into the cut in progress if the cut still needs it (dirty
+    /// since before the barrier, not captured yet), and marks it clean.
+    @inline(__always)
+    private func captureIfPending(_ s: Int) {
+        if slots[s].dirty && slots[s].dirtyEpoch < cutEpoch {
+            cutEntries.append(StateCut.Entry(key: slots[s].key, value: slots[s].value, present: slots[s].present))
             slots[s].dirty = false
         }
-        dirtySlots.removeAll(keepingCapacity: true)
-        gate.took()
-        return StateCut(entries: entries)
     }
 
     /// The batches written since the last call, in write order; `forEachDistinctLive` turns
