@@ -98,8 +98,9 @@ struct JobBenchmark: ParsableCommand {
                     tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound)
                 digests.insert(r.stateDigest)
                 let totals = r.checkpoints.map(\.totalMilliseconds)
-                print(String(format: "  checkpoint phases, median ms: alignment %.1f, sync %.1f, async %.1f, total %.1f",
+                print(String(format: "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f",
                              median(r.checkpoints.map(\.alignmentMilliseconds)), median(r.checkpoints.map(\.syncMilliseconds)),
+                             median(r.checkpoints.map(\.captureMilliseconds)),
                              median(r.checkpoints.map(\.asyncMilliseconds)), median(totals)))
                 print(String(format: "parallelism %d, %@: %.0f records/s; %d checkpoints, median %.1f ms, bytes written %.1f MB (lower bound %.1f MB); state digest %016llx",
                              par, m.rawValue, r.recordsPerSecond, r.checkpoints.count, median(totals),

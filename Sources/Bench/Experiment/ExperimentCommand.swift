@@ -246,7 +246,8 @@ struct ExperimentCommand: ParsableCommand {
             checkpoints: result.checkpoints.map {
                 ExperimentResults.Checkpoint(
                     id: $0.id, triggerMilliseconds: $0.triggerMilliseconds, alignmentMilliseconds: $0.alignmentMilliseconds,
-                    syncMilliseconds: $0.syncMilliseconds, asyncMilliseconds: $0.asyncMilliseconds,
+                    syncMilliseconds: $0.syncMilliseconds, captureMilliseconds: $0.captureMilliseconds,
+                    asyncMilliseconds: $0.asyncMilliseconds,
                     totalMilliseconds: $0.totalMilliseconds, deltaBytes: $0.bytesWritten, lowerBoundBytes: $0.lowerBoundBytes,
                     fullSizeBytes: $0.fullSize, filesNew: $0.filesNew, filesReused: $0.filesReused,
                     storageBytesOnDisk: $0.storageBytesOnDisk, physicalFloorMilliseconds: Double($0.bytesWritten) / bandwidth * 1000)

@@ -41,6 +41,8 @@ struct ExperimentResults: Codable {
         var triggerMilliseconds: Double
         var alignmentMilliseconds: Double
         var syncMilliseconds: Double
+        /// The subtask's time capturing the state cache's cut between records.
+        var captureMilliseconds: Double
         var asyncMilliseconds: Double
         var totalMilliseconds: Double
         /// Bytes the checkpoint wrote (its delta).

@@ -100,6 +100,7 @@ enum ExperimentText {
         add("checkpoint time, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.totalMilliseconds))) }
         add("checkpoint time, p95") { String(format: "%.1f ms", percentile($0.checkpoints.map(\.totalMilliseconds), 0.95)) }
         add("sync phase, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.syncMilliseconds))) }
+        add("cut capture, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.captureMilliseconds))) }
         add("physical floor, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.physicalFloorMilliseconds))) }
         add("checkpoint time / floor, median") { String(format: "%.1fx", median($0.checkpoints.map(\.timeOverFloor))) }
         add("delta per checkpoint, median") { mb(median($0.checkpoints.map { Double($0.deltaBytes) })) }
@@ -188,11 +189,11 @@ enum ExperimentText {
 
     /// checkpoints.csv: one line per checkpoint of every run.
     static func checkpointsCSV(_ r: ExperimentResults) -> String {
-        var out = "mode,run,id,trigger_ms,alignment_ms,sync_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
+        var out = "mode,run,id,trigger_ms,alignment_ms,sync_ms,capture_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
         for run in r.runs {
             for c in run.checkpoints {
                 out += "\(run.mode),\(run.index),\(c.id),\(String(format: "%.1f", c.triggerMilliseconds)),\(String(format: "%.2f", c.alignmentMilliseconds)),"
-                out += "\(String(format: "%.2f", c.syncMilliseconds)),\(String(format: "%.2f", c.asyncMilliseconds)),\(String(format: "%.2f", c.totalMilliseconds)),"
+                out += "\(String(format: "%.2f", c.syncMilliseconds)),\(String(format: "%.2f", c.captureMilliseconds)),\(String(format: "%.2f", c.asyncMilliseconds)),\(String(format: "%.2f", c.totalMilliseconds)),"
                 out += "\(String(format: "%.3f", c.physicalFloorMilliseconds)),\(String(format: "%.2f", c.timeOverFloor)),"
                 out += "\(c.deltaBytes),\(c.lowerBoundBytes),\(c.fullSizeBytes),\(c.filesNew),\(c.filesReused),\(c.storageBytesOnDisk)\n"
             }

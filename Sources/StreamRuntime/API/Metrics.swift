@@ -10,8 +10,12 @@ public struct JobCheckpointStats: Sendable {
     public var triggerMilliseconds: Double
     /// Longest wait from injection to a subtask receiving the barrier (alignment).
     public var alignmentMilliseconds: Double
-    /// Longest synchronous phase among subtasks.
+    /// Longest synchronous phase among subtasks: the pause at the barrier that starts the
+    /// state cache's cut.
     public var syncMilliseconds: Double
+    /// Longest time a subtask spent capturing its cut (slices between records, and any
+    /// remainder captured at once): processing time the checkpoint costs besides the pause.
+    public var captureMilliseconds: Double
     /// Longest asynchronous phase among subtasks.
     public var asyncMilliseconds: Double
     /// From injection until the job metadata was written.

@@ -455,6 +455,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
                 alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
                 syncMilliseconds: f.acks.map { ms($0.cacheFlush) }.max() ?? 0,
+                captureMilliseconds: f.acks.map { ms($0.cutCapture) }.max() ?? 0,
                 asyncMilliseconds: f.acks.map { ms($0.cutApply + ($0.report.map { $0.syncDuration + $0.asyncDuration } ?? .zero)) }.max() ?? 0,
                 totalMilliseconds: total,
                 bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
@@ -505,7 +506,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
                     state.lock.lock()
                     state.acks.append(Ack(subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
-                                          cutApply: apply, error: error, at: self.clock.now))
+                                          cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now))
                     state.lock.unlock()
                 }
                 let t0 = self.clock.now
@@ -658,8 +659,10 @@ struct Ack {
     let id: UInt64
     let report: CheckpointReport?
     let alignment: Duration
-    /// The synchronous phase: the subtask's pause to copy the cache's dirty entries (the cut).
+    /// The synchronous phase: the subtask's pause at the barrier to start the cut.
     let cacheFlush: Duration
+    /// Capturing the cut on the subtask's thread, between records.
+    let cutCapture: Duration
     /// Writing the cut to the store and switching memtables, on the upload thread (part of
     /// the asynchronous phase).
     let cutApply: Duration

@@ -68,6 +68,7 @@ final class KeyedStateBackend {
     private var pendingSlots: [Int] = []
     private var pendingPosition = 0
     private var cutEntries: [StateCut.Entry] = []
+    private var cutCapture: Duration = .zero
     private(set) var cutInProgress = false
     /// Cut entry arrays the upload thread has applied and emptied, handed back for reuse.
     let recycledCuts = Channel<[StateCut.Entry]>(capacity: 2)
@@ -290,6 +291,7 @@ final class KeyedStateBackend {
         swap(&pendingSlots, &dirtySlots)
         dirtySlots.removeAll(keepingCapacity: true)
         pendingPosition = 0
+        cutCapture = .zero
         cutEntries = recycledCuts.tryPop() ?? []
         cutEntries.removeAll(keepingCapacity: true)
         cutEntries.reserveCapacity(pendingSlots.count)
@@ -301,15 +303,17 @@ final class KeyedStateBackend {
     @discardableResult
     func continueCut(budget: Int) -> Bool {
         guard cutInProgress else { return false }
+        let started = ContinuousClock.now
         let end = pendingSlots.count - pendingPosition > budget ? pendingPosition + budget : pendingSlots.count
         while pendingPosition < end {
             captureIfPending(pendingSlots[pendingPosition])
             pendingPosition += 1
         }
+        cutCapture += ContinuousClock.now - started
         guard pendingPosition == pendingSlots.count else { return false }
         cutInProgress = false
         pendingSlots.removeAll(keepingCapacity: true)
-        let cut = StateCut(entries: cutEntries)
+        let cut = StateCut(entries: cutEntries, captureDuration: cutCapture)
         cutEntries = []
         gate.took()
         onCutComplete?(cut)

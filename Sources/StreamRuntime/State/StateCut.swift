@@ -16,6 +16,8 @@ struct StateCut: @unchecked Sendable {
 
     /// One entry per dirty key, in slot order. Keys are distinct.
     var entries: [Entry]
+    /// Time the subtask spent walking its pending list to capture it.
+    var captureDuration: Duration = .zero
 
     /// A write batch of the entries in key order (the memtable takes an ascending run
     /// several times faster than random order).
