@@ -5,8 +5,9 @@ APT_PACKAGES := liblz4-dev pkg-config
 .PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
 
 # Installs the system packages the build needs when they are missing (Debian).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+# Installs the Debian packages given as $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -14,6 +15,10 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(APT_PACKAGES))
 
 build: deps
 	$(SWIFT) build
@@ -50,14 +55,7 @@ store-bench: release
 # only: nothing in the build or the tests needs it.
 ROCKSDB_PACKAGES := librocksdb-dev rocksdb-tools
 rocksdb-deps:
-	@missing=""; for p in $(ROCKSDB_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	$(call apt_install,$(ROCKSDB_PACKAGES))
 
 # The read-modify-write workload on RocksDB through its C API (tools/rocksdb-rmw).
 rocksdb-rmw: rocksdb-deps

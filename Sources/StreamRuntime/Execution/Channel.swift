@@ -31,6 +31,11 @@ final class Channel<Element>: @unchecked Sendable {
     func pop() -> Element? {
         lock.lock()
         while count == 0 && !closed { lock.wait() }
+        return dequeueAndUnlock()
+    }
+
+    /// Takes the oldest element, if any, and releases the lock (waking a blocked pusher).
+    private func dequeueAndUnlock() -> Element? {
         if count == 0 {
             lock.unlock()
             return nil
@@ -61,18 +66,7 @@ final class Channel<Element>: @unchecked Sendable {
     /// The oldest element, or nil when empty; never blocks.
     func tryPop() -> Element? {
         lock.lock()
-        guard count > 0 else {
-            lock.unlock()
-            return nil
-        }
-        let e = items[head]
-        head += 1
-        if head > 1024 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        lock.broadcastAndUnlock()
-        return e
+        return dequeueAndUnlock()
     }
 
     func close() {

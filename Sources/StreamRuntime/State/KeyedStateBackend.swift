@@ -260,15 +260,7 @@ final class KeyedStateBackend {
         var bytes = 0
         for s in dirtySlots { bytes += slots[s].key.count + slots[s].value.count + 12 }
         var batch = WriteBatch(reservingCapacity: bytes)
-        for s in order {
-            slots[s].key.withBytes { k in
-                if slots[s].present {
-                    slots[s].value.withUnsafeBytes { batch.put(key: k, value: $0) }
-                } else {
-                    batch.delete(key: k)
-                }
-            }
-        }
+        for s in order { batch.add(slots[s].key, value: slots[s].value, present: slots[s].present) }
         try gate.wait()
         try store.write(batch)
         for s in order { slots[s].dirty = false }

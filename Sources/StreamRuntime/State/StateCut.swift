@@ -26,15 +26,7 @@ struct StateCut: @unchecked Sendable {
         var bytes = 0
         for e in entries { bytes += e.key.count + e.value.count + 12 }
         var batch = WriteBatch(reservingCapacity: bytes)
-        for i in order {
-            entries[i].key.withBytes { k in
-                if entries[i].present {
-                    entries[i].value.withUnsafeBytes { batch.put(key: k, value: $0) }
-                } else {
-                    batch.delete(key: k)
-                }
-            }
-        }
+        for i in order { batch.add(entries[i].key, value: entries[i].value, present: entries[i].present) }
         return batch
     }
 }
@@ -92,5 +84,18 @@ final class CutGate: @unchecked Sendable {
     /// Throws the error of a cut that failed, without waiting.
     func check() throws {
         if let e = error { throw e }
+    }
+}
+
+extension WriteBatch {
+    /// A put of `value` under `key`, or a delete when the value is not `present`.
+    mutating func add(_ key: StateKey, value: [UInt8], present: Bool) {
+        key.withBytes { k in
+            if present {
+                value.withUnsafeBytes { put(key: k, value: $0) }
+            } else {
+                delete(key: k)
+            }
+        }
     }
 }
