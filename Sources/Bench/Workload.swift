@@ -1,6 +1,6 @@
 import Foundation
 
-/// The standard workload of ../shared/EXPERIMENT.md, generated directly (no CSV): row i has
+/// The standard workload of docs/EXPERIMENT.md, generated directly (no CSV): row i has
 /// `account = floor(A·u²)`, a skewed positive 2-decimal amount below 1,000,000 (about 1% of
 /// rows have none and are dropped), and a strictly increasing timestamp. Deterministic for a
 /// seed.

@@ -40,7 +40,7 @@ enum CSVFixture {
         let ts: Int64
     }
 
-    /// The standard workload of ../shared/EXPERIMENT.md as CSV text (header
+    /// The standard workload of docs/EXPERIMENT.md as CSV text (header
     /// `transaction_id,account_id,amount,ts`), with the rows it holds. Same PRNG and
     /// distributions as Bench's `Workload`. Also used, at 3,000,000 rows, to measure parse speed.
     static func standardWorkload(rows: Int, accounts: Int, seed: UInt64 = 42) -> (csv: String, rows: [Row]) {

@@ -4,7 +4,7 @@ import LSMStore
 import Logging
 import StreamRuntime
 
-/// `swift run Bench` with no arguments: the standard experiment of ../shared/EXPERIMENT.md.
+/// `swift run Bench` with no arguments: the standard experiment of docs/EXPERIMENT.md.
 /// Generates the workload's CSV (once), runs the keyed job on it with full and with
 /// incremental checkpoints, restores each run's last checkpoint and checks its digest, prints
 /// what each mode cost and writes results.json, checkpoints.csv and report.html.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Writes the standard workload (../shared/EXPERIMENT.md) as a CSV file: header
+/// Writes the standard workload (docs/EXPERIMENT.md) as a CSV file: header
 /// `transaction_id,account_id,amount,ts`, amounts with 2 decimals, about 1% empty.
 /// Deterministic: the same seed, rows and accounts give the same bytes.
 enum WorkloadCSV {
