@@ -65,7 +65,7 @@ struct CheckpointBenchmark: ParsableCommand {
         try? FileManager.default.removeItem(atPath: base)
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { if !keep { try? FileManager.default.removeItem(atPath: base) } }
-        let bandwidth = try measureDiskBandwidth(dir: base)
+        let bandwidth = try measureSyncedWriteBandwidth(dir: base, mebibytes: 512)
         print("workload \(p.name): \(rowCount) rows, \(p.accounts) accounts, seed \(seed); checkpoint every \(everyRecords) records; retained \(retained)")
         print(String(format: "disk sequential write with fsync: %.0f MB/s (512 MiB, this run)", bandwidth / 1e6))
         let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
@@ -210,16 +210,14 @@ struct CheckpointBenchmark: ParsableCommand {
     }
 
     func digest(_ store: LSMStore) throws -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h = FNV1a64()
         let it = try store.scan()
         while let (k, v) = try it.next() {
-            for b in k { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            for b in v { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            k.withUnsafeBytes { h.add($0) }
+            v.withUnsafeBytes { h.add($0) }
         }
-        return h
+        return h.value
     }
-
-    func measureDiskBandwidth(dir: String) throws -> Double { try measureSyncedWriteBandwidth(dir: dir, mebibytes: 512) }
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -155,10 +155,3 @@ struct RMWRunner {
             referenceChecks: checks)
     }
 }
-
-extension FNV1a64 {
-    static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
-}

@@ -111,8 +111,12 @@ struct FNV1a64 {
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
         for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01b3 }
     }
-    var hex: String {
-        let s = String(value, radix: 16)
+    /// The value as 16 hex digits.
+    var hex: String { FNV1a64.hex(value) }
+
+    /// `v` as 16 hex digits.
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }
 }

@@ -117,14 +117,6 @@ final class SSTableReader: @unchecked Sendable {
         return lo
     }
 
-    /// False when the bloom filter rules `userKey` out.
-    func mayContain(userKey: UnsafeRawBufferPointer) -> Bool {
-        guard let filter else { return true }
-        return filter.mayContain(userKeyHash: bloomHash(userKey))
-    }
-
-    func mayContain(userKey: [UInt8]) -> Bool { userKey.withUnsafeBytes { mayContain(userKey: $0) } }
-
     /// Looks up internal key `lookup` (whose user key hashes to `userKeyHash`, see `bloomHash`):
     /// the first entry at or after it,
     /// if it has the same user key, is handed to `body` as its kind and a borrowed view of
