@@ -56,3 +56,8 @@ func smallOptions() -> Options {
 func allEntries(_ store: LSMStore, snapshot: Snapshot? = nil) throws -> [(key: [UInt8], value: [UInt8])] {
     try store.scan(snapshot: snapshot).collect()
 }
+
+/// Replaces the file at `path` with `bytes` (damage tests).
+func overwriteFile(_ path: String, _ bytes: [UInt8]) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}

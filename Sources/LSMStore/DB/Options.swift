@@ -41,6 +41,9 @@ public struct Options: Sendable {
     /// fsync the WAL before acknowledging each write. Default false (a process crash loses
     /// nothing; a machine crash may lose the last writes).
     public var syncWrites = false
+    /// What opening the store does with a damaged write-ahead log. Default
+    /// `.tolerateCorruptedTail`: only a torn last write is dropped (and reported).
+    public var walRecoveryMode: WALRecoveryMode = .tolerateCorruptedTail
     /// Number of L0 files that triggers a compaction into L1 (leveled style). Default 4.
     public var l0CompactionTrigger = 4
     /// L0 depth (files overlapping one key) at which each write is delayed by 1 ms.

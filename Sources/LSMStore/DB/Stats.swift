@@ -46,6 +46,9 @@ public struct StoreStats: Sendable, CustomStringConvertible {
     public var liveSnapshots = 0
     /// Bytes at the end of write-ahead logs that recovery dropped as a torn last write.
     public var walTornTailBytesDropped: UInt64 = 0
+    /// Every part of a write-ahead log the last open did not replay, with the reason
+    /// (`Options.walRecoveryMode`); empty when every log was replayed whole.
+    public var walDroppedAtOpen: [WALDroppedRange] = []
 
     /// (flush + compaction bytes written) / user bytes written; 0 before any write.
     public var writeAmplification: Double {
@@ -70,6 +73,7 @@ public struct StoreStats: Sendable, CustomStringConvertible {
         s += "block cache hits: \(blockCacheHits), misses: \(blockCacheMisses)\n"
         s += "live snapshots: \(liveSnapshots)\n"
         s += "torn WAL tail bytes dropped at open: \(walTornTailBytesDropped)"
+        for d in walDroppedAtOpen { s += "\nWAL dropped at open: \(d)" }
         return s
     }
 }

@@ -122,30 +122,65 @@ final class StoreCore: @unchecked Sendable {
         }
         var replay = Memtable()
         var maxSequence = versions.lastSequence
-        for n in logs {
+        var stopped = false  // point-in-time recovery met damage: newer logs are dropped
+        for (i, n) in logs.enumerated() {
             if n >= versions.nextFileNumber { versions.nextFileNumber = n + 1 }
             let path = FileNames.log(dir, n)
-            var reader = LogReader(data: try fs.readFile(path), fileName: path)
+            let data = try fs.readFile(path)
+            if stopped {
+                counters.walDroppedAtOpen.append(WALDroppedRange(
+                    file: path, offset: 0, bytes: UInt64(data.count), reason: "an older log is damaged (point-in-time recovery)"))
+                continue
+            }
+            // Only the newest log can hold a torn write: an older one was synced whole before
+            // the next log took any write.
+            let tail: LogReader.TailPolicy
+            switch options.walRecoveryMode {
+            case .absoluteConsistency: tail = .strict
+            case .tolerateCorruptedTail: tail = i == logs.count - 1 ? .dropTornWrite : .strict
+            case .pointInTime: tail = .stopAtDamage
+            }
+            var reader = LogReader(data: data, fileName: path, tail: tail)
             while let (record, offset) = try reader.next() {
-                guard record.count >= WriteBatch.headerSize else {
-                    throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "log record shorter than a batch header")
+                var batchError: String? = nil
+                if record.count < WriteBatch.headerSize {
+                    batchError = "log record shorter than a batch header"
+                } else {
+                    let batch = WriteBatch(rep: record)
+                    let (last, overflow) = batch.sequence.addingReportingOverflow(UInt64(batch.count))
+                    if overflow || last > maxSequenceNumber {
+                        batchError = "batch sequence \(batch.sequence) with \(batch.count) entries passes the largest sequence number"
+                    } else if let bad = batch.forEach({ _, _, _ in }) {
+                        batchError = "malformed batch (entry at \(bad))"
+                    } else {
+                        var seq = batch.sequence
+                        _ = batch.forEach { kind, key, value in
+                            replay.add(sequence: seq, kind: kind, key: key, value: value)
+                            seq += 1
+                        }
+                        if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
+                    }
                 }
-                let batch = WriteBatch(rep: record)
-                var seq = batch.sequence
-                let bad = batch.forEach { kind, key, value in
-                    replay.add(sequence: seq, kind: kind, key: key, value: value)
-                    seq += 1
+                if let batchError {
+                    guard options.walRecoveryMode == .pointInTime else {
+                        throw LSMError.corruption(file: path, offset: UInt64(offset), reason: batchError)
+                    }
+                    counters.walDroppedAtOpen.append(WALDroppedRange(
+                        file: path, offset: UInt64(offset), bytes: UInt64(data.count - offset), reason: batchError))
+                    stopped = true
+                    break
                 }
-                if let bad {
-                    throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "malformed batch (entry at \(bad))")
-                }
-                if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
                 if replay.approximateSize > options.memtableSize {
                     for f in try writeLevel0Tables(replay, snapshots: [], boundaries: []).files { edit.addFile(0, f) }
                     replay = Memtable()
                 }
             }
-            counters.walTornTailBytesDropped += UInt64(reader.droppedTail)
+            if !stopped, let d = reader.dropped {
+                counters.walTornTailBytesDropped += UInt64(reader.droppedTail)
+                counters.walDroppedAtOpen.append(WALDroppedRange(
+                    file: path, offset: UInt64(d.offset), bytes: UInt64(reader.droppedTail), reason: d.reason))
+                if options.walRecoveryMode == .pointInTime { stopped = true }
+            }
         }
         if !replay.isEmpty {
             for f in try writeLevel0Tables(replay, snapshots: [], boundaries: []).files { edit.addFile(0, f) }

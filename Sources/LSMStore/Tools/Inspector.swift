@@ -143,6 +143,9 @@ public enum Inspector {
         public var logsChecked = 0
         /// Every problem found (empty when the store is sound).
         public var problems: [LSMError] = []
+        /// Torn last writes at the end of the newest log, which opening the store with the
+        /// default `WALRecoveryMode.tolerateCorruptedTail` drops (not problems, but reported).
+        public var tornWrites: [WALDroppedRange] = []
     }
 
     /// Re-reads every live table block and the write-ahead logs of the store in `dir`,
@@ -171,16 +174,24 @@ public enum Inspector {
                 report.problems.append(e)
             }
         }
+        var logs: [UInt64] = []
         for name in try fs.listDirectory(dir) {
-            guard case .log(let n)? = FileNames.parse(name), n >= info.logNumber else { continue }
-            let path = joinPath(dir, name)
+            if case .log(let n)? = FileNames.parse(name), n >= info.logNumber { logs.append(n) }
+        }
+        logs.sort()
+        for (i, n) in logs.enumerated() {
+            let path = FileNames.log(dir, n)
             do {
-                var reader = LogReader(data: try fs.readFile(path), fileName: path)
+                // As recovery reads them by default: only the newest log may end in a torn write.
+                var reader = LogReader(data: try fs.readFile(path), fileName: path, tail: i == logs.count - 1 ? .dropTornWrite : .strict)
                 while let (record, offset) = try reader.next() {
                     let batch = WriteBatch(rep: record)
                     if record.count < WriteBatch.headerSize || batch.forEach({ _, _, _ in }) != nil {
                         throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "malformed batch")
                     }
+                }
+                if let d = reader.dropped {
+                    report.tornWrites.append(WALDroppedRange(file: path, offset: UInt64(d.offset), bytes: UInt64(reader.droppedTail), reason: d.reason))
                 }
                 report.logsChecked += 1
             } catch let e as LSMError {
