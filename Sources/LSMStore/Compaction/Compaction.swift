@@ -10,7 +10,12 @@ final class Compaction {
     let grandparents: [FileMetaData]
     let maxGrandparentOverlap: UInt64
     let maxOutputFileSize: UInt64
-    let version: Version
+    /// The files of every level when the compaction was picked (for `isBaseLevelForKey`).
+    private let levels: [[FileMetaData]]
+    /// The version the inputs were picked from, held until the result is installed so its
+    /// files stay live; released by `releaseInputVersion()` before obsolete files are
+    /// removed, or the replaced inputs would still count as live (LevelDB releases it too).
+    private(set) var inputVersion: Version?
     let isManual: Bool
     var edit = VersionEdit()
 
@@ -23,7 +28,8 @@ final class Compaction {
         self.level = level
         self.outputLevel = inPlace ? level : level + 1
         self.inputs = inputs
-        self.version = version
+        self.levels = version.levels
+        self.inputVersion = version
         self.isManual = isManual
         self.maxOutputFileSize = UInt64(options.targetFileSize)
         self.maxGrandparentOverlap = 10 * UInt64(options.targetFileSize)
@@ -46,6 +52,9 @@ final class Compaction {
         return (lo, hi)
     }
 
+    /// Drops the hold on the input version (after the result is installed or abandoned).
+    func releaseInputVersion() { inputVersion = nil }
+
     var inputBytes: UInt64 { (inputs[0] + inputs[1]).reduce(0) { $0 + $1.size } }
 
     /// A single input file with nothing to merge in the next level and little grandparent
@@ -60,7 +69,7 @@ final class Compaction {
     func isBaseLevelForKey(_ userKey: [UInt8]) -> Bool {
         var l = outputLevel + 1
         while l < Version.numLevels {
-            let files = version.levels[l]
+            let files = levels[l]
             while levelPointers[l] < files.count {
                 let f = files[levelPointers[l]]
                 if compareUserKey(ofInternal: f.largest, userKey) >= 0 {

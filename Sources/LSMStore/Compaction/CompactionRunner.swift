@@ -47,8 +47,8 @@ extension StoreCore {
             compactionRunning = false
             mu.broadcast()
         }
-        let v = versions.current
-        let lastLevel = max(1, (0..<Version.numLevels).last(where: { !v.levels[$0].isEmpty }) ?? 1)
+        // (No local reference to the current version: it would keep every replaced table live.)
+        let lastLevel = max(1, (0..<Version.numLevels).last(where: { !versions.current.levels[$0].isEmpty }) ?? 1)
         for level in 0...lastLevel {
             if shuttingDown { throw LSMError.closed }
             let files = versions.current.levels[level]
@@ -107,6 +107,9 @@ extension StoreCore {
         counters.compactionCount += 1
         counters.compactionBytesRead += c.inputBytes
         counters.compactionBytesWritten += outputs.reduce(0) { $0 + $1.size }
+        // The replaced inputs are obsolete only once nothing holds the version they were
+        // picked from.
+        c.releaseInputVersion()
         removeObsoleteFiles()
     }
 
