@@ -132,15 +132,34 @@ struct CheckpointSummary: Codable, Equatable {
     var files: Int
     /// Referenced files under shared/ (incremental checkpoints).
     var sharedReferences: Int
+    /// Id (hex) of the store that took it; empty for a damaged checkpoint.
+    var store: String
+    /// For a damaged checkpoint (mode `damaged`): what is wrong with its `_metadata`.
+    var problem: String?
 
     init(_ m: CheckpointMetadata) {
         id = m.id
+        store = m.storeID
+        problem = nil
         mode = m.mode.rawValue
         sequence = m.sequence
         delta = m.files.reduce(0) { $0 + ($1.uploadedHere ? $1.size : 0) }
         fullSize = m.fullSize
         files = m.files.count
         sharedReferences = m.files.reduce(0) { $0 + ($1.name.hasPrefix("shared/") ? 1 : 0) }
+    }
+
+    /// A row for a checkpoint whose `_metadata` is damaged.
+    init(damaged id: UInt64, _ error: LSMError) {
+        self.id = id
+        mode = "damaged"
+        sequence = 0
+        delta = 0
+        fullSize = 0
+        files = 0
+        sharedReferences = 0
+        store = ""
+        problem = error.description
     }
 }
 
@@ -151,12 +170,16 @@ struct Checkpoints: ParsableCommand {
         discussion: """
             Prints one row per completed checkpoint, oldest first: id, mode, sequence, delta \
             (bytes of the table files that checkpoint uploaded), full size (bytes of every \
-            table file it references), files referenced, and how many of them are shared \
-            references (under shared/). Sizes count table files only, not _metadata. \
-            Incomplete or damaged checkpoints are not listed.
+            table file it references), files referenced, how many of them are shared \
+            references (under shared/), and the first 8 hex digits of the id of the store that \
+            took it. Sizes count table files only, not _metadata. A checkpoint whose _metadata \
+            is damaged is listed with the mode `damaged`, and its problem is printed on \
+            standard error; lsmctl then exits with status 1. Incomplete checkpoints (in \
+            progress, failed or abandoned) are not listed.
 
             With --json, prints a JSON array of objects with the keys id, mode, sequence, \
-            delta, fullSize, files and sharedReferences. The storage must exist.
+            delta, fullSize, files, sharedReferences, store (the full store id) and, for a \
+            damaged checkpoint, problem. The storage must exist.
             """)
 
     @Argument(help: "Checkpoint storage folder.")
@@ -166,7 +189,14 @@ struct Checkpoints: ParsableCommand {
     var json = false
 
     func run() throws {
-        let rows = try Checkpointer.list(try openExistingStorage(storage)).map(CheckpointSummary.init)
+        let catalog = try CheckpointCatalog.load(try openExistingStorage(storage))
+        let rows = catalog.ids.compactMap { id -> CheckpointSummary? in
+            switch catalog.states[id] {
+            case .completed(let m)?: return CheckpointSummary(m)
+            case .damaged(let e)?: return CheckpointSummary(damaged: id, e)
+            default: return nil
+            }
+        }
         var out = Output()
         if json {
             let encoder = JSONEncoder()
@@ -174,10 +204,10 @@ struct Checkpoints: ParsableCommand {
             try out.write(Array(try encoder.encode(rows)))
             try out.write("\n")
         } else {
-            let header = ["ID", "MODE", "SEQUENCE", "DELTA", "FULL SIZE", "FILES", "SHARED"]
+            let header = ["ID", "MODE", "SEQUENCE", "DELTA", "FULL SIZE", "FILES", "SHARED", "STORE"]
             let cells = rows.map { r in
                 [String(r.id), r.mode, String(r.sequence), String(r.delta), String(r.fullSize),
-                 String(r.files), String(r.sharedReferences)]
+                 String(r.files), String(r.sharedReferences), String(r.store.prefix(8))]
             }
             var widths = header.map(\.count)
             for row in cells {
@@ -186,26 +216,34 @@ struct Checkpoints: ParsableCommand {
             func format(_ row: [String]) -> String {
                 row.enumerated().map { i, cell in
                     let pad = String(repeating: " ", count: widths[i] - cell.count)
-                    return i == 1 ? cell + pad : pad + cell  // mode left-aligned, numbers right
+                    return i == 1 || i == 7 ? cell + pad : pad + cell  // mode and store left-aligned, numbers right
                 }.joined(separator: "  ")
             }
             try out.line(format(header))
             for row in cells { try out.line(format(row)) }
         }
         try out.flush()
+        for (id, e) in catalog.damaged { printError("checkpoint \(id) is damaged: \(e.description)") }
+        if !catalog.damaged.isEmpty { throw ExitCode(Status.negative) }
     }
 }
 
-/// `lsmctl restore STORAGE [--id N] DB`: builds a new store from a checkpoint.
+/// `lsmctl restore STORAGE [--id N | --store ID] [--fall-back-past-damaged] DB`: builds a new
+/// store from a checkpoint.
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a checkpoint into a new store.",
         discussion: """
-            Builds a store in DB from checkpoint N (the latest completed one without --id), \
-            hard-linking its tables from the storage when possible and copying (and \
-            checking) them otherwise. DB must not exist or be an empty directory. Prints the \
-            restored store's last sequence number and number of table files. The storage must \
-            exist.
+            Builds a store in DB from checkpoint N, or without --id from the latest completed \
+            one (of the store --store names: needed when the storage holds checkpoints of \
+            several stores). Tables are hard-linked from the storage when possible and copied \
+            otherwise, and every byte of every table is checked against the checkpoint's \
+            checksums before the store opens. If a checkpoint newer than the latest completed \
+            one is damaged, restore fails naming it, unless --fall-back-past-damaged (then it \
+            says which checkpoints it passed over). DB must not exist or be an empty \
+            directory. Prints the checkpoint restored, the restored store's last sequence \
+            number, the number of table files (and how many were linked), and the time spent \
+            transferring and verifying them. The storage must exist.
             """)
 
     @Argument(help: "Checkpoint storage folder.")
@@ -214,18 +252,35 @@ struct Restore: ParsableCommand {
     @Option(help: "Id of the checkpoint to restore (default: the latest completed one).")
     var id: UInt64?
 
+    @Option(help: "Id (hex) of the store whose latest checkpoint to restore.")
+    var store: String?
+
+    @Flag(help: "Restore the latest intact checkpoint when newer ones are damaged.")
+    var fallBackPastDamaged = false
+
     @Argument(help: "Directory of the new store (must not exist, or be empty).")
     var db: String
 
+    func validate() throws {
+        if id != nil && store != nil { throw ValidationError("--id and --store exclude each other") }
+    }
+
     func run() throws {
         let storage = try openExistingStorage(storage)
-        let store = try LSMStore.restore(from: storage, checkpoint: id, to: db)
+        let (store, report) = try LSMStore.restoreReporting(
+            from: storage, checkpoint: id, storeID: self.store, fallBackPastDamaged: fallBackPastDamaged, to: db)
         let stats = store.stats  // read from memory: nothing can fail before close
         try store.close()
+        for (skipped, e) in report.passedOver {
+            printError("warning: passed over damaged checkpoint \(skipped): \(e.description)")
+        }
         var out = Output()
         try out.line("restored into: \(db)")
+        try out.line("checkpoint: \(report.checkpoint)")
         try out.line("last sequence: \(stats.lastSequence)")
-        try out.line("files: \(stats.levels.reduce(0) { $0 + $1.files })")
+        try out.line("files: \(stats.levels.reduce(0) { $0 + $1.files }) (linked: \(report.filesLinked))")
+        try out.line("transfer: \(formatMilliseconds(report.transferDuration))")
+        try out.line("verify: \(formatMilliseconds(report.verifyDuration))")
         try out.flush()
     }
 }
@@ -236,9 +291,9 @@ struct VerifyCheckpoint: ParsableCommand {
         commandName: "verify-checkpoint",
         abstract: "Check the files of a checkpoint against its metadata.",
         discussion: """
-            Checks the size and whole-file checksum of every table checkpoint N (the latest \
-            completed one without --id) references, then every block checksum. Prints what \
-            was checked, then OK. If problems are found, each is printed on standard error \
+            Checks the size and whole-file checksum of every table checkpoint N (without --id, \
+            the newest checkpoint that has a _metadata: a damaged one is reported, not passed \
+            over) references, then every block checksum. Prints what was checked, then OK. If problems are found, each is printed on standard error \
             (naming the file) and lsmctl exits with status 1. The storage must exist.
             """)
 
@@ -267,10 +322,12 @@ struct Cleanup: ParsableCommand {
             Orphans are checkpoint folders without _metadata (checkpoints that crashed or were \
             aborted) with their contents, and files under shared/ that no completed checkpoint \
             references. Prints `removed NAME` for each (`would remove NAME` with --dry-run, \
-            which deletes nothing), then `orphans: COUNT`. Damaged checkpoints are left alone.
+            which deletes nothing), then `orphans: COUNT`.
 
-            Do not run it while any process is checkpointing into the same storage: the files \
-            of a checkpoint in progress look like orphans. The storage must exist.
+            Spared: a checkpoint claimed less than --grace-s seconds ago (it may be in progress \
+            in another process) and the unreferenced shared files of its store; damaged \
+            checkpoints; and, while any checkpoint is damaged, every shared file (what the \
+            damaged one references cannot be read). The storage must exist.
             """)
 
     @Argument(help: "Checkpoint storage folder.")
@@ -279,8 +336,19 @@ struct Cleanup: ParsableCommand {
     @Flag(help: "List the orphans without removing them.")
     var dryRun = false
 
+    @Option(help: "Spare incomplete checkpoints claimed less than this many seconds ago.")
+    var graceS: Int = 3600
+
+    func validate() throws {
+        guard graceS >= 0 else { throw ValidationError("--grace-s must not be negative, got \(graceS)") }
+    }
+
     func run() throws {
-        let names = try Checkpointer.cleanup(storage: try openExistingStorage(storage), dryRun: dryRun)
+        let storage = try openExistingStorage(storage)
+        let names = try Checkpointer.cleanup(storage: storage, dryRun: dryRun, sparingClaimsYoungerThan: .seconds(graceS))
+        for (id, e) in try CheckpointCatalog.load(storage).damaged {
+            printError("warning: checkpoint \(id) is damaged (\(e.description)); shared files are kept until it is repaired or discarded")
+        }
         var out = Output()
         for name in names { try out.line((dryRun ? "would remove " : "removed ") + name) }
         try out.line("orphans: \(names.count)")

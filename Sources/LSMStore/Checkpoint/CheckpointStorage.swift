@@ -14,6 +14,11 @@ public protocol CheckpointStorage: Sendable {
     func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer]
     /// Stores `bytes` as `name` atomically and durably (temp object, fsync, rename, fsync).
     func putAtomically(_ name: String, _ bytes: [UInt8]) throws
+    /// Creates object `name` holding `bytes`, atomically and durably, unless an object of that
+    /// name exists: then nothing changes and the result is false. Two writers racing for one
+    /// name never both succeed (a folder uses link(2), which fails on an existing name; an
+    /// object store uses a conditional create such as S3's `If-None-Match: *`).
+    func createExclusively(_ name: String, _ bytes: [UInt8]) throws -> Bool
     /// The whole object `name`.
     func get(_ name: String) throws -> [UInt8]
     /// Copies (or, with `preferLink`, links) object `name` to the new local file `localPath`.
@@ -159,6 +164,35 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         try fileSystem.writeFileAtomically(dst, bytes)
     }
 
+    public func createExclusively(_ name: String, _ bytes: [UInt8]) throws -> Bool {
+        let dst = path(name)
+        let dir = parentDirectory(of: dst)
+        try fileSystem.createDirectory(dir)
+        // A temp name of our own, written and synced, then linked to the final name: link(2)
+        // fails with EEXIST when the name is taken, so the final object appears whole or not
+        // at all, and never replaces another writer's.
+        let tmp = dst + ".tmp-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let f = try fileSystem.create(tmp)
+        do {
+            try f.append(bytes)
+            try f.sync()
+            try f.close()
+        } catch {
+            try? f.close()
+            try? fileSystem.remove(tmp)
+            throw error
+        }
+        defer { try? fileSystem.remove(tmp) }
+        do {
+            try fileSystem.link(tmp, to: dst)
+        } catch let LSMError.io(_, _, code) where code == EEXIST {
+            return false
+        }
+        try fileSystem.remove(tmp)
+        try fileSystem.syncDirectory(dir)
+        return true
+    }
+
     public func get(_ name: String) throws -> [UInt8] { try fileSystem.readFile(path(name)) }
 
     public func list(_ directory: String) throws -> [String] {
@@ -196,4 +230,19 @@ public func diskUsage(paths: [String], fileSystem fs: any FileSystem = PosixFile
         }
     }
     return total
+}
+
+/// CRC32C of the whole file at `path`, read in 1 MiB pieces.
+func fileChecksum(_ fs: any FileSystem, _ path: String) throws -> UInt32 {
+    let f = try fs.openRandomAccess(path)
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var offset: UInt64 = 0
+    var crc: UInt32 = 0
+    while true {
+        let n = try buffer.withUnsafeMutableBytes { try f.read(at: offset, into: $0) }
+        if n == 0 { break }
+        buffer.withUnsafeBytes { crc = CRC32C.extend(crc, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        offset += UInt64(n)
+    }
+    return crc
 }

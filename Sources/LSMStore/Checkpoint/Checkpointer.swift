@@ -10,30 +10,40 @@ public final class Checkpointer: @unchecked Sendable {
     /// Where the checkpoints go.
     public let storage: any CheckpointStorage
     let store: LSMStore
+    /// The store's id (hex). Its shared objects are `shared/<id>-<table>.sst`, its claims
+    /// and metadata carry it, and retention counts only its checkpoints.
+    let storeHex: String
     private let lock = Mutex()
     private var registry: SharedFileRegistry
+    /// Folders whose state is final (completed or damaged) and already read.
+    private var settledFolders = Set<UInt64>()
     /// Shared objects that in-progress checkpoints upload or reuse: never deleted meanwhile.
     private var pendingNames: [UInt64: Set<String>] = [:]
     private var _retained: Int
-    /// Checkpoint folders whose `_metadata` failed verification when the registry was built.
-    public private(set) var damagedCheckpoints: [UInt64: LSMError] = [:]
+    private var _damaged: [UInt64: LSMError] = [:]
 
-    /// How many completed checkpoints to keep (at least 1; default 1, as Flink). Older ones
-    /// are discarded when a newer one completes.
+    /// Checkpoint folders whose `_metadata` fails its checks. While there is one, no shared
+    /// object is deleted (by retention or cleanup): what it references cannot be known.
+    public var damagedCheckpoints: [UInt64: LSMError] { lock.withLock { _damaged } }
+
+    /// How many completed checkpoints of this store to keep (at least 1; default 1, as
+    /// Flink). Older ones of this store are discarded when a newer one completes; other
+    /// stores' checkpoints in the same storage are never touched by it.
     public var retained: Int {
         get { lock.withLock { _retained } }
         set { lock.withLock { _retained = max(1, newValue) } }
     }
 
     /// Opens the registry of `storage` for `store`: it is rebuilt from the `_metadata` of the
-    /// checkpoints in the storage.
+    /// checkpoints in the storage, and refreshed at each `begin` (other processes may write
+    /// into the same storage).
     public init(store: LSMStore, storage: any CheckpointStorage, retained: Int = 1) throws {
         self.store = store
         self.storage = storage
+        self.storeHex = Inspector.hexString(store.core.versions.storeID)
         self._retained = max(1, retained)
-        let (registry, damaged) = try Checkpointer.loadRegistry(storage)
-        self.registry = registry
-        self.damagedCheckpoints = damaged
+        self.registry = SharedFileRegistry()
+        try lock.withLock { try refreshLocked() }
     }
 
     static func folder(_ id: UInt64) -> String { "chk-\(id)" }
@@ -55,26 +65,37 @@ public final class Checkpointer: @unchecked Sendable {
         return m
     }
 
-    static func loadRegistry(_ storage: any CheckpointStorage) throws -> (SharedFileRegistry, [UInt64: LSMError]) {
-        var r = SharedFileRegistry()
-        var damaged: [UInt64: LSMError] = [:]
-        for id in try folderIDs(storage) {
-            do {
-                if let m = try loadMetadata(storage, id) { r.register(m) }
-            } catch let e as LSMError where e.isCorruption {
-                damaged[id] = e
+    /// Brings the registry up to date with the storage: reads folders not read yet (and
+    /// incomplete ones again, which may have completed since), and forgets checkpoints whose
+    /// folders are gone. Caller holds `lock`.
+    private func refreshLocked() throws {
+        let ids = try Checkpointer.folderIDs(storage)
+        let present = Set(ids)
+        for id in registry.completedIDs where !present.contains(id) { _ = registry.unregister(id) }
+        for id in _damaged.keys where !present.contains(id) { _damaged[id] = nil }
+        settledFolders.formIntersection(present)
+        for id in ids where !settledFolders.contains(id) && pendingNames[id] == nil {
+            switch try CheckpointCatalog.loadState(storage, id) {
+            case .completed(let m):
+                registry.register(m)
+                settledFolders.insert(id)
+            case .damaged(let e):
+                _damaged[id] = e
+                settledFolders.insert(id)
+            case .incomplete:
+                break
             }
         }
-        return (r, damaged)
     }
 
-    /// Completed checkpoints in `storage`, oldest first (damaged ones are skipped).
+    /// Completed checkpoints in `storage`, oldest first (damaged ones are not among them:
+    /// `CheckpointCatalog` lists those).
     public static func list(_ storage: any CheckpointStorage) throws -> [CheckpointMetadata] {
-        let (r, _) = try loadRegistry(storage)
-        return r.completedIDs.compactMap { r.checkpoints[$0] }
+        try CheckpointCatalog.load(storage).completed
     }
 
-    /// Ids of the completed checkpoints this checkpointer retains, oldest first.
+    /// Ids of the completed checkpoints in the storage as this checkpointer last read it (of
+    /// every store), oldest first.
     public var completedCheckpoints: [UInt64] { lock.withLock { registry.completedIDs } }
 
     /// Runs both phases of a checkpoint and applies retention.
@@ -90,39 +111,74 @@ public final class Checkpointer: @unchecked Sendable {
 
     /// The synchronous phase: switches to a new memtable, so the checkpoint holds exactly
     /// the writes made before this call; the old memtable is flushed in the background and
-    /// `complete()` pins the version that flush installs. Writers wait only for the switch. `id` defaults to one more than the largest id in the storage.
+    /// `complete()` pins the version that flush installs. Writers wait only for the switch.
+    ///
+    /// The id is claimed exclusively in the storage (`chk-N/_claim`), so writers sharing it
+    /// never take one id: `id` when given (an error if it is taken), else one more than the
+    /// largest id in the storage, going up until a claim succeeds. Fails with
+    /// `LSMError.conflict` when the storage holds a checkpoint of this store's id that this
+    /// store cannot have written (a copy of its directory checkpointing into the same storage).
     public func begin(mode: CheckpointMode, id: UInt64? = nil, userMetadata: [UInt8] = []) throws -> PendingCheckpoint {
         let clock = ContinuousClock()
         let start = clock.now
+        let claim = CheckpointClaim(storeID: storeHex, createdAtMillis: currentTimeMillis())
         let chosen: UInt64 = try lock.withLock {
+            try refreshLocked()
             let existing = try Checkpointer.folderIDs(storage)
-            let next = max(existing.last ?? 0, registry.completedIDs.last ?? 0, pendingNames.keys.max() ?? 0) + 1
-            let n = id ?? next
-            if existing.contains(n) || pendingNames[n] != nil || registry.checkpoints[n] != nil {
-                throw LSMError.invalidArgument("checkpoint \(n) already exists in the storage")
+            var n = id ?? (max(existing.last ?? 0, registry.completedIDs.last ?? 0, pendingNames.keys.max() ?? 0) + 1)
+            while true {
+                if pendingNames[n] == nil, registry.checkpoints[n] == nil,
+                   try storage.createExclusively(CheckpointClaim.name(n), claim.encode()) {
+                    pendingNames[n] = []
+                    return n
+                }
+                if id != nil { throw LSMError.invalidArgument("checkpoint \(n) already exists in the storage") }
+                n += 1
             }
-            pendingNames[n] = []
-            return n
         }
         do {
             let ticket = try store.core.beginCheckpointPin()
-            return PendingCheckpoint(
+            let pending = PendingCheckpoint(
                 owner: self, id: chosen, mode: mode, ticket: ticket, userMetadata: userMetadata,
                 syncDuration: clock.now - start)
+            try lock.withLock { try checkNoOtherStoreSharesTheIDLocked(sequence: pending.sequence) }
+            return pending
         } catch {
-            lock.withLock { _ = pendingNames.removeValue(forKey: chosen) }
+            aborted(chosen, uploadedShared: [])
             throw error
+        }
+    }
+
+    /// A store's sequence numbers only grow, and a checkpoint holds a sequence its store had
+    /// made durable: a checkpoint of this store's id beyond `sequence` was written by another
+    /// store with the same id. Caller holds `lock`.
+    private func checkNoOtherStoreSharesTheIDLocked(sequence: UInt64) throws {
+        for id in registry.completedIDs {
+            guard let m = registry.checkpoints[id], m.storeID == storeHex, m.sequence > sequence else { continue }
+            throw LSMError.conflict(
+                "checkpoint \(id) in the storage has store id \(storeHex) and sequence \(m.sequence), beyond this store's \(sequence): "
+                    + "another store with the same id (a copy of this store's directory?) checkpoints into this storage; "
+                    + "make copies by restoring a checkpoint (a restored store gets a new id)")
         }
     }
 
     // MARK: Used by PendingCheckpoint
 
     /// Whether a shared object is already in the storage for a retained checkpoint; marks it
-    /// as used by pending checkpoint `id` either way.
-    func reserveShared(_ name: String, for id: UInt64) -> Bool {
-        lock.withLock {
+    /// as used by pending checkpoint `id` either way. A name is reused only when the object
+    /// it names was recorded with this table's size and checksum: a different table under
+    /// the same name means two stores share an id, and is refused (`LSMError.conflict`).
+    func reserveShared(_ name: String, for id: UInt64, size: UInt64, checksum: UInt32) throws -> Bool {
+        try lock.withLock {
             pendingNames[id, default: []].insert(name)
-            return registry.isReferenced(name)
+            guard registry.isReferenced(name) else { return false }
+            if let known = registry.files[name], known.size != size || known.checksum != checksum {
+                throw LSMError.conflict(
+                    "\(name) holds a table of \(known.size) bytes with checksum \(known.checksum), but this store's table of that name has "
+                        + "\(size) bytes with checksum \(checksum): another store with the same id (a copy of this store's directory?) "
+                        + "checkpoints into this storage")
+            }
+            return true
         }
     }
 
@@ -131,8 +187,10 @@ public final class Checkpointer: @unchecked Sendable {
         try lock.withLock {
             registry.register(m)
             pendingNames[m.id] = nil
+            settledFolders.insert(m.id)
             var discarded: [UInt64] = []
-            while registry.completedIDs.count > _retained, let oldest = registry.completedIDs.first {
+            let own = registry.completedIDs.filter { registry.checkpoints[$0]?.storeID == storeHex }
+            for oldest in own.dropLast(_retained) {
                 try discardLocked(oldest)
                 discarded.append(oldest)
             }
@@ -164,40 +222,67 @@ public final class Checkpointer: @unchecked Sendable {
 
     private func discardLocked(_ id: UInt64) throws {
         try removeFolder(id)
+        settledFolders.remove(id)
+        _damaged[id] = nil
         let unreferenced = registry.unregister(id)
+        // A damaged checkpoint may reference any shared object: keep them all while one is there.
+        guard _damaged.isEmpty else { return }
         let pending = pendingNames.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         for name in unreferenced where !pending.contains(name) { try storage.delete(name) }
         if !unreferenced.isEmpty { try storage.sync("shared") }
     }
 
-    /// Discards checkpoint `id` now (its shared files go when nothing else references them).
+    /// Discards checkpoint `id` now, of whichever store, damaged or not (its shared files go
+    /// when nothing else references them and no damaged checkpoint remains).
     public func discard(_ id: UInt64) throws {
         try lock.withLock { try discardLocked(id) }
     }
 
     /// Finds what crashed or aborted checkpoints left: folders without `_metadata` and shared
     /// objects no completed checkpoint references. Deletes them unless `dryRun`; returns
-    /// their names. Checkpoints in progress in this process are left alone; do not run it
-    /// while another process is checkpointing into the same storage.
+    /// their names. Left alone: checkpoints in progress in this process; incomplete
+    /// checkpoints another store claimed less than `grace` ago (in progress elsewhere, as far
+    /// as anyone can tell), with that store's unreferenced shared objects; damaged
+    /// checkpoints; and, while a damaged checkpoint is there, every shared object (it may
+    /// reference any of them: it is quarantined until repaired or discarded).
     @discardableResult
-    public func cleanup(dryRun: Bool = false) throws -> [String] {
+    public func cleanup(dryRun: Bool = false, sparingClaimsYoungerThan grace: Duration = .seconds(3600)) throws -> [String] {
         try lock.withLock {
-            try Checkpointer.cleanup(storage, dryRun: dryRun, inProgress: pendingNames)
+            let orphans = try Checkpointer.cleanup(storage, dryRun: dryRun, grace: grace, ownStore: storeHex, inProgress: pendingNames)
+            try refreshLocked()
+            return orphans
         }
     }
 
-    static func cleanup(_ storage: any CheckpointStorage, dryRun: Bool, inProgress: [UInt64: Set<String>] = [:]) throws -> [String] {
-        let (registry, damaged) = try loadRegistry(storage)
+    static func cleanup(
+        _ storage: any CheckpointStorage, dryRun: Bool, grace: Duration, ownStore: String?, inProgress: [UInt64: Set<String>]
+    ) throws -> [String] {
+        let catalog = try CheckpointCatalog.load(storage)
+        var registry = SharedFileRegistry()
+        for m in catalog.completed { registry.register(m) }
         let pendingShared = inProgress.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        let now = currentTimeMillis()
+        let graceMillis = UInt64(max(0, grace.components.seconds)) * 1000 + UInt64(max(0, grace.components.attoseconds) / 1_000_000_000_000_000)
+        var sparedStores = Set<String>()
         var orphans: [String] = []
-        for id in try folderIDs(storage) where registry.checkpoints[id] == nil && damaged[id] == nil && inProgress[id] == nil {
+        for id in catalog.ids {
+            guard case .incomplete(let claim)? = catalog.states[id], inProgress[id] == nil else { continue }
+            if let claim, claim.storeID != ownStore, now < claim.createdAtMillis || now - claim.createdAtMillis < graceMillis {
+                sparedStores.insert(claim.storeID)
+                continue
+            }
             let folder = folder(id)
             for name in try storage.list(folder) { orphans.append(folder + "/" + name) }
             orphans.append(folder)
         }
-        for name in try storage.list("shared") {
-            let full = "shared/" + name
-            if !registry.isReferenced(full) && !pendingShared.contains(full) { orphans.append(full) }
+        if catalog.damaged.isEmpty {
+            for name in try storage.list("shared") {
+                let full = "shared/" + name
+                let store = String(name.prefix(while: { $0 != "-" }))
+                if !registry.isReferenced(full) && !pendingShared.contains(full) && !sparedStores.contains(store) {
+                    orphans.append(full)
+                }
+            }
         }
         if !dryRun {
             for name in orphans { try storage.delete(name) }
@@ -206,9 +291,10 @@ public final class Checkpointer: @unchecked Sendable {
         return orphans
     }
 
-    /// Static cleanup for tools (no checkpoint may be in progress in any process).
-    public static func cleanup(storage: any CheckpointStorage, dryRun: Bool) throws -> [String] {
-        try cleanup(storage, dryRun: dryRun, inProgress: [:])
+    /// Cleanup for tools, as `cleanup(dryRun:sparingClaimsYoungerThan:)` without a store of
+    /// its own: incomplete checkpoints claimed less than `grace` ago are spared.
+    public static func cleanup(storage: any CheckpointStorage, dryRun: Bool, sparingClaimsYoungerThan grace: Duration = .seconds(3600)) throws -> [String] {
+        try cleanup(storage, dryRun: dryRun, grace: grace, ownStore: nil, inProgress: [:])
     }
 }
 
@@ -272,7 +358,7 @@ public final class PendingCheckpoint: @unchecked Sendable {
                         name = folder + "/" + FileNames.tableName(f.number)
                     case .incremental:
                         name = "shared/\(storeHex)-\(FileNames.tableName(f.number))"
-                        if owner.reserveShared(name, for: id) {
+                        if try owner.reserveShared(name, for: id, size: f.size, checksum: f.checksum) {
                             uploaded = false
                             report.filesReused += 1
                         } else {
@@ -296,7 +382,10 @@ public final class PendingCheckpoint: @unchecked Sendable {
             let bytes = metadata.encode()
             if !uploadedShared.isEmpty { try storage.sync("shared") }
             if mode == .full && !files.isEmpty { try storage.sync(folder) }
-            try storage.putAtomically(Checkpointer.metadataName(id), bytes)
+            // Created exclusively: a checkpoint is never replaced, whoever else writes here.
+            guard try storage.createExclusively(Checkpointer.metadataName(id), bytes) else {
+                throw LSMError.conflict("\(Checkpointer.metadataName(id)) was created by another writer")
+            }
             try storage.sync("")
             report.bytesWritten += UInt64(bytes.count)
             report.metadataBytes = UInt64(bytes.count)
@@ -314,7 +403,10 @@ public final class PendingCheckpoint: @unchecked Sendable {
         guard t.bytes == f.size else {
             throw LSMError.corruption(file: local, offset: min(t.bytes, f.size), reason: "size \(t.bytes) differs from the manifest's \(f.size)")
         }
-        if let c = t.checksum, c != f.checksum {
+        // A copy's bytes were checksummed as they were read; a link's are read here, so a
+        // table damaged on the store's disk is never handed to the checkpoint.
+        let crc = try t.checksum ?? fileChecksum(owner.store.options.fileSystem, local)
+        if crc != f.checksum {
             throw LSMError.corruption(file: local, offset: 0, reason: "file checksum differs from the one recorded when it was written")
         }
         report.filesNew += 1

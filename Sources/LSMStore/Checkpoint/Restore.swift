@@ -1,29 +1,66 @@
+/// What a restore did and what it cost.
+public struct RestoreReport: Sendable {
+    /// The checkpoint restored.
+    public var checkpoint: UInt64
+    /// Newer checkpoints with damaged `_metadata` that were passed over (only with
+    /// `fallBackPastDamaged`).
+    public var passedOver: [(id: UInt64, error: LSMError)] = []
+    /// Table files restored, and how many of them were hard links.
+    public var files = 0
+    /// See `files`.
+    public var filesLinked = 0
+    /// Bytes of the table files.
+    public var bytes: UInt64 = 0
+    /// Time spent linking or copying the files (a copy's checksum is computed as it is read).
+    public var transferDuration: Duration = .zero
+    /// Time spent reading linked files back to check their checksums.
+    public var verifyDuration: Duration = .zero
+
+    init(checkpoint: UInt64) { self.checkpoint = checkpoint }
+}
+
 extension LSMStore {
-    /// Builds a new store in `dir` from checkpoint `id` (the latest completed one when nil)
-    /// and opens it. Files are hard-linked from the storage when possible, else copied and
-    /// checked against the recorded checksums. The restored store holds exactly the state at
-    /// the checkpoint's sequence number, is fully writable, and gets a new store id so its
-    /// future files never collide with the original's in shared checkpoint storage.
+    /// Builds a new store in `dir` from a checkpoint and opens it: checkpoint `id`, or, when
+    /// nil, the latest completed one (of store `storeID` when given; see
+    /// `CheckpointCatalog.latest`). A damaged checkpoint is never passed over in silence:
+    /// restoring it, or restoring the latest while a newer one is damaged, throws its
+    /// corruption, unless `fallBackPastDamaged` (then the report lists what was passed over).
+    ///
+    /// Files are hard-linked from the storage when possible, else copied; every byte of
+    /// every file, linked or copied, is checked against the checksum in `_metadata` before the
+    /// store opens (a damaged file throws `LSMError.corruption` naming it, and nothing is
+    /// left in `dir`). The restored store holds exactly the state at the checkpoint's
+    /// sequence number, is fully writable, and gets a new store id so its future files never
+    /// collide with the original's in shared checkpoint storage.
     ///
     /// Safety of the links: a store never writes into an existing table (tables are
     /// immutable and every new file gets a fresh number, created after unlinking any
     /// previous name), and deleting its own name for a table leaves the checkpoint's name
     /// and bytes intact.
     public static func restore(
-        from storage: any CheckpointStorage, checkpoint id: UInt64? = nil, to dir: String, options: Options = Options()
+        from storage: any CheckpointStorage, checkpoint id: UInt64? = nil, storeID: String? = nil,
+        fallBackPastDamaged: Bool = false, to dir: String, options: Options = Options()
     ) throws -> LSMStore {
+        try restoreReporting(
+            from: storage, checkpoint: id, storeID: storeID, fallBackPastDamaged: fallBackPastDamaged, to: dir, options: options
+        ).store
+    }
+
+    /// `restore`, with a report of what it did.
+    public static func restoreReporting(
+        from storage: any CheckpointStorage, checkpoint id: UInt64? = nil, storeID: String? = nil,
+        fallBackPastDamaged: Bool = false, to dir: String, options: Options = Options()
+    ) throws -> (store: LSMStore, report: RestoreReport) {
         let fs = options.fileSystem
         let metadata: CheckpointMetadata
+        var passedOver: [(id: UInt64, error: LSMError)] = []
         if let id {
             guard let m = try Checkpointer.loadMetadata(storage, id) else {
                 throw LSMError.invalidArgument("checkpoint \(id) does not exist or is incomplete")
             }
             metadata = m
         } else {
-            guard let m = try Checkpointer.list(storage).last else {
-                throw LSMError.invalidArgument("the storage holds no completed checkpoint")
-            }
-            metadata = m
+            (metadata, passedOver) = try CheckpointCatalog.load(storage).latest(storeID: storeID, fallBackPastDamaged: fallBackPastDamaged)
         }
         if try fs.stat(dir) != nil, !(try fs.listDirectory(dir)).isEmpty {
             throw LSMError.invalidArgument("\(dir) is not empty; restore into a new or empty directory")
@@ -31,37 +68,65 @@ extension LSMStore {
         try fs.createDirectory(dir)
         let lock = try fs.lock(FileNames.lock(dir))
         defer { lock.unlock() }
-        var edit = VersionEdit()
-        var maxNumber: UInt64 = 1
-        for f in metadata.files {
-            let local = FileNames.table(dir, f.fileNumber)
-            let t = try storage.get(f.name, toLocalFile: local, preferLink: true)
-            guard t.bytes == f.size else {
-                throw LSMError.corruption(file: f.name, offset: min(t.bytes, f.size), reason: "size \(t.bytes), metadata says \(f.size)")
+        var report = RestoreReport(checkpoint: metadata.id)
+        report.passedOver = passedOver
+        var created: [String] = []
+        do {
+            var edit = VersionEdit()
+            var maxNumber: UInt64 = 1
+            let clock = ContinuousClock()
+            for f in metadata.files {
+                let local = FileNames.table(dir, f.fileNumber)
+                let started = clock.now
+                let t = try storage.get(f.name, toLocalFile: local, preferLink: true)
+                created.append(local)
+                report.transferDuration += clock.now - started
+                guard t.bytes == f.size else {
+                    throw LSMError.corruption(file: f.name, offset: min(t.bytes, f.size), reason: "size \(t.bytes), metadata says \(f.size)")
+                }
+                let verifyStart = clock.now
+                let crc = try t.checksum ?? fileChecksum(fs, local)
+                if t.checksum == nil { report.verifyDuration += clock.now - verifyStart }
+                if crc != f.checksum {
+                    throw LSMError.corruption(file: f.name, offset: 0, reason: "file checksum mismatch: the bytes differ from those the checkpoint recorded")
+                }
+                report.files += 1
+                if t.linked { report.filesLinked += 1 }
+                report.bytes += t.bytes
+                edit.addFile(f.level, FileMetaData(
+                    number: f.fileNumber, size: f.size, smallest: f.smallestKey, largest: f.largestKey, checksum: f.checksum))
+                maxNumber = max(maxNumber, f.fileNumber)
             }
-            if let c = t.checksum, c != f.checksum {
-                throw LSMError.corruption(file: f.name, offset: 0, reason: "file checksum mismatch")
+            try fs.syncDirectory(dir)
+            var o = options
+            o.createIfMissing = true
+            o.errorIfExists = false
+            let versions = VersionSet(dir: dir, fs: fs, options: o)
+            versions.create()
+            versions.nextFileNumber = max(metadata.nextFileNumber, maxNumber + 1)
+            versions.lastSequence = metadata.sequence
+            edit.logNumber = 0
+            if let why = Version.empty.applying(edit).overlapError() {
+                throw LSMError.corruption(file: Checkpointer.metadataName(metadata.id), offset: 0, reason: why)
             }
-            edit.addFile(f.level, FileMetaData(
-                number: f.fileNumber, size: f.size, smallest: f.smallestKey, largest: f.largestKey, checksum: f.checksum))
-            maxNumber = max(maxNumber, f.fileNumber)
+            try versions.logAndApply(&edit)  // the first write: a new manifest and CURRENT
+            versions.close()
+        } catch {
+            // Nothing half-restored stays behind to be opened later as if it were a store.
+            for path in created { try? fs.remove(path) }
+            throw error
         }
-        try fs.syncDirectory(dir)
-        var o = options
+        lock.unlock()
+        return (try LSMStore.open(at: dir, options: options.restoredOptions), report)
+    }
+}
+
+extension Options {
+    fileprivate var restoredOptions: Options {
+        var o = self
         o.createIfMissing = true
         o.errorIfExists = false
-        let versions = VersionSet(dir: dir, fs: fs, options: o)
-        versions.create()
-        versions.nextFileNumber = max(metadata.nextFileNumber, maxNumber + 1)
-        versions.lastSequence = metadata.sequence
-        edit.logNumber = 0
-        if let why = Version.empty.applying(edit).overlapError() {
-            throw LSMError.corruption(file: Checkpointer.metadataName(metadata.id), offset: 0, reason: why)
-        }
-        try versions.logAndApply(&edit)  // the first write: a new manifest and CURRENT
-        versions.close()
-        lock.unlock()
-        return try LSMStore.open(at: dir, options: o)
+        return o
     }
 }
 
@@ -86,15 +151,27 @@ extension Checkpointer {
     public static func verify(storage: any CheckpointStorage, checkpoint id: UInt64? = nil) throws -> VerifyReport {
         let chosen: UInt64
         if let id { chosen = id } else {
-            guard let last = try folderIDs(storage).last(where: { (try? loadMetadata(storage, $0)) != nil }) else {
+            // The newest checkpoint with a `_metadata`, damaged or not: a damaged newest one
+            // is reported, not skipped for an older one.
+            let catalog = try CheckpointCatalog.load(storage)
+            guard let last = catalog.ids.last(where: {
+                if case .incomplete? = catalog.states[$0] { return false } else { return true }
+            }) else {
                 throw LSMError.invalidArgument("the storage holds no completed checkpoint")
             }
             chosen = last
         }
-        guard let m = try loadMetadata(storage, chosen) else {
-            throw LSMError.invalidArgument("checkpoint \(chosen) does not exist or is incomplete")
-        }
         var report = VerifyReport(id: chosen)
+        let m: CheckpointMetadata
+        do {
+            guard let loaded = try loadMetadata(storage, chosen) else {
+                throw LSMError.invalidArgument("checkpoint \(chosen) does not exist or is incomplete")
+            }
+            m = loaded
+        } catch let e as LSMError where e.isCorruption {
+            report.problems.append(e)
+            return report
+        }
         for f in m.files {
             do {
                 guard let size = try storage.size(f.name) else {

@@ -13,6 +13,9 @@ public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// Another process holds the store's LOCK file.
     case locked(path: String)
+    /// Another writer, or another store with the same identity, makes the operation unsafe
+    /// (for example two stores with one id checkpointing into one storage); nothing was changed.
+    case conflict(String)
 
     public var description: String {
         switch self {
@@ -26,6 +29,8 @@ public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
             return "store is closed"
         case let .locked(path):
             return "store is locked by another process: \(path)"
+        case let .conflict(msg):
+            return "conflict: \(msg)"
         }
     }
 

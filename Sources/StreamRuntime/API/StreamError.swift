@@ -10,6 +10,9 @@ public enum StreamError: Error, CustomStringConvertible, Sendable {
     case jobFailed(attempts: Int, cause: String)
     /// A checkpoint or restore problem.
     case checkpoint(String)
+    /// A state or checkpoint directory cannot be used (leftovers that cannot be removed,
+    /// folders that overlap).
+    case storage(String)
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum StreamError: Error, CustomStringConvertible, Sendable {
         case .injectedFailure(let n): return "injected failure at record \(n)"
         case let .jobFailed(attempts, cause): return "job failed after \(attempts) attempt(s): \(cause)"
         case .checkpoint(let m): return "checkpoint: \(m)"
+        case .storage(let m): return "storage: \(m)"
         }
     }
 }

@@ -48,6 +48,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         self.makeFunction = makeFunction
         self.makeSink = makeSink
         self.start = clock.now
+        try JobRunnerSupport.requireDisjoint(state: env.stateBackend.directory, checkpoints: env.checkpointDirectory)
         self.jobStorage = try LocalCheckpointStorage(root: env.checkpointDirectory + "/job")
         self.rng = env.failureInjection.seed
     }
@@ -62,22 +63,22 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
     func completedJobCheckpointIDs() throws -> [UInt64] {
         try jobStorage.list("").compactMap { n -> UInt64? in
-            guard n.hasPrefix("chk-"), let id = UInt64(n.dropFirst(4)), (try? jobStorage.size("\(n)/_metadata")) ?? nil != nil else {
-                return nil
-            }
-            return id
+            guard n.hasPrefix("chk-"), let id = UInt64(n.dropFirst(4)) else { return nil }
+            return try jobStorage.size("\(n)/_metadata") != nil ? id : nil
         }.sorted()
     }
 
     func removeJobCheckpoint(_ id: UInt64) throws {
-        try jobStorage.delete("chk-\(id)/_metadata")
+        try jobStorage.delete("chk-\(id)/_metadata")  // first: from then on it reads as incomplete
+        for name in try jobStorage.list("chk-\(id)") { try jobStorage.delete("chk-\(id)/\(name)") }
         try jobStorage.delete("chk-\(id)")
     }
 
     // MARK: Run
 
     func run() throws -> JobResult {
-        try? FileManager.default.removeItem(atPath: env.stateBackend.directory)
+        // Leftover state must go, or a fresh attempt could open it and count stale state.
+        try JobRunnerSupport.removeTree(env.stateBackend.directory)
         var restoreFrom: JobCheckpointMetadata? = nil
         if env.resumeFromLatestCheckpoint {
             guard let m = try latestJobCheckpoint() else {
@@ -87,7 +88,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         } else {
             // A fresh job: earlier runs' checkpoints in this storage are not resumed from.
             let root = env.checkpointDirectory
-            for sub in ["job", "subtasks"] { try? FileManager.default.removeItem(atPath: root + "/" + sub) }
+            for sub in ["job", "subtasks"] { try JobRunnerSupport.removeTree(root + "/" + sub) }
         }
         var attempt = 0
         var final: (stores: [LSMStore], processed: Int, counters: [String: Int])? = nil
@@ -135,7 +136,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     func openStores(_ attempt: Int, restoreFrom m: JobCheckpointMetadata?) throws -> [LSMStore] {
         let p = env.parallelism
         let base = env.stateBackend.directory + "/attempt-\(attempt)"
-        try? FileManager.default.removeItem(atPath: base)
+        try JobRunnerSupport.removeTree(base)
         let options = env.stateBackend.options
         guard let m else {
             return try (0..<p).map { try LSMStore.open(at: "\(base)/subtask-\($0)", options: options) }
@@ -203,7 +204,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             let cp = try Checkpointer(store: stores[i], storage: storage, retained: Int.max / 2)
             // Anything after the checkpoint we resume from belongs to the failed attempt.
             for id in cp.completedCheckpoints where id > (restoreFrom?.id ?? 0) { try cp.discard(id) }
-            try cp.cleanup()
+            // The job owns this folder: what earlier attempts left is removed at once.
+            try cp.cleanup(sparingClaimsYoungerThan: .zero)
             return cp
         }
         // Job checkpoints after the restored one are gone too.
@@ -439,7 +441,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             createdAtMillis: UInt64(Date().timeIntervalSince1970 * 1000))
         do {
             let bytes = try meta.encode()
-            try jobStorage.putAtomically("chk-\(f.id)/_metadata", bytes)
+            // Created exclusively: another job writing into the same folder cannot replace it.
+            guard try jobStorage.createExclusively("chk-\(f.id)/_metadata", bytes) else {
+                throw StreamError.checkpoint("job checkpoint \(f.id) was created by another writer in \(env.checkpointDirectory)")
+            }
             try jobStorage.sync("")
             let total = ms(clock.now - f.injectedAt)
             // Retention: keep the newest `retained` job checkpoints and their subtask parts.
@@ -708,15 +713,48 @@ func stateEntryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
 
 /// Job-checkpoint helpers shared by the runner and `StreamExecutionEnvironment.restoreLatestCheckpoint`.
 enum JobRunnerSupport {
-    /// The newest job checkpoint whose `_metadata` exists and decodes.
+    /// The newest job checkpoint whose `_metadata` exists. A damaged newest `_metadata` is
+    /// an error naming it, never a reason to resume from an older checkpoint in silence.
     static func latestJobCheckpoint(_ jobStorage: LocalCheckpointStorage) throws -> JobCheckpointMetadata? {
         let ids = try jobStorage.list("").compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.sorted()
         for id in ids.reversed() {
             let name = "chk-\(id)/_metadata"
             guard try jobStorage.size(name) != nil else { continue }
-            if let m = try? JobCheckpointMetadata.decode(try jobStorage.get(name), name: name) { return m }
+            do {
+                return try JobCheckpointMetadata.decode(try jobStorage.get(name), name: name)
+            } catch {
+                throw StreamError.checkpoint(
+                    "the newest job checkpoint \(jobStorage.root)/\(name) cannot be read (\(error)); "
+                        + "repair or remove it to resume from an older one")
+            }
         }
         return nil
+    }
+
+    /// Removes the tree at `path` if there is one; fails when it cannot, rather than leave
+    /// stale state or checkpoints in place.
+    static func removeTree(_ path: String) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: path) else { return }
+        do {
+            try fm.removeItem(atPath: path)
+        } catch {
+            throw StreamError.storage("cannot remove \(path): \(error)")
+        }
+        if fm.fileExists(atPath: path) { throw StreamError.storage("cannot remove \(path): it is still there") }
+    }
+
+    /// Refuses a state directory and a checkpoint directory that are the same or nest: a
+    /// fresh job removes its state directory (and would take the checkpoints with it), and
+    /// checkpoint cleanup must never see a store's files.
+    static func requireDisjoint(state: String, checkpoints: String) throws {
+        func canonical(_ p: String) -> String {
+            URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path
+        }
+        let a = canonical(state), b = canonical(checkpoints)
+        if a == b || a.hasPrefix(b.hasSuffix("/") ? b : b + "/") || b.hasPrefix(a.hasSuffix("/") ? a : a + "/") {
+            throw StreamError.storage("the state directory \(state) and the checkpoint directory \(checkpoints) overlap; use two separate folders")
+        }
     }
 }
 
