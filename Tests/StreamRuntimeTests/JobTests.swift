@@ -407,3 +407,50 @@ func runJob(
         }
     }
 }
+
+/// The runtime never counts stale state and never resumes from an older checkpoint in silence.
+@Suite struct JobIntegrityTests {
+    @Test func overlappingStateAndCheckpointFoldersAreRefused() throws {
+        let base = temp("overlap")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for (state, checkpoints) in [(base, base), (base + "/state", base), (base, base + "/chk"), (base + "/x/../same", base + "/same")] {
+            #expect {
+                _ = try runJob(rows: 100, seed: 1, accounts: 10, parallelism: 1, mode: .full, every: 50, state: state, checkpoints: checkpoints)
+            } throws: { error in
+                guard case .storage(let m)? = error as? StreamError else { return false }
+                return m.contains("overlap")
+            }
+        }
+        // Siblings with a common name prefix do not overlap.
+        let r = try runJob(rows: 100, seed: 1, accounts: 10, parallelism: 1, mode: .full, every: 50,
+                           state: base + "/run", checkpoints: base + "/run-checkpoints")
+        #expect(r.stateDigest == expectedDigest(rows: 100, seed: 1, accounts: 10).digest)
+    }
+
+    @Test(arguments: 0..<3)
+    func aDamagedNewestJobCheckpointFailsTheResume(round: Int) throws {
+        let (s, c) = (temp("state"), temp("chk"))
+        defer { for d in [s, c] { try? FileManager.default.removeItem(atPath: d) } }
+        #expect(throws: StreamError.self) {
+            _ = try runJob(rows: 8000, seed: 5, accounts: 200, parallelism: 2, mode: .incremental, every: 1000,
+                           failAt: 6500, attempts: 0, state: s, checkpoints: c)
+        }
+        let job = c + "/job"
+        let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: job)
+            .compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.max())
+        let path = job + "/chk-\(newest)/_metadata"
+        var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        // A position and a bit chosen from the round, so a failure can be replayed.
+        let z = (UInt64(round) &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        let pos = Int((z >> 7) % UInt64(data.count))
+        data[pos] ^= UInt8(1) << UInt8(z % 8)
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try runJob(rows: 8000, seed: 5, accounts: 200, parallelism: 2, mode: .incremental, every: 1000,
+                           resume: true, state: s, checkpoints: c)
+        } throws: { error in
+            guard case .checkpoint(let m)? = error as? StreamError else { return false }
+            return m.contains("chk-\(newest)/_metadata")  // round \(round): byte \(pos) damaged
+        }
+    }
+}
