@@ -2,7 +2,10 @@
 SWIFT ?= swift
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := block table filter wal manifest current checkpoint-metadata job-metadata csv
+
+.PHONY: fuzz fuzz-replay tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
 
 # Installs the system packages the build needs when they are missing (Debian).
 # Installs the Debian packages given as $(1) that are missing.
@@ -30,6 +33,25 @@ test: embed-check unit-test
 
 unit-test: deps
 	$(SWIFT) test
+	$(SWIFT) run lsm-fuzz replay Tests/FuzzCorpus
+
+# Replays every input that ever failed a fuzz target (part of `make test`).
+fuzz-replay: deps
+	$(SWIFT) run lsm-fuzz replay Tests/FuzzCorpus
+
+# libFuzzer on every decoder for FUZZ_SECONDS each (opt-in; its own build folder). Inputs that
+# fail land in Tests/FuzzCorpus/<target>/ (commit them with the fix: `make test` replays
+# them); the growing working corpus stays in .build-fuzz/corpus/.
+fuzz: deps
+	$(SWIFT) build --scratch-path .build-fuzz --product lsm-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DLIBFUZZER
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$t Tests/FuzzCorpus/$$t; \
+	  echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  LSM_FUZZ_TARGET=$$t SWIFT_BACKTRACE=enable=no .build-fuzz/debug/lsm-fuzz .build-fuzz/corpus/$$t Tests/FuzzCorpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=Tests/FuzzCorpus/$$t/ -print_final_stats=1 \
+	    > .build-fuzz/$$t.log 2>&1 || { status=1; echo "  $$t FAILED: see .build-fuzz/$$t.log and Tests/FuzzCorpus/$$t/"; }; \
+	  grep -E "^stat::number_of_executed_units" .build-fuzz/$$t.log | sed "s/^/  /"; \
+	done; exit $$status
 
 # A separate package that depends on the LSMStore product alone must build and work.
 embed-check: deps
@@ -86,4 +108,4 @@ soak: deps
 	LSM_PROPERTY_LONG=1 $(SWIFT) test --filter "ModelPropertyTests|CheckpointPropertyTests|JobTests|CSVJobTests"
 
 clean:
-	rm -rf .build .build-embed .build-tsan
+	rm -rf .build .build-embed .build-tsan .build-fuzz

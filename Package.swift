@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "StreamRuntime", targets: ["StreamRuntime"]),
         .executable(name: "Bench", targets: ["Bench"]),
         .executable(name: "lsmctl", targets: ["lsmctl"]),
+        .executable(name: "lsm-fuzz", targets: ["LSMFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,6 +43,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets for every decoder: libFuzzer when built by `make fuzz`, otherwise a
+        // driver that replays inputs (Tests/FuzzCorpus, replayed by `make test`).
+        .executableTarget(name: "LSMFuzz", dependencies: ["LSMStore", "StreamRuntime"]),
         .testTarget(
             name: "StreamRuntimeTests",
             dependencies: [

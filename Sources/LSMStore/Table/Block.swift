@@ -109,6 +109,9 @@ final class Block: @unchecked Sendable {
                 keyLength = length
                 p += Int(nonShared)
                 let key = UnsafeRawBufferPointer(start: buffer, count: keyLength)
+                guard keyLength >= 8, ValueKind(rawValue: key[keyLength - 8]) != nil else {
+                    throw LSMError.corruption(file: fileName, offset: fileOffset, reason: "block entry at \(at): not an internal key (\(keyLength) bytes)")
+                }
                 if compare(key) >= 0 {
                     guard keyLength == target.count, keyLength >= 8,
                           keyLength == 8 || memcmp(buffer, target.baseAddress!, keyLength - 8) == 0
@@ -172,6 +175,11 @@ final class BlockIterator: InternalIterator {
               vlen <= UInt64(limit - p) - nonShared
         else { throw corruption(offset, "entry overruns the block") }
         keyBuf.replace(from: Int(shared), with: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
+        // Every key of a block (data or index) is an internal key: a shorter one, or an
+        // unknown kind, would trap the comparisons above it, so it is corruption here.
+        guard keyBuf.count >= 8, ValueKind(rawValue: keyBuf.view[keyBuf.count - 8]) != nil else {
+            throw corruption(offset, "not an internal key (\(keyBuf.count) bytes)")
+        }
         p += Int(nonShared)
         valueStart = p
         valueLength = Int(vlen)
