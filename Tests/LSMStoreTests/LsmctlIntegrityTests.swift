@@ -69,4 +69,27 @@ import Testing
         #expect(r.status == 0 && r.err.contains("damaged"))
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: storage + "/shared")) == Set(before))
     }
+
+    @Test func twoStoresInOneStorageThroughLsmctl() throws {
+        let dir = try T.TempDir()
+        defer { dir.cleanUp() }
+        let storage = dir.sub("storage")
+        for name in ["a", "b"] {
+            var r = try T.lsmctl(["put", dir.sub(name), "owner", name], in: dir)
+            #expect(r.status == 0, "stderr: \(r.err)")
+            r = try T.lsmctl(["checkpoint", dir.sub(name), storage, "--mode", "incremental", "--retained", "1"], in: dir)
+            #expect(r.status == 0, "stderr: \(r.err)")
+        }
+        var r = try T.lsmctl(["checkpoints", storage, "--json"], in: dir)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])
+        #expect(rows.count == 2, "b's retention of 1 kept a's checkpoint: \(r.out)")
+        let stores = rows.compactMap { $0["store"] as? String }
+        #expect(Set(stores).count == 2)
+        r = try T.lsmctl(["restore", storage, dir.sub("r")], in: dir)
+        #expect(r.status == 2 && r.err.contains("2 stores"), "\(r.err)")
+        r = try T.lsmctl(["restore", storage, "--store", stores[0], dir.sub("r")], in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        r = try T.lsmctl(["get", dir.sub("r"), "owner"], in: dir)
+        #expect(r.out == "a\n", "\(r.out)")
+    }
 }
