@@ -172,16 +172,7 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         // fails with EEXIST when the name is taken, so the final object appears whole or not
         // at all, and never replaces another writer's.
         let tmp = dst + ".tmp-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let f = try fileSystem.create(tmp)
-        do {
-            try f.append(bytes)
-            try f.sync()
-            try f.close()
-        } catch {
-            try? f.close()
-            try? fileSystem.remove(tmp)
-            throw error
-        }
+        try fileSystem.writeSyncedFile(tmp, bytes)
         defer { try? fileSystem.remove(tmp) }
         do {
             try fileSystem.link(tmp, to: dst)

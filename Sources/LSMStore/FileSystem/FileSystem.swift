@@ -131,19 +131,24 @@ extension FileSystem {
         return out
     }
 
-    /// Writes a whole file durably: temp file, fsync, rename, directory fsync.
-    public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
-        let tmp = path + ".tmp"
-        let f = try create(tmp)
+    /// Creates `path` holding `bytes`, synced and closed; removes it again if any step fails.
+    func writeSyncedFile(_ path: String, _ bytes: [UInt8]) throws {
+        let f = try create(path)
         do {
             try f.append(bytes)
             try f.sync()
             try f.close()
         } catch {
             try? f.close()
-            try? remove(tmp)
+            try? remove(path)
             throw error
         }
+    }
+
+    /// Writes a whole file durably: temp file, fsync, rename, directory fsync.
+    public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        let tmp = path + ".tmp"
+        try writeSyncedFile(tmp, bytes)
         try rename(tmp, to: path)
         try syncDirectory(parentDirectory(of: path))
     }
