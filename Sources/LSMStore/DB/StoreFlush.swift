@@ -1,0 +1,157 @@
+/// The flush thread: immutable memtables into L0 tables, and the background error.
+extension StoreCore {
+    // MARK: Flush (background)
+
+    func flushLoop() {
+        mu.lock()
+        while !shuttingDown {
+            if imm != nil && bgError == nil && !(flushesAndCompactionsTakeTurns && compactionRunning) {
+                flushing = true
+                flushImmutable()
+                flushing = false
+                mu.broadcast()
+            } else {
+                mu.wait()
+            }
+        }
+        mu.unlock()
+    }
+
+    /// Writes `imm` to an L0 table and records it. Caller holds `mu`; it is released during I/O.
+    func flushImmutable() {
+        guard let table = imm else { return }
+        let logNumber = logFileNumber
+        let liveSnapshots = snapshots.sorted
+        let boundaries = options.compactionStyle == .partitioned ? versions.current.partitionBoundaries : []
+        mu.unlock()
+        let result = Result { () throws -> (files: [FileMetaData], reserved: [UInt64]) in
+            let out = try writeLevel0Tables(table, snapshots: liveSnapshots, boundaries: boundaries)
+            if !out.files.isEmpty { try fs.syncDirectory(dir) }  // the tables' directory entries
+            return out
+        }
+        mu.lock()
+        do {
+            let out = try result.get()
+            defer { for n in out.reserved { pendingOutputs.remove(n) } }
+            var edit = VersionEdit()
+            for f in out.files { edit.addFile(0, f) }
+            edit.logNumber = logNumber  // older logs hold only flushed data now
+            try versions.logAndApply(&edit, releasing: mu)
+            imm = nil
+            flushedMemtables += 1
+            if let c = checkpointCaptures[flushedMemtables] {
+                // Exactly this memtable's data and all before it: nothing newer is flushed yet.
+                checkpointCaptures[flushedMemtables] = (c.waiters, currentPin())
+            }
+            counters.flushCount += 1
+            counters.flushBytesWritten += out.files.reduce(0) { $0 + $1.size }
+            removeObsoleteFiles()
+        } catch {
+            recordBackgroundError(error)
+        }
+    }
+
+    func recordBackgroundError(_ error: Error) {
+        if bgError == nil {
+            bgError = (error as? LSMError) ?? .io(path: dir, operation: "background work: \(error)", errno: 0)
+        }
+        mu.broadcast()
+    }
+
+    /// Reserves a file number for an output; it stays protected from obsolete-file removal
+    /// until the caller removes it from `pendingOutputs` (only after the file is in a
+    /// version, or deleted).
+    func reserveOutput() -> UInt64 {
+        mu.withLock {
+            let n = versions.newFileNumber()
+            pendingOutputs.insert(n)
+            return n
+        }
+    }
+
+    /// Writes a memtable as L0 tables (without `mu`; it takes it to reserve file numbers).
+    ///
+    /// Versions no reader can see are dropped, as RocksDB's flush does: an entry is dropped
+    /// when a newer version of its key is visible at `smallestSnapshot`. With `boundaries`
+    /// (sorted user keys), a new table starts at each boundary, so the pieces line up with
+    /// the L1 files they will be compacted into (the partitioned compaction style).
+    /// Returns the tables and every file number reserved (to release after recording them).
+    func writeLevel0Tables(
+        _ table: Memtable, snapshots: [UInt64], boundaries: [[UInt8]]
+    ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
+        try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { emit in
+            let it = table.makeIterator()
+            try it.seekToFirst()
+            while it.isValid {
+                try emit(it.keyView, it.valueView)
+                try it.next()
+            }
+        }
+    }
+
+    /// The same for entries `produce` hands to `emit` in internal-key order (a memtable, or
+    /// a sorted batch being ingested).
+    func writeLevel0Tables(
+        snapshots: [UInt64], boundaries: [[UInt8]],
+        _ produce: (_ emit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
+        var files: [FileMetaData] = []
+        var reserved: [UInt64] = []
+        var writer: SSTableWriter? = nil
+        var number: UInt64 = 0
+        let lastUserKey = KeyBuffer()
+        var haveLast = false
+        var lastStripe = -1
+        var boundary = 0
+
+        // Cut at partition boundaries, one output is often many small tables: they are
+        // written without a sync each, then made durable by one file-system sync (one
+        // journal commit instead of one per table).
+        let syncEach = boundaries.isEmpty
+        func finish() throws {
+            guard let w = writer else { return }
+            writer = nil
+            files.append(try w.finish(number: number, sync: syncEach))
+        }
+        do {
+            try produce { ikey, value in
+                let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+                let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
+                let newKey = !haveLast || compareBytes(userKey, lastUserKey.view) != 0
+                if newKey {
+                    var crossed = false
+                    while boundary < boundaries.count,
+                          boundaries[boundary].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0
+                    {
+                        boundary += 1
+                        crossed = true
+                    }
+                    if crossed { try finish() }
+                    lastUserKey.set(userKey)
+                    haveLast = true
+                }
+                // The newest version of a key is always kept; an older one only when some
+                // snapshot sees it and not the version above it.
+                let stripe = snapshotStripe(trailer >> 8, snapshots)
+                let drop = !newKey && stripe == lastStripe
+                lastStripe = stripe
+                if !drop {
+                    if writer == nil {
+                        number = reserveOutput()
+                        reserved.append(number)
+                        writer = SSTableWriter(file: try fs.create(FileNames.table(dir, number)), options: tableOptions)
+                    }
+                    try writer!.add(ikey, value)
+                }
+            }
+            try finish()
+            if !syncEach && !files.isEmpty { try fs.syncFileSystem(containing: dir) }
+        } catch {
+            writer?.abandon()
+            for n in reserved { try? fs.remove(FileNames.table(dir, n)) }
+            mu.withLock { for n in reserved { pendingOutputs.remove(n) } }
+            throw error
+        }
+        return (files, reserved)
+    }
+}
