@@ -39,7 +39,7 @@ import Testing
                 #expect(changed[key] != nil, "seed \(seed) step \(step): reported a key never written")
                 #expect(model[key] == v, "seed \(seed) step \(step): a reported change is not the last value written")
             }
-            #expect(zip(live, live.dropFirst()).allSatisfy { compareBytes($0.0.key, $0.1.key) < 0 }, "seed \(seed): not sorted")
+            #expect(zip(live, live.dropFirst()).allSatisfy { KeyOrder.compare($0.0.key, $0.1.key) < 0 }, "seed \(seed): not sorted")
             let reportedNow = Set(live.map(\.key))
             for (key, v) in changed where v != nil && model[key] != nil {
                 #expect(reportedNow.contains(key), "seed \(seed) step \(step): a live change is missing")

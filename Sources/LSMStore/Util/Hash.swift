@@ -34,3 +34,14 @@ func bloomHash(_ p: UnsafeRawBufferPointer) -> UInt64 {
 }
 
 func bloomHash(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { bloomHash($0) } }
+
+/// The order of the store's keys: bytewise, as `memcmp`, a key before every longer key it
+/// begins. For embedders that sort keys the way the store does (a sorted batch for
+/// `LSMStore.ingest`, for example).
+public enum KeyOrder {
+    /// -1, 0 or 1 as `a` sorts before, equal to, or after `b`.
+    public static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int { compareBytes(a, b) }
+
+    /// -1, 0 or 1 as `a` sorts before, equal to, or after `b`.
+    public static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int { compareBytes(a, b) }
+}

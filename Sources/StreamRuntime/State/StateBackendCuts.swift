@@ -1,0 +1,88 @@
+import LSMStore
+
+/// Checkpoint cuts of the keyed state backend: the barrier's O(1) cut of the dirty slots and
+/// the copy-on-write capture that completes it between records (DESIGN.md §19.5).
+extension KeyedStateBackend {
+    // MARK: Checkpoint cuts
+
+    /// A checkpoint's barrier: starts a cut of every entry dirty now, in O(1) (the dirty list
+    /// becomes the cut's pending list and the epoch advances). Nothing is copied here: a
+    /// pending slot's value is captured (shared, copy-on-write) when `continueCut` reaches
+    /// it or when it is about to change, whichever comes first, so the subtask never stops
+    /// for the whole walk. The store is not touched; the caller writes the cut from another
+    /// thread and reports to `gate`.
+    func beginCut() throws {
+        try gate.check()
+        if cutInProgress { finishCut() }
+        cutEpoch += 1
+        swap(&pendingSlots, &dirtySlots)
+        dirtySlots.removeAll(keepingCapacity: true)
+        pendingPosition = 0
+        cutCapture = .zero
+        cutEntries = recycledCuts.tryPop() ?? []
+        cutEntries.removeAll(keepingCapacity: true)
+        cutEntries.reserveCapacity(pendingSlots.count)
+        cutInProgress = true
+    }
+
+    /// Captures up to `budget` more pending slots; when the cut is complete, hands it to
+    /// `onCutComplete` and returns true.
+    @discardableResult
+    func continueCut(budget: Int) -> Bool {
+        guard cutInProgress else { return false }
+        let started = ContinuousClock.now
+        let end = pendingSlots.count - pendingPosition > budget ? pendingPosition + budget : pendingSlots.count
+        while pendingPosition < end {
+            captureIfPending(pendingSlots[pendingPosition])
+            pendingPosition += 1
+        }
+        cutCapture += ContinuousClock.now - started
+        guard pendingPosition == pendingSlots.count else { return false }
+        cutInProgress = false
+        pendingSlots.removeAll(keepingCapacity: true)
+        let cut = StateCut(entries: cutEntries, captureDuration: cutCapture)
+        cutEntries = []
+        gate.took()
+        onCutComplete?(cut)
+        return true
+    }
+
+    /// Completes the cut in progress at once.
+    func finishCut() { continueCut(budget: .max) }
+
+    /// A whole cut at once (begin and finish), returned instead of handed over.
+    func cut() throws -> StateCut {
+        let handler = onCutComplete
+        defer { onCutComplete = handler }
+        var taken: StateCut? = nil
+        onCutComplete = { taken = $0 }
+        try beginCut()
+        finishCut()
+        return taken ?? StateCut(entries: [])
+    }
+
+    /// Captures the slot's value into the cut in progress if the cut still needs it (dirty
+    /// since before the barrier, not captured yet), and marks it clean.
+    @inline(__always)
+    func captureIfPending(_ s: Int) {
+        if slots[s].dirty && slots[s].dirtyEpoch < cutEpoch {
+            cutEntries.append(StateCut.Entry(key: slots[s].key, value: slots[s].value, present: slots[s].present))
+            slots[s].dirty = false
+        }
+    }
+
+    /// The batches written since the last call, in write order; `forEachDistinctLive` turns
+    /// them into the distinct live entries (off the hot thread).
+    func takeChanges() -> ChangeLog {
+        defer { changes = ChangeLog() }
+        return changes
+    }
+
+    /// The last value written for each key, deletions left out, sorted by key, as arrays
+    /// (for tests; the job feeds `forEachDistinctLive` straight to a `DataBlockSizer`).
+    static func distinctSorted(_ changes: ChangeLog) -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        changes.forEachDistinctLive { k, v in out.append(([UInt8](k), [UInt8](v))) }
+        return out
+    }
+}

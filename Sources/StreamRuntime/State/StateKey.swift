@@ -1,0 +1,110 @@
+import LSMStore
+
+/// A store key as the state cache holds it: keys of up to 16 bytes (every value-state key
+/// with an 8-byte key) live inline in two words, so a lookup allocates nothing and touches
+/// no second object; longer keys also keep their bytes in an array. Hashes fast (two
+/// multiplies), unlike `[UInt8]`, which feeds the hasher one byte at a time.
+struct StateKey: Hashable {
+    static let inlineCapacity = 16
+    /// The first 16 bytes, zero-padded, as loaded from memory (native byte order).
+    private var w0: UInt64 = 0
+    private var w1: UInt64 = 0
+    private(set) var count = 0
+    /// Every byte, for keys longer than 16 bytes.
+    private var long: [UInt8]? = nil
+
+    init() {}
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        withUnsafeMutableBytes(of: &w0) { w in
+            let n = min(8, bytes.count)
+            if n > 0 { w.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        }
+        withUnsafeMutableBytes(of: &w1) { w in
+            let n = min(8, max(0, bytes.count - 8))
+            if n > 0 { w.baseAddress!.copyMemory(from: bytes.baseAddress! + 8, byteCount: n) }
+        }
+        if bytes.count > StateKey.inlineCapacity { long = [UInt8](bytes) }
+    }
+
+    init(_ bytes: [UInt8]) { self = bytes.withUnsafeBytes { StateKey($0) } }
+
+    /// Calls `body` with the key's bytes.
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if let long { return try long.withUnsafeBytes(body) }
+        var words = (w0, w1)
+        let n = count
+        return try withUnsafeBytes(of: &words) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+
+    /// A copy of the key's bytes.
+    var bytes: [UInt8] { long ?? withBytes { [UInt8]($0) } }
+
+    /// The first and second 8 bytes as big-endian numbers: comparing them in order agrees
+    /// with memcmp order on those bytes (zero padding aside, which `compare` settles).
+    var order0: UInt64 { UInt64(bigEndian: w0) }
+    var order1: UInt64 { UInt64(bigEndian: w1) }
+
+    /// Positions 0..<count in the order of their keys (`key(i)` is read once per position):
+    /// sorted by the first 16 bytes as two integers with a plain comparison, then each run
+    /// that ties there (keys longer than 16 bytes) by the whole key.
+    static func sortedOrder(count: Int, key: (Int) -> StateKey) -> [Int] {
+        var items = [SortItem]()
+        items.reserveCapacity(count)
+        var keys: [StateKey] = []
+        keys.reserveCapacity(count)
+        for i in 0..<count {
+            let k = key(i)
+            keys.append(k)
+            items.append(SortItem(o0: k.order0, o1: k.order1, index: i))
+        }
+        items.sort()
+        var start = 0
+        while start < items.count {
+            var end = start + 1
+            while end < items.count && items[end].o0 == items[start].o0 && items[end].o1 == items[start].o1 { end += 1 }
+            if end - start > 1 {
+                items[start..<end].sort { StateKey.compare(keys[$0.index], keys[$1.index]) < 0 }
+            }
+            start = end
+        }
+        return items.map(\.index)
+    }
+
+    struct SortItem: Comparable {
+        var o0: UInt64
+        var o1: UInt64
+        var index: Int
+        static func < (a: SortItem, b: SortItem) -> Bool {
+            a.o0 != b.o0 ? a.o0 < b.o0 : (a.o1 != b.o1 ? a.o1 < b.o1 : a.index < b.index)
+        }
+    }
+
+    /// memcmp order, then length.
+    static func compare(_ a: StateKey, _ b: StateKey) -> Int {
+        if a.order0 != b.order0 { return a.order0 < b.order0 ? -1 : 1 }
+        if a.order1 != b.order1 { return a.order1 < b.order1 ? -1 : 1 }
+        if a.long == nil && b.long == nil { return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1) }
+        return a.withBytes { x in b.withBytes { y in KeyOrder.compare(x, y) } }
+    }
+
+    static func == (a: StateKey, b: StateKey) -> Bool {
+        a.count == b.count && a.w0 == b.w0 && a.w1 == b.w1 && a.long == b.long
+    }
+
+    func hash(into hasher: inout Hasher) {
+        var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xff51_afd7_ed55_8ccd) ^ UInt64(count)
+        if let long {
+            long.withUnsafeBytes { raw in
+                var i = StateKey.inlineCapacity
+                while i < raw.count {
+                    h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
+                    i += 1
+                }
+            }
+        }
+        hasher.combine(h ^ (h >> 29))
+    }
+}
