@@ -13,7 +13,7 @@ public struct CheckpointClaim: Sendable, Equatable {
     static let magic: [UInt8] = Array("LSMCLAIM".utf8)
     static let formatVersion: UInt32 = 1
 
-    static func name(_ id: UInt64) -> String { "chk-\(id)/_claim" }
+    static func name(_ id: UInt64) -> String { CheckpointLayout.claim(id) }
 
     func encode() -> [UInt8] {
         var out = CheckpointClaim.magic

@@ -46,12 +46,12 @@ public final class Checkpointer: @unchecked Sendable {
         try lock.withLock { try refreshLocked() }
     }
 
-    static func folder(_ id: UInt64) -> String { "chk-\(id)" }
-    static func metadataName(_ id: UInt64) -> String { "chk-\(id)/_metadata" }
+    static func folder(_ id: UInt64) -> String { CheckpointLayout.folder(id) }
+    static func metadataName(_ id: UInt64) -> String { CheckpointLayout.metadata(id) }
 
     /// Ids of checkpoint folders in `storage` (complete or not).
     static func folderIDs(_ storage: any CheckpointStorage) throws -> [UInt64] {
-        try storage.list("").compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.sorted()
+        try storage.list("").compactMap(CheckpointLayout.id(ofFolder:)).sorted()
     }
 
     /// Reads and verifies the metadata of checkpoint `id`; nil when the folder has none.
@@ -229,7 +229,7 @@ public final class Checkpointer: @unchecked Sendable {
         guard _damaged.isEmpty else { return }
         let pending = pendingNames.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         for name in unreferenced where !pending.contains(name) { try storage.delete(name) }
-        if !unreferenced.isEmpty { try storage.sync("shared") }
+        if !unreferenced.isEmpty { try storage.sync(CheckpointLayout.sharedFolder) }
     }
 
     /// Discards checkpoint `id` now, of whichever store, damaged or not (its shared files go
@@ -276,9 +276,9 @@ public final class Checkpointer: @unchecked Sendable {
             orphans.append(folder)
         }
         if catalog.damaged.isEmpty {
-            for name in try storage.list("shared") {
-                let full = "shared/" + name
-                let store = String(name.prefix(while: { $0 != "-" }))
+            for name in try storage.list(CheckpointLayout.sharedFolder) {
+                let full = CheckpointLayout.sharedFolder + "/" + name
+                let store = CheckpointLayout.store(ofSharedName: name)
                 if !registry.isReferenced(full) && !pendingShared.contains(full) && !sparedStores.contains(store) {
                     orphans.append(full)
                 }
@@ -357,7 +357,7 @@ public final class PendingCheckpoint: @unchecked Sendable {
                     case .full:
                         name = folder + "/" + FileNames.tableName(f.number)
                     case .incremental:
-                        name = "shared/\(storeHex)-\(FileNames.tableName(f.number))"
+                        name = CheckpointLayout.sharedTable(store: storeHex, number: f.number)
                         if try owner.reserveShared(name, for: id, size: f.size, checksum: f.checksum) {
                             uploaded = false
                             report.filesReused += 1
@@ -380,7 +380,7 @@ public final class PendingCheckpoint: @unchecked Sendable {
                 createdAtMillis: currentTimeMillis(), nextFileNumber: pin.nextFileNumber, files: files,
                 userMetadata: userMetadata)
             let bytes = metadata.encode()
-            if !uploadedShared.isEmpty { try storage.sync("shared") }
+            if !uploadedShared.isEmpty { try storage.sync(CheckpointLayout.sharedFolder) }
             if mode == .full && !files.isEmpty { try storage.sync(folder) }
             // Created exclusively: a checkpoint is never replaced, whoever else writes here.
             guard try storage.createExclusively(Checkpointer.metadataName(id), bytes) else {

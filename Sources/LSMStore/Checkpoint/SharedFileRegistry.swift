@@ -10,7 +10,7 @@ struct SharedFileRegistry {
     /// Completed checkpoints, by id.
     private(set) var checkpoints: [UInt64: CheckpointMetadata] = [:]
 
-    static func isShared(_ name: String) -> Bool { name.hasPrefix("shared/") }
+    static func isShared(_ name: String) -> Bool { name.hasPrefix(CheckpointLayout.sharedFolder + "/") }
 
     mutating func register(_ m: CheckpointMetadata) {
         checkpoints[m.id] = m

@@ -24,7 +24,7 @@ extension StreamExecutionEnvironment {
     /// computes the state digest over them and closes them. Throws when there is no completed
     /// checkpoint or a file fails its checks.
     public func restoreLatestCheckpoint(into directory: String) throws -> RestoredJobState {
-        let jobStorage = try LocalCheckpointStorage(root: checkpointDirectory + "/job")
+        let jobStorage = try LocalCheckpointStorage(root: JobLayout.jobStorage(checkpointDirectory))
         guard let m = try JobRunnerSupport.latestJobCheckpoint(jobStorage) else {
             throw StreamError.checkpoint("no completed job checkpoint in \(checkpointDirectory) to restore")
         }
@@ -33,7 +33,7 @@ extension StreamExecutionEnvironment {
         var stores: [LSMStore] = []
         defer { for s in stores { try? s.close() } }
         for (i, name) in m.subtaskStorages.enumerated() {
-            let storage = try LocalCheckpointStorage(root: checkpointDirectory + "/subtasks/" + name)
+            let storage = try LocalCheckpointStorage(root: JobLayout.subtaskStorage(checkpointDirectory, name))
             stores.append(try LSMStore.restore(from: storage, checkpoint: m.id, to: "\(directory)/subtask-\(i)", options: stateBackend.options))
         }
         let elapsed = clock.now - start

@@ -1,0 +1,202 @@
+import Foundation
+import LSMStore
+import Logging
+
+/// The job's checkpoint coordinator (Flink's `CheckpointCoordinator`, in one process): starts
+/// checkpoints for the source, gathers the subtasks' acks, completes a checkpoint (the job
+/// `_metadata` written last, then retention) or aborts it (a failed part, a timeout), and
+/// keeps the job checkpoints in `job/` (DESIGN.md §19.5). Used by the source thread only.
+final class CheckpointCoordinator {
+    let env: StreamExecutionEnvironment
+    let jobStorage: LocalCheckpointStorage
+    let clock = ContinuousClock()
+    /// When the job started (checkpoint trigger times are reported from it).
+    let start: ContinuousClock.Instant
+
+    /// Completed checkpoints' figures, across attempts.
+    private(set) var checkpoints: [JobCheckpointStats] = []
+    /// Checkpoints that failed or timed out, across attempts.
+    private(set) var failedCheckpoints = 0
+
+    init(env: StreamExecutionEnvironment, start: ContinuousClock.Instant) throws {
+        self.env = env
+        self.start = start
+        jobStorage = try LocalCheckpointStorage(root: JobLayout.jobStorage(env.checkpointDirectory))
+    }
+
+    func ms(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    // MARK: Job checkpoints in the storage
+
+    func latestJobCheckpoint() throws -> JobCheckpointMetadata? { try JobRunnerSupport.latestJobCheckpoint(jobStorage) }
+
+    func completedJobCheckpointIDs() throws -> [UInt64] {
+        try jobStorage.list("").compactMap { n -> UInt64? in
+            guard let id = CheckpointLayout.id(ofFolder: n) else { return nil }
+            return try jobStorage.size(CheckpointLayout.metadata(id)) != nil ? id : nil
+        }.sorted()
+    }
+
+    func removeJobCheckpoint(_ id: UInt64) throws {
+        let folder = CheckpointLayout.folder(id)
+        try jobStorage.delete(CheckpointLayout.metadata(id))  // first: from then on it reads as incomplete
+        for name in try jobStorage.list(folder) { try jobStorage.delete("\(folder)/\(name)") }
+        try jobStorage.delete(folder)
+    }
+
+    /// Before an attempt that resumes from `restored` (nil: from the beginning): job
+    /// checkpoints after it belong to the failed attempt, and incomplete ones are leftovers.
+    func removeCheckpoints(after restored: JobCheckpointMetadata?) throws {
+        for id in try completedJobCheckpointIDs() where id > (restored?.id ?? 0) { try removeJobCheckpoint(id) }
+        for name in try jobStorage.list("") where CheckpointLayout.id(ofFolder: name) != nil {
+            if try jobStorage.size("\(name)/_metadata") == nil {
+                for f in try jobStorage.list(name) { try jobStorage.delete("\(name)/\(f)") }
+                try jobStorage.delete(name)
+            }
+        }
+    }
+
+    /// Fills in each completed checkpoint's lower bound (measured by the subtasks afterwards).
+    func attachLowerBounds(_ bounds: [UInt64: UInt64]) {
+        for i in checkpoints.indices { checkpoints[i].lowerBoundBytes = bounds[checkpoints[i].id] ?? 0 }
+    }
+
+    // MARK: Triggering
+
+    struct InFlight {
+        let id: UInt64
+        let injectedAt: ContinuousClock.Instant
+        let sourcePosition: [UInt8]
+        let sourceRecords: Int
+        var acks: [Ack] = []
+    }
+    /// Checkpoints triggered and not yet completed or aborted, oldest first.
+    private(set) var inFlight: [InFlight] = []
+    /// Most checkpoints in flight at once so far (across attempts).
+    private(set) var peakInFlight = 0
+    private var lastCompletedAt: ContinuousClock.Instant? = nil
+    private var nextCheckpointID: UInt64 = 1
+
+    /// How many checkpoints may be in flight at once: as in Flink, a minimum pause between
+    /// checkpoints implies one at a time.
+    var maxConcurrent: Int { env.checkpointing.minPauseMilliseconds > 0 ? 1 : env.checkpointing.maxConcurrent }
+
+    /// Starts an attempt that resumes after checkpoint `restored`: ids go on from it.
+    func beginAttempt(resumingFrom restored: JobCheckpointMetadata?) {
+        nextCheckpointID = (restored?.id ?? 0) + 1
+        inFlight = []
+    }
+
+    /// Whether the minimum pause since the last checkpoint ended has passed.
+    var pauseElapsed: Bool {
+        guard let last = lastCompletedAt else { return true }
+        return ms(clock.now - last) >= Double(env.checkpointing.minPauseMilliseconds)
+    }
+
+    /// Records a new checkpoint as in flight, with the source's position after the last
+    /// record sent; returns its id and start time (the source then sends the barriers).
+    func trigger(sourcePosition: [UInt8], sourceRecords: Int) -> (id: UInt64, at: ContinuousClock.Instant) {
+        let id = nextCheckpointID
+        nextCheckpointID += 1
+        let now = clock.now
+        inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: sourcePosition, sourceRecords: sourceRecords))
+        peakInFlight = max(peakInFlight, inFlight.count)
+        return (id, now)
+    }
+
+    // MARK: Acks, completion and abort
+
+    /// Gathers subtask acks; completes, fails or times out the checkpoints in flight, oldest
+    /// first. With `waitUntilInFlightAtMost: n` it polls until at most n are left in flight
+    /// (or the attempt failed); with nil it returns at once.
+    func collectAcks(state: AttemptState, checkpointers: [Checkpointer], waitUntilInFlightAtMost limit: Int?) {
+        while true {
+            state.lock.lock()
+            let acks = state.acks
+            state.acks.removeAll()
+            state.lock.unlock()
+            for a in acks {
+                if let i = inFlight.firstIndex(where: { $0.id == a.id }) {
+                    inFlight[i].acks.append(a)
+                } else if a.report != nil {
+                    try? checkpointers[a.subtask].discard(a.id)  // a late part of a checkpoint already given up
+                }
+            }
+            // A checkpoint whose last part finished after its timeout is aborted too, even if
+            // the acks are only looked at later (the end of the input waits for all of them).
+            let timeout = Double(env.checkpointing.timeoutMilliseconds)
+            for f in inFlight {
+                if f.acks.count == env.parallelism, let last = f.acks.map(\.at).max(), ms(last - f.injectedAt) <= timeout {
+                    completeCheckpoint(f, checkpointers: checkpointers)
+                } else if ms(clock.now - f.injectedAt) > timeout {
+                    abortInFlight(f, checkpointers: checkpointers)
+                }
+            }
+            guard let limit, inFlight.count > limit, state.failed == nil else { return }
+            Thread.sleep(forTimeInterval: 0.0005)
+        }
+    }
+
+    func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer]) {
+        failedCheckpoints += 1
+        let errors = f.acks.compactMap(\.error)
+        env.logger.warning("checkpoint \(f.id) aborted: \(errors.isEmpty ? "timed out" : errors.joined(separator: "; "))")
+        for a in f.acks where a.report != nil { try? checkpointers[a.subtask].discard(a.id) }
+        inFlight.removeAll { $0.id == f.id }
+        lastCompletedAt = clock.now
+    }
+
+    func completeCheckpoint(_ f: InFlight, checkpointers: [Checkpointer]) {
+        inFlight.removeAll { $0.id == f.id }
+        lastCompletedAt = clock.now
+        if f.acks.contains(where: { $0.report == nil }) {
+            abortInFlight(f, checkpointers: checkpointers)
+            return
+        }
+        let p = env.parallelism
+        let meta = JobCheckpointMetadata(
+            id: f.id, parallelism: p, maxParallelism: env.maxParallelism, sourcePosition: f.sourcePosition,
+            sourceRecords: f.sourceRecords, subtaskStorages: (0..<p).map { JobLayout.subtaskStorageName(parallelism: p, subtask: $0) },
+            createdAtMillis: UInt64(Date().timeIntervalSince1970 * 1000))
+        do {
+            let bytes = try meta.encode()
+            // Created exclusively: another job writing into the same folder cannot replace it.
+            guard try jobStorage.createExclusively(CheckpointLayout.metadata(f.id), bytes) else {
+                throw StreamError.checkpoint("job checkpoint \(f.id) was created by another writer in \(env.checkpointDirectory)")
+            }
+            try jobStorage.sync("")
+            let total = ms(clock.now - f.injectedAt)
+            // Retention: keep the newest `retained` job checkpoints and their subtask parts.
+            let ids = try completedJobCheckpointIDs()
+            for old in ids.dropLast(env.checkpointing.retained) {
+                try removeJobCheckpoint(old)
+                for cp in checkpointers where cp.completedCheckpoints.contains(old) { try cp.discard(old) }
+            }
+            let reports = f.acks.sorted { $0.subtask < $1.subtask }.compactMap(\.report)
+            var storage: UInt64 = try jobStorage.bytesOnDisk()
+            for cp in checkpointers { storage += (try? cp.storage.bytesOnDisk()) ?? 0 }
+            let stats = JobCheckpointStats(
+                id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
+                alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
+                syncMilliseconds: f.acks.map { ms($0.cacheFlush) }.max() ?? 0,
+                captureMilliseconds: f.acks.map { ms($0.cutCapture) }.max() ?? 0,
+                asyncMilliseconds: f.acks.map { ms($0.cutApply + ($0.report.map { $0.syncDuration + $0.asyncDuration } ?? .zero)) }.max() ?? 0,
+                totalMilliseconds: total,
+                bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
+                fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
+                filesNew: reports.reduce(0) { $0 + $1.filesNew }, filesReused: reports.reduce(0) { $0 + $1.filesReused },
+                lowerBoundBytes: 0, storageBytesOnDisk: storage, subtasks: reports)
+            checkpoints.append(stats)
+            env.logger.info("checkpoint \(stats.id) completed", metadata: [
+                "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
+                "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
+                "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
+            ])
+        } catch {
+            failedCheckpoints += 1
+            env.logger.warning("checkpoint \(f.id) failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import LSMStore
+
+/// The source task: reads the source, keys each record and routes it to its subtask in
+/// batches, and drives the checkpoint coordinator (triggers, barriers, acks) between records.
+extension JobRunner {
+    func runSource(
+        restoreFrom: JobCheckpointMetadata?, channels: [Channel<Event>], checkpointers: [Checkpointer], state: AttemptState
+    ) throws -> [String: Int] {
+        let p = env.parallelism
+        var source = keyed.stream.makeSource()
+        try source.open(at: restoreFrom?.sourcePosition)
+        var index = restoreFrom?.sourceRecords ?? 0
+        coordinator.beginAttempt(resumingFrom: restoreFrom)
+        let maxConcurrent = coordinator.maxConcurrent
+        var batches = [[(key: StateKey, group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
+        let transform = keyed.stream.transform
+        let keyOf = keyed.key
+        let codec = keyed.codec
+        let maxP = env.maxParallelism
+        let batchSize = env.batchSize
+        var sinceCheckpoint = 0
+        var lastTriggerCheck = clock.now
+        var keyBuffer: [UInt8] = []
+        var nextTick = coarseMilliseconds() + 5
+        var lastBatchFlush = clock.now
+        let bufferTimeout = Duration.milliseconds(env.bufferTimeoutMilliseconds)
+
+        /// Starts the next checkpoint: records it as in flight (with the source's position
+        /// after the last record sent) and sends its barrier to every subtask.
+        func injectBarrier() -> ContinuousClock.Instant {
+            let (id, now) = coordinator.trigger(sourcePosition: source.position(), sourceRecords: index)
+            for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+            return now
+        }
+
+        func flushBatches() {
+            for i in 0..<p where !batches[i].isEmpty {
+                channels[i].push(.records(batches[i]))
+                batches[i].removeAll(keepingCapacity: true)
+            }
+        }
+
+        while let raw = try source.next() {
+            index += 1
+            recordsIn += 1
+            sinceCheckpoint += 1
+            try transform(raw) { t in
+                let k = keyOf(t)
+                keyBuffer.removeAll(keepingCapacity: true)
+                codec.encode(k, into: &keyBuffer)
+                // Keys of up to 16 bytes travel inline: no allocation per record.
+                let (kb, group) = keyBuffer.withUnsafeBytes { (StateKey($0), KeyGroups.group(of: $0, maxParallelism: maxP)) }
+                let sub = KeyGroups.subtask(ofGroup: group, parallelism: p, maxParallelism: maxP)
+                batches[sub].append((kb, group, k, t, index))
+                if batches[sub].count >= batchSize {
+                    channels[sub].push(.records(batches[sub]))
+                    batches[sub].removeAll(keepingCapacity: true)
+                }
+            }
+            if index & 1023 == 0, state.failed != nil { break }
+            // Coordination runs every 256 records, and at least every 5 ms for a slow source
+            // (a rate-limited one): acks, time triggers, and the buffer timeout that hands a
+            // partial batch to its subtask (as Flink's 100 ms default).
+            // A coarse clock (a few ns to read, ~4 ms resolution) decides whether to look at
+            // the precise one.
+            let coarse = coarseMilliseconds()
+            var intervalElapsed = false
+            if index & 255 == 0 || coarse >= nextTick {
+                nextTick = coarse + 5
+                let now = clock.now
+                coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: nil)
+                if now - lastBatchFlush >= bufferTimeout {
+                    flushBatches()
+                    lastBatchFlush = now
+                }
+                if case .intervalMilliseconds(let n) = env.checkpointing.trigger {
+                    intervalElapsed = ms(now - lastTriggerCheck) >= Double(n)
+                }
+            }
+            let due: Bool
+            switch env.checkpointing.trigger {
+            case .disabled: due = false
+            case .everyRecords(let n): due = sinceCheckpoint >= n
+            case .intervalMilliseconds: due = intervalElapsed
+            }
+            // At most `maxConcurrent` checkpoints in flight (Flink's max-concurrent-checkpoints):
+            // a due trigger waits for one of them to finish while records keep flowing, then
+            // fires on the next record; or, when asked, the source waits for it.
+            if due && coordinator.inFlight.count >= maxConcurrent && env.checkpointing.waitForInFlightCheckpoint {
+                coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
+            }
+            if due && coordinator.inFlight.count < maxConcurrent {
+                if !coordinator.pauseElapsed { continue }
+                flushBatches()
+                lastTriggerCheck = injectBarrier()
+                sinceCheckpoint = 0
+            }
+        }
+        flushBatches()
+        // A final checkpoint of the whole input (as Flink's checkpoints after tasks finish), so
+        // the latest checkpoint holds the job's final state.
+        if env.checkpointing.checkpointAtEnd && env.checkpointing.trigger != .disabled && sinceCheckpoint > 0 && state.failed == nil {
+            coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
+            // The wait ends early when a subtask fails meanwhile: then there is no room, and
+            // the attempt is over anyway.
+            if coordinator.inFlight.count < maxConcurrent { _ = injectBarrier() }
+        }
+        for c in channels { c.push(.end) }
+        return source.counters
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import LSMStore
+
+/// A subtask: applies the keyed process function to its records with its own state backend
+/// and store, takes its part of each checkpoint at the barrier (a cut handed to its upload
+/// thread), and acks to the coordinator.
+extension JobRunner {
+    func runSubtask(_ i: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<Event>, state: AttemptState) throws {
+        let backend = KeyedStateBackend(store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries,
+            cacheByteCapacity: env.stateBackend.cacheBytes)
+        backend.trackChanges = env.measureLowerBound && env.checkpointing.trigger != .disabled
+        var function = makeFunction()
+        var sink = try makeSink(i)
+        var context: KeyedContext<K>? = nil
+        var processed = 0
+        var out = 0
+        // Room for every checkpoint that may be in flight, so a barrier never waits here.
+        let uploads = Channel<(id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog)>(
+            capacity: max(2, env.checkpointing.maxConcurrent))
+        let uploadDone = DispatchGroup()
+        uploadDone.enter()
+        let gate = backend.gate
+        let recycled = backend.recycledCuts
+        let tracking = backend.trackChanges
+        let mode = env.checkpointing.mode
+        // Everything after the cut runs here while the subtask goes on processing: the cut's
+        // entries are ingested into the store as tables (after any older writes still in
+        // the memtable are flushed), so the checkpoint holds exactly the state at the
+        // barrier, and the checkpoint's files are uploaded.
+        let uploader = Thread {
+            Thread.current.name = "upload-\(i)"
+            defer { uploadDone.leave() }
+            while let (id, cut, alignment, pause, changedBefore) = uploads.pop() {
+                var changed = changedBefore
+                func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
+                    state.lock.lock()
+                    state.acks.append(Ack(subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
+                                          cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now))
+                    state.lock.unlock()
+                }
+                let t0 = self.clock.now
+                let pending: PendingCheckpoint
+                do {
+                    try gate.check()
+                    // Straight into tables: no memtable insert, and the checkpoint need not
+                    // wait for a flush of the same bytes.
+                    let batch = cut.sortedBatch()
+                    if !batch.isEmpty { try store.ingest(batch) }
+                    if tracking { changed.append(batch) }
+                    pending = try checkpointer.begin(mode: mode, id: id)
+                    gate.didApply()
+                    var emptied = cut.entries  // releases the values here, not on the subtask
+                    emptied.removeAll(keepingCapacity: true)
+                    recycled.tryPush(emptied)
+                } catch {
+                    gate.fail(error)
+                    ack(nil, self.clock.now - t0, "\(error)")
+                    continue
+                }
+                let apply = self.clock.now - t0
+                do {
+                    ack(try pending.complete(), apply, nil)
+                } catch {
+                    pending.abort()
+                    ack(nil, apply, "\(error)")
+                }
+                // The lower bound is a measurement, not part of the checkpoint: it is taken
+                // after the ack so it does not delay the checkpoint's completion.
+                if !changed.isEmpty {
+                    var sizer = DataBlockSizer(options: store.options)
+                    changed.forEachDistinctLive { k, v in sizer.add(key: k, value: v) }
+                    let bound = UInt64(sizer.finish())
+                    state.lock.lock()
+                    state.lowerBounds[id, default: 0] += bound
+                    state.lock.unlock()
+                }
+            }
+        }
+        uploader.start()
+        // The cut in progress: its barrier's id, alignment and pause, the change list for the
+        // lower bound, and the time spent capturing it between records so far.
+        var cutInfo: (id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog)? = nil
+        backend.onCutComplete = { cut in
+            guard let info = cutInfo else { return }
+            cutInfo = nil
+            uploads.push((info.id, cut, info.alignment, info.pause, info.changed))
+        }
+        defer {
+            uploads.close()
+            uploadDone.wait()
+            try? sink.close()
+            state.lock.lock()
+            state.processed += processed
+            state.out += out
+            state.lock.unlock()
+        }
+        // A cut in progress is completed as soon as the subtask would wait for input: the
+        // source may be waiting for this very checkpoint.
+        func nextEvent() -> Event? {
+            if let e = channel.tryPop() { return e }
+            if backend.cutInProgress { backend.finishCut() }
+            return channel.pop()
+        }
+        while let event = nextEvent() {
+            switch event {
+            case .records(let batch):
+                for (keyBytes, group, key, record, index) in batch {
+                    if failures.failsAtRecord(index) || failures.failsRandomly(state: state) {
+                        throw StreamError.injectedFailure(record: index)
+                    }
+                    backend.setCurrentKey(keyBytes, group: group)
+                    if context == nil {
+                        context = KeyedContext(backend: backend, initialKey: key, subtaskIndex: i)
+                        try function.open(context: context!)
+                    }
+                    context!.currentKey = key
+                    try function.processElement(record, context: context!) { o in
+                        try sink.write(o)
+                        out += 1
+                    }
+                    processed += 1
+                }
+                // A cut in progress is captured a slice at a time between batches (a pending
+                // slot about to change is captured before it does), so the subtask never stops
+                // for the whole walk.
+                if backend.cutInProgress { backend.continueCut(budget: Self.cutSlice) }
+            case .barrier(let id, let injectedAt):
+                let alignment = clock.now - injectedAt
+                // A previous cut still in progress is completed and handed over first.
+                if backend.cutInProgress { backend.finishCut() }
+                let tb = clock.now
+                // Synchronous phase: only the start of a cut (O(1)); its entries are captured
+                // between the next batches, then the upload thread writes them to the store
+                // and takes the checkpoint.
+                let changed = backend.takeChanges()
+                try backend.beginCut()
+                cutInfo = (id, alignment, clock.now - tb, changed)
+            case .end:
+                if backend.cutInProgress { backend.finishCut() }
+                try backend.flush()
+                return
+            }
+        }
+        if let e = state.failed { throw e }
+    }
+}
