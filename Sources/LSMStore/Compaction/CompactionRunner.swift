@@ -149,7 +149,7 @@ extension StoreCore {
                 processed += 1
                 if processed & 1023 == 0 && isShuttingDown { throw CompactionCancelled() }
                 let ikey = input.keyView
-                let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+                let trailer = InternalKey.trailer(ikey)
                 let seq = trailer >> 8
                 let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
                 let newUserKey = !haveCurrentUserKey || compareBytes(userKey, currentUserKey.view) != 0

@@ -35,6 +35,12 @@ enum InternalKey {
     @inline(__always)
     static func trailer(_ ikey: [UInt8]) -> UInt64 { decodeFixed64(ikey, ikey.count - 8) }
 
+    /// The trailer (`sequence << 8 | kind`) of an internal key held in a buffer (at least 8 bytes).
+    @inline(__always)
+    static func trailer(_ ikey: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+    }
+
     @inline(__always)
     static func sequence(_ ikey: [UInt8]) -> UInt64 { trailer(ikey) >> 8 }
 

@@ -115,7 +115,7 @@ extension StoreCore {
         }
         do {
             try produce { ikey, value in
-                let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+                let trailer = InternalKey.trailer(ikey)
                 let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
                 let newKey = !haveLast || compareBytes(userKey, lastUserKey.view) != 0
                 if newKey {

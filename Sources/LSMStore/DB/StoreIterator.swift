@@ -94,7 +94,7 @@ public final class StoreIterator {
         }
         while inner.isValid {
             let ikey = inner.keyView
-            let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+            let trailer = InternalKey.trailer(ikey)
             if trailer >> 8 > sequence {
                 try inner.next()
                 continue

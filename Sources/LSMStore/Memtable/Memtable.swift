@@ -227,11 +227,6 @@ final class Memtable: @unchecked Sendable {
     }
 
     @inline(__always)
-    private static func trailer(_ ikey: UnsafeRawBufferPointer) -> UInt64 {
-        UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
-    }
-
-    @inline(__always)
     private static func sameBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
@@ -255,7 +250,7 @@ final class Memtable: @unchecked Sendable {
                 let other = Memtable.key(existing)
                 if Memtable.sameBytes(Memtable.userKey(other), user) {
                     // Sequence numbers only grow, but keep the newer one whatever the order.
-                    if Memtable.trailer(key) >> 8 > Memtable.trailer(other) >> 8 { index[i].node = UInt(bitPattern: node) }
+                    if InternalKey.trailer(key) >> 8 > InternalKey.trailer(other) >> 8 { index[i].node = UInt(bitPattern: node) }
                     return
                 }
             }
@@ -328,12 +323,12 @@ final class Memtable: @unchecked Sendable {
     func find(_ lk: UnsafeRawBufferPointer) -> ViewResult {
         guard lk.count >= 8 else { return .absent }
         let user = Memtable.userKey(lk)
-        let sequence = Memtable.trailer(lk) >> 8
+        let sequence = InternalKey.trailer(lk) >> 8
         return read {
             guard var n = newestNode(user) else { return .absent }
             while true {
                 let k = Memtable.key(n)
-                if Memtable.trailer(k) >> 8 <= sequence { break }
+                if InternalKey.trailer(k) >> 8 <= sequence { break }
                 guard let older = Memtable.next(n, 0), Memtable.sameBytes(Memtable.userKey(Memtable.key(older)), user)
                 else { return .absent }
                 n = older

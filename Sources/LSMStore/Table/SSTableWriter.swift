@@ -50,7 +50,7 @@ final class SSTableWriter {
     /// Adds an entry from views (copied).
     func add(_ ikey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         precondition(!finished)
-        let trailer = UInt64(littleEndian: ikey.loadUnaligned(fromByteOffset: ikey.count - 8, as: UInt64.self))
+        let trailer = InternalKey.trailer(ikey)
         let seq = trailer >> 8
         if properties.entryCount == 0 {
             properties.smallestKey = [UInt8](ikey)
