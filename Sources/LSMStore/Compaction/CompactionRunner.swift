@@ -131,19 +131,12 @@ extension StoreCore {
         let input = MergingIterator(children)
         try input.seekToFirst()
 
-        var writer: SSTableWriter? = nil
-        var outputNumber: UInt64 = 0
-        let currentUserKey = KeyBuffer()
-        var haveCurrentUserKey = false
-        var lastStripe = -1
+        let out = TableOutput(core: self, snapshots: snapshots)
         var processed = 0
-
-        func finishOutput() throws {
-            guard let w = writer else { return }
-            writer = nil
-            outputs.append(try w.finish(number: outputNumber))
+        defer {
+            outputs.append(contentsOf: out.files)
+            produced.append(contentsOf: out.reserved)
         }
-
         do {
             while input.isValid {
                 processed += 1
@@ -151,38 +144,23 @@ extension StoreCore {
                 let ikey = input.keyView
                 let trailer = InternalKey.trailer(ikey)
                 let seq = trailer >> 8
-                let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
-                let newUserKey = !haveCurrentUserKey || compareBytes(userKey, currentUserKey.view) != 0
-                if newUserKey {
-                    if writer != nil && (c.shouldStopBefore(ikey) || writer!.estimatedFileSize >= c.maxOutputFileSize) {
-                        try finishOutput()
-                    }
-                    currentUserKey.set(userKey)
-                    haveCurrentUserKey = true
+                let newUserKey = out.startsUserKey(ikey)
+                if newUserKey && out.hasOpenTable && (c.shouldStopBefore(ikey) || out.openTableSize >= c.maxOutputFileSize) {
+                    try out.endTable()
                 }
-                var drop = false
-                let stripe = snapshotStripe(seq, snapshots)
-                if !newUserKey && stripe == lastStripe {
-                    drop = true  // every reader that sees this version sees the newer one above it
-                } else if UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue
-                    && seq <= smallestSnapshot && c.isBaseLevelForKey([UInt8](userKey))
+                // Every reader that sees a hidden version sees the newer one above it; a
+                // deletion marker with nothing older below it has nothing left to hide.
+                if out.isVisible(sequence: seq, newUserKey: newUserKey)
+                    && !(UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue && seq <= smallestSnapshot
+                        && c.isBaseLevelForKey([UInt8](ikey[0..<(ikey.count - 8)])))
                 {
-                    drop = true  // nothing older remains below for the marker to hide
-                }
-                lastStripe = stripe
-                if !drop {
-                    if writer == nil {
-                        outputNumber = reserveOutput()
-                        produced.append(outputNumber)
-                        writer = SSTableWriter(file: try fs.create(FileNames.table(dir, outputNumber)), options: tableOptions)
-                    }
-                    try writer!.add(ikey, input.valueView)
+                    try out.append(ikey, input.valueView)
                 }
                 try input.next()
             }
-            try finishOutput()
+            try out.endTable()
         } catch {
-            writer?.abandon()
+            out.abandon()
             throw error
         }
     }

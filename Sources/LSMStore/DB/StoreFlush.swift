@@ -95,30 +95,17 @@ extension StoreCore {
         snapshots: [UInt64], boundaries: [[UInt8]],
         _ produce: (_ emit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
-        var files: [FileMetaData] = []
-        var reserved: [UInt64] = []
-        var writer: SSTableWriter? = nil
-        var number: UInt64 = 0
-        let lastUserKey = KeyBuffer()
-        var haveLast = false
-        var lastStripe = -1
-        var boundary = 0
-
         // Cut at partition boundaries, one output is often many small tables: they are
         // written without a sync each, then made durable by one file-system sync (one
         // journal commit instead of one per table).
         let syncEach = boundaries.isEmpty
-        func finish() throws {
-            guard let w = writer else { return }
-            writer = nil
-            files.append(try w.finish(number: number, sync: syncEach))
-        }
+        let out = TableOutput(core: self, snapshots: snapshots, syncEach: syncEach)
+        var boundary = 0
         do {
             try produce { ikey, value in
-                let trailer = InternalKey.trailer(ikey)
-                let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
-                let newKey = !haveLast || compareBytes(userKey, lastUserKey.view) != 0
+                let newKey = out.startsUserKey(ikey)
                 if newKey {
+                    let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
                     var crossed = false
                     while boundary < boundaries.count,
                           boundaries[boundary].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0
@@ -126,32 +113,20 @@ extension StoreCore {
                         boundary += 1
                         crossed = true
                     }
-                    if crossed { try finish() }
-                    lastUserKey.set(userKey)
-                    haveLast = true
+                    if crossed { try out.endTable() }
                 }
-                // The newest version of a key is always kept; an older one only when some
-                // snapshot sees it and not the version above it.
-                let stripe = snapshotStripe(trailer >> 8, snapshots)
-                let drop = !newKey && stripe == lastStripe
-                lastStripe = stripe
-                if !drop {
-                    if writer == nil {
-                        number = reserveOutput()
-                        reserved.append(number)
-                        writer = SSTableWriter(file: try fs.create(FileNames.table(dir, number)), options: tableOptions)
-                    }
-                    try writer!.add(ikey, value)
+                if out.isVisible(sequence: InternalKey.trailer(ikey) >> 8, newUserKey: newKey) {
+                    try out.append(ikey, value)
                 }
             }
-            try finish()
-            if !syncEach && !files.isEmpty { try fs.syncFileSystem(containing: dir) }
+            try out.endTable()
+            if !syncEach && !out.files.isEmpty { try fs.syncFileSystem(containing: dir) }
         } catch {
-            writer?.abandon()
-            for n in reserved { try? fs.remove(FileNames.table(dir, n)) }
-            mu.withLock { for n in reserved { pendingOutputs.remove(n) } }
+            out.abandon()
+            for n in out.reserved { try? fs.remove(FileNames.table(dir, n)) }
+            mu.withLock { for n in out.reserved { pendingOutputs.remove(n) } }
             throw error
         }
-        return (files, reserved)
+        return (out.files, out.reserved)
     }
 }
