@@ -1,21 +1,8 @@
 import Foundation
 @testable import LSMStore
 
-/// SplitMix64: small, fast and deterministic for a given seed, so a failure can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &self) } }
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-}
+/// The project's seeded generator (`SplitMix64`), under the name the tests use.
+typealias SeededRandom = SplitMix64
 
 /// A fresh directory under the system temp folder, removed by `cleanup()`.
 struct TempDir {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LSMStore
 @testable import StreamRuntime
 
 // MARK: - Helpers
@@ -44,14 +45,8 @@ enum CSVFixture {
     /// `transaction_id,account_id,amount,ts`), with the rows it holds. Same PRNG and
     /// distributions as Bench's `Workload`. Also used, at 3,000,000 rows, to measure parse speed.
     static func standardWorkload(rows: Int, accounts: Int, seed: UInt64 = 42) -> (csv: String, rows: [Row]) {
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> UInt64 { rng.next() }
         func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
         var csv = "transaction_id,account_id,amount,ts\n"
         var out: [Row] = []

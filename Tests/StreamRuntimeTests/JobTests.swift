@@ -40,10 +40,7 @@ func temp(_ tag: String) -> String {
 
 /// Deterministic transactions: accounts power-law distributed; about 1% dropped.
 func transaction(_ i: Int, seed: UInt64, accounts: Int) -> Txn? {
-    var z = seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    z ^= z >> 31
+    let z = SplitMix64.mix(seed &+ UInt64(i) &* SplitMix64.increment)
     if z % 100 == 0 { return nil }
     let u = Double(z >> 11) * 0x1p-53
     return Txn(account: Int64(Double(accounts) * u * u), cents: Int64(z % 100_000) + 1)
@@ -441,7 +438,7 @@ func runJob(
         let path = job + "/chk-\(newest)/_metadata"
         var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         // A position and a bit chosen from the round, so a failure can be replayed.
-        let z = (UInt64(round) &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        let z = SplitMix64.mix(UInt64(round) &+ 1)
         let pos = Int((z >> 7) % UInt64(data.count))
         data[pos] ^= UInt8(1) << UInt8(z % 8)
         try Data(data).write(to: URL(fileURLWithPath: path))

@@ -1,4 +1,5 @@
 import Foundation
+import LSMStore
 
 /// Injects the failures `FailureInjection` asks for (for tests and the Bench): once at one
 /// record in the whole job, and at random records with a probability, at most `maxFailures`
@@ -11,11 +12,11 @@ final class FailureInjector: @unchecked Sendable {
     private let lock = NSLock()
     private var atRecordDone = false
     private var randomFailures = 0
-    private var rng: UInt64
+    private var rng: SplitMix64
 
     init(_ config: FailureInjection) {
         self.config = config
-        rng = config.seed
+        rng = SplitMix64(seed: config.seed)
     }
 
     /// Whether the record with source index `index` is the one to fail at (true once).
@@ -34,11 +35,7 @@ final class FailureInjector: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard randomFailures < config.maxFailures, !state.randomFailureInjected else { return false }
-        rng &+= 0x9E37_79B9_7F4A_7C15
-        var z = rng
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
+        let z = rng.next()
         guard Double(z >> 11) * 0x1p-53 < config.randomProbability else { return false }
         randomFailures += 1
         state.randomFailureInjected = true
