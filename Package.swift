@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "LSMStore", targets: ["LSMStore"]),
         .library(name: "StreamRuntime", targets: ["StreamRuntime"]),
+        // Helpers for embedders' tests: in-memory and fault-injecting file systems, a
+        // temporary directory (as LevelDB's memenv and Pebble's errorfs).
+        .library(name: "LSMStoreTesting", targets: ["LSMStoreTesting"]),
         .executable(name: "Bench", targets: ["Bench"]),
         .executable(name: "lsmctl", targets: ["lsmctl"]),
         .executable(name: "lsm-fuzz", targets: ["LSMFuzz"]),
@@ -25,6 +28,7 @@ let package = Package(
         // Hardware CRC32C (SSE4.2), selected at run time; LSMStore falls back to Swift.
         .target(name: "CCRC32C"),
         .target(name: "LSMStore", dependencies: ["CLZ4", "CCRC32C"]),
+        .target(name: "LSMStoreTesting", dependencies: ["LSMStore"]),
         .target(
             name: "StreamRuntime",
             dependencies: ["LSMStore", .product(name: "Logging", package: "swift-log")]
@@ -45,18 +49,18 @@ let package = Package(
         ),
         // Fuzz targets for every decoder: libFuzzer when built by `make fuzz`, otherwise a
         // driver that replays inputs (Tests/FuzzCorpus, replayed by `make test`).
-        .executableTarget(name: "LSMFuzz", dependencies: ["LSMStore", "StreamRuntime"]),
+        .executableTarget(name: "LSMFuzz", dependencies: ["LSMStore", "LSMStoreTesting", "StreamRuntime"]),
         .testTarget(
             name: "StreamRuntimeTests",
             dependencies: [
-                "StreamRuntime", "LSMStore",
+                "StreamRuntime", "LSMStore", "LSMStoreTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
             name: "LSMStoreTests",
             dependencies: [
-                "LSMStore", "CLZ4",
+                "LSMStore", "LSMStoreTesting", "CLZ4",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -9,9 +9,10 @@
 // trap; the replay prints each file before running it.
 import Foundation
 @_spi(Fuzzing) import LSMStore
+import LSMStoreTesting
 @_spi(Fuzzing) import StreamRuntime
 
-let allTargets = FuzzEntryPoints.targets + RuntimeFuzzEntryPoints.targets
+let allTargets = FuzzEntryPoints.targets(makeFileSystem: { MemoryFileSystem() }) + RuntimeFuzzEntryPoints.targets
 
 func target(named name: String) -> (@Sendable ([UInt8]) -> Void)? {
     allTargets.first { $0.name == name }?.run

@@ -17,7 +17,7 @@ struct BenchCommandTests {
 
     @Test func tinyExperimentWritesEveryResultAndVerifiesTheState() throws {
         let dir = try LsmctlTests.TempDir()
-        defer { dir.cleanUp() }
+        defer { dir.cleanup() }
         let r = try Self.bench(["--preset", "small", "--rows", "30000", "--accounts", "2000", "--every-records", "5000",
                                 "--data-dir", dir.sub("data"), "--output", dir.sub("out"), "--work-dir", dir.sub("work"),
                                 "--fail-at", "12000", "--restart-delay-ms", "0", "--cache-mb", "1", "--max-concurrent", "2"], in: dir)
@@ -55,7 +55,7 @@ struct BenchCommandTests {
     /// reaches the same final digest as a run that was never interrupted.
     @Test func killedJobResumesToTheSameDigest() throws {
         let dir = try LsmctlTests.TempDir()
-        defer { dir.cleanUp() }
+        defer { dir.cleanup() }
         let common = ["--rows", "60000", "--accounts", "3000", "--mode", "incremental", "--every-records", "4000",
                       "--data-dir", dir.sub("data"), "--cache-mb", "1"]
         func digest(_ out: String) throws -> (String, Bool) {
@@ -95,7 +95,7 @@ struct BenchCommandTests {
 
     @Test func originalTwoColumnCSVRunsKeyedByTransaction() throws {
         let dir = try LsmctlTests.TempDir()
-        defer { dir.cleanUp() }
+        defer { dir.cleanup() }
         var text = "transaction_id,amount\n"
         for i in 0..<3000 { text += i % 50 == 0 ? "\(i),\n" : "\(i),\(i % 997).\(i % 10)5\n" }
         try text.write(toFile: dir.sub("in.csv"), atomically: true, encoding: .utf8)
@@ -107,7 +107,7 @@ struct BenchCommandTests {
 
     @Test func badInputGetsAClearMessageAndANonZeroExit() throws {
         let dir = try LsmctlTests.TempDir()
-        defer { dir.cleanUp() }
+        defer { dir.cleanup() }
         let cases: [([String], String)] = [
             (["--preset", "huge"], "--preset must be large or small"),
             (["--mode", "both-ways"], "--mode must be full, incremental or both"),

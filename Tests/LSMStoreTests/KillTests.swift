@@ -19,7 +19,7 @@ struct KillTests {
         let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         let dir = try LsmctlTests.TempDir()
-        defer { dir.cleanUp() }
+        defer { dir.cleanup() }
         let db = dir.sub("db")
         var acknowledged: [String: String] = [:]
         for round in 0..<rounds {

@@ -10,8 +10,8 @@ import Testing
     @Test(arguments: 0..<3)
     func verifyAndOpenReportAFlippedByteInTheLastBlockOfALog(round: Int) throws {
         var rng = SeededRandom(seed: UInt64(500 + round))
-        let dir = try T.TempDir()
-        defer { dir.cleanUp() }
+        let dir = T.TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db")
         try T.fillStore(db, in: dir)
         let logs = try FileManager.default.contentsOfDirectory(atPath: db).filter { $0.hasSuffix(".log") }.sorted()
@@ -37,8 +37,8 @@ import Testing
 
     @Test func aDamagedNewestCheckpointIsListedAndNotRestoredInSilence() throws {
         var rng = SeededRandom(seed: 600)
-        let dir = try T.TempDir()
-        defer { dir.cleanUp() }
+        let dir = T.TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db"), storage = dir.sub("storage")
         try T.fillStore(db, in: dir)
         for i in 0..<3 {
@@ -71,8 +71,8 @@ import Testing
     }
 
     @Test func twoStoresInOneStorageThroughLsmctl() throws {
-        let dir = try T.TempDir()
-        defer { dir.cleanUp() }
+        let dir = T.TempDir()
+        defer { dir.cleanup() }
         let storage = dir.sub("storage")
         for name in ["a", "b"] {
             var r = try T.lsmctl(["put", dir.sub(name), "owner", name], in: dir)

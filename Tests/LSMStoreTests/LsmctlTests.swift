@@ -23,20 +23,8 @@ struct LsmctlTests {
 
     static let binaryPath = packageRoot.appendingPathComponent(".build/debug/lsmctl").path
 
-    /// A fresh directory under /tmp with a random suffix; `cleanUp()` removes it.
-    struct TempDir {
-        let path: String
-
-        init() throws {
-            path = "/tmp/lsmctl-test-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-        }
-
-        /// A path inside the directory.
-        func sub(_ name: String) -> String { path + "/" + name }
-
-        func cleanUp() { try? FileManager.default.removeItem(atPath: path) }
-    }
+    /// A fresh directory for a test (`LSMStoreTesting`).
+    typealias TempDir = TemporaryDirectory
 
     /// The path of the built binary, or a test failure saying how to build it.
     static func binary() throws -> String {
@@ -96,8 +84,8 @@ struct LsmctlTests {
 
     @Test("put, get, delete and scan with text keys")
     func textRoundTrip() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db")
 
         for (k, v) in [("apple", "red"), ("banana", "yellow"), ("cherry", "dark red")] {
@@ -128,8 +116,8 @@ struct LsmctlTests {
 
     @Test("put, get, delete and scan with --hex, including an empty value")
     func hexRoundTrip() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db")
 
         #expect(try Self.lsmctl(["put", "--hex", db, "00ff", "0102"], in: dir).status == 0)
@@ -162,8 +150,8 @@ struct LsmctlTests {
 
     @Test("get on a missing store fails without creating it")
     func getMissingStore() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("absent")
 
         let r = try Self.lsmctl(["get", db, "k"], in: dir)
@@ -179,8 +167,8 @@ struct LsmctlTests {
 
     @Test("batch protocol: puts, get, scan with open bounds, flush, compact, empty values, errors")
     func batchProtocol() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db")
 
         let input = """
@@ -236,8 +224,8 @@ struct LsmctlTests {
 
     @Test("batch writes each response as soon as it is produced; a synced OK survives SIGKILL")
     func batchIsInteractive() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db")
 
         let process = Process()
@@ -279,8 +267,8 @@ struct LsmctlTests {
 
     @Test("verify reports OK for a healthy store and names the damaged table")
     func verifyDetectsCorruption() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db")
 
         // About 2000 keys with 100-byte pseudo-random values, flushed to one table.
@@ -345,8 +333,8 @@ struct LsmctlTests {
 
     @Test("checkpoint, checkpoints --json, verify-checkpoint, restore, and a damaged shared file")
     func checkpointRoundTrip() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db"), storage = dir.sub("storage")
         try Self.fillStore(db, in: dir)
 
@@ -468,8 +456,8 @@ struct LsmctlTests {
 
     @Test("cleanup lists orphans with --dry-run and removes them without it")
     func checkpointCleanup() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let db = dir.sub("db"), storage = dir.sub("storage")
         try Self.fillStore(db, in: dir)
         var r = try Self.lsmctl(["checkpoint", db, storage, "--mode", "incremental"], in: dir)
@@ -507,8 +495,8 @@ struct LsmctlTests {
 
     @Test("checkpoint commands report a missing storage or store without creating it")
     func checkpointMissingPaths() throws {
-        let dir = try TempDir()
-        defer { dir.cleanUp() }
+        let dir = TempDir()
+        defer { dir.cleanup() }
         let absent = dir.sub("absent")
         for args in [["checkpoints", absent], ["checkpoints", absent, "--json"],
                      ["restore", absent, dir.sub("restored")], ["verify-checkpoint", absent],

@@ -1,23 +1,12 @@
 import Foundation
 @testable import LSMStore
+@_exported import LSMStoreTesting
 
 /// The project's seeded generator (`SplitMix64`), under the name the tests use.
 typealias SeededRandom = SplitMix64
 
-/// A fresh directory under the system temp folder, removed by `cleanup()`.
-struct TempDir {
-    let path: String
-
-    init(_ tag: String = "lsm") {
-        let base = NSTemporaryDirectory()
-        path = base + (base.hasSuffix("/") ? "" : "/") + "\(tag)-\(UInt64.random(in: 0...UInt64.max))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func sub(_ name: String) -> String { path + "/" + name }
-
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-}
+/// A fresh directory for a test (`LSMStoreTesting`).
+typealias TempDir = TemporaryDirectory
 
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 

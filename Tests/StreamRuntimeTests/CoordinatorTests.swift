@@ -1,5 +1,6 @@
 import Foundation
 import LSMStore
+import LSMStoreTesting
 import Testing
 @testable import StreamRuntime
 

@@ -4,11 +4,17 @@
 /// the decoder and what consumes its output. Errors are the expected outcome for most inputs;
 /// a trap is a bug. Not part of the store's API: reachable with `@_spi(Fuzzing) import`.
 @_spi(Fuzzing) public enum FuzzEntryPoints {
-    /// The targets by name, each a function of the input bytes.
-    public static let targets: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
-        ("block", block), ("table", table), ("filter", filter), ("wal", wal),
-        ("manifest", manifest), ("current", current), ("checkpoint-metadata", checkpointMetadata),
-    ]
+    /// The targets by name, each a function of the input bytes; those that build a store or
+    /// a storage do it on a fresh file system from `makeFileSystem` (an in-memory one).
+    public static func targets(
+        makeFileSystem: @escaping @Sendable () -> any FileSystem
+    ) -> [(name: String, run: @Sendable ([UInt8]) -> Void)] {
+        [
+            ("block", block), ("table", { table($0, fs: makeFileSystem()) }), ("filter", filter),
+            ("wal", { wal($0, makeFileSystem: makeFileSystem) }), ("manifest", { manifest($0, fs: makeFileSystem()) }),
+            ("current", current), ("checkpoint-metadata", { checkpointMetadata($0, fs: makeFileSystem()) }),
+        ]
+    }
 
     /// A data or index block's contents, iterated, sought and searched.
     public static func block(_ data: [UInt8]) {
@@ -35,7 +41,7 @@
     /// A table assembled from crafted data blocks, index keys, filter and properties, with
     /// valid trailers and footer; read, verified, and then used as a store's only table:
     /// opened, scanned, read and compacted.
-    public static func table(_ data: [UInt8]) {
+    public static func table(_ data: [UInt8], fs: any FileSystem) {
         var input = FuzzInput(data)
         var file: [UInt8] = []
         var indexKeys: [[UInt8]] = []
@@ -113,14 +119,13 @@
         // A manifest names a table with valid internal keys (its decoder checks them); what
         // the table holds inside is what is crafted.
         func valid(_ k: [UInt8]) -> [UInt8] { InternalKey.isValid(k) ? k : k + [ValueKind.value.rawValue, 0, 0, 0, 0, 0, 0, 0] }
-        runStore(withTable: file, smallest: valid(indexKeys.first ?? []), largest: valid(indexKeys.last ?? []))
+        runStore(withTable: file, smallest: valid(indexKeys.first ?? []), largest: valid(indexKeys.last ?? []), fs: fs)
     }
 
     /// A store whose manifest names `table` (at L0 and, as a second file, at L1): opened,
     /// scanned, read and compacted, so iterators, compaction and the table writer meet the
     /// crafted keys.
-    static func runStore(withTable table: [UInt8], smallest: [UInt8], largest: [UInt8]) {
-        let fs = MemoryFileSystem()
+    static func runStore(withTable table: [UInt8], smallest: [UInt8], largest: [UInt8], fs: any FileSystem) {
         let dir = "/fuzz"
         do {
             try fs.createDirectory(dir)
@@ -167,14 +172,14 @@
 
     /// A write-ahead log of crafted records (correctly framed and checksummed), then crafted
     /// trailing bytes, recovered under each recovery mode.
-    public static func wal(_ data: [UInt8]) {
+    public static func wal(_ data: [UInt8], makeFileSystem: () -> any FileSystem) {
         var input = FuzzInput(data)
         let records = Int(input.byte() % 8)
         var logical: [[UInt8]] = []
         for _ in 0..<records { logical.append(input.lengthPrefixed(wide: true)) }
         let tail = input.rest()
         for mode in WALRecoveryMode.allCases {
-            let fs = MemoryFileSystem()
+            let fs = makeFileSystem()
             do {
                 try fs.createDirectory("/fuzz")
                 let w = LogWriter(file: try fs.create(FileNames.log("/fuzz", 3)))
@@ -200,12 +205,11 @@
 
     /// A manifest of crafted edits (framed and checksummed) named by a valid CURRENT; read,
     /// then the store opened.
-    public static func manifest(_ data: [UInt8]) {
+    public static func manifest(_ data: [UInt8], fs: any FileSystem) {
         var input = FuzzInput(data)
         let edits = Int(input.byte() % 6)
         var records: [[UInt8]] = []
         for _ in 0..<edits { records.append(input.lengthPrefixed(wide: true)) }
-        let fs = MemoryFileSystem()
         do {
             try fs.createDirectory("/fuzz")
             let w = LogWriter(file: try fs.create(FileNames.manifest("/fuzz", 2)))
@@ -229,7 +233,7 @@
 
     /// Checkpoint `_metadata` and `_claim`, as given and with valid framing around crafted
     /// payloads; a decoded checkpoint is listed, verified and restored from a storage.
-    public static func checkpointMetadata(_ data: [UInt8]) {
+    public static func checkpointMetadata(_ data: [UInt8], fs: any FileSystem) {
         _ = try? CheckpointMetadata.decode(data, name: "_metadata")
         _ = try? CheckpointClaim.decode(data, name: "_claim")
         var framed = CheckpointMetadata.magic
@@ -238,7 +242,6 @@
         framed += data
         putFixed32(&framed, CRC32C.mask(CRC32C.checksum(framed)))
         guard let m = try? CheckpointMetadata.decode(framed, name: "_metadata") else { return }
-        let fs = MemoryFileSystem()
         do {
             let storage = try LocalCheckpointStorage(root: "/storage", fileSystem: fs, allowLinks: false)
             guard try storage.createExclusively(Checkpointer.metadataName(m.id), framed) else { return }

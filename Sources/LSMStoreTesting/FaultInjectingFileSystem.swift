@@ -1,4 +1,5 @@
 import Glibc
+import LSMStore
 
 /// Wraps a file system and makes chosen operations fail, for tests: an error (`EIO`,
 /// `ENOSPC`...) on the Nth operation overall or the Nth of a kind, a short (torn) write, a
@@ -30,7 +31,7 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     }
 
     private let base: any FileSystem
-    private let lock = Mutex()
+    private let lock = TestingLock()
     private var total = 0
     private var perKind: [Operation: Int] = [:]
     private var rules: [Rule] = []

@@ -1,4 +1,5 @@
 import Glibc
+import LSMStore
 
 /// A file system in memory that can "crash", as Pebble's crashable MemFS: it remembers what
 /// was made durable (a file's bytes at its last `sync`, a directory's entries at its last
@@ -23,7 +24,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    private let lock = Mutex()
+    private let lock = TestingLock()
     private var root: Node
     private var nextID: UInt64 = 2
     private var locks = Set<String>()
