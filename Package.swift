@@ -57,6 +57,11 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // The command-line tools end to end: lsmctl and the Bench as child processes.
+        .testTarget(
+            name: "ToolTests",
+            dependencies: ["LSMStore", "LSMStoreTesting"]
+        ),
         .testTarget(
             name: "LSMStoreTests",
             dependencies: [

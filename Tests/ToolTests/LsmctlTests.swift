@@ -17,7 +17,7 @@ struct LsmctlTests {
         var err: String
     }
 
-    /// The package root: three levels above this file (Tests/LSMStoreTests/LsmctlTests.swift).
+    /// The package root: three levels above this file (Tests/ToolTests/LsmctlTests.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
