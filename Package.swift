@@ -25,9 +25,10 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
-        // Hardware CRC32C (SSE4.2), selected at run time; LSMStore falls back to Swift.
-        .target(name: "CCRC32C"),
-        .target(name: "LSMStore", dependencies: ["CLZ4", "CCRC32C"]),
+        // The little C the engine needs: hardware CRC32C (SSE4.2, selected at run time; the
+        // engine falls back to Swift), syncfs(2) (Glibc hides it) and thread names.
+        .target(name: "CPlatform"),
+        .target(name: "LSMStore", dependencies: ["CLZ4", "CPlatform"]),
         .target(name: "LSMStoreTesting", dependencies: ["LSMStore"]),
         .target(
             name: "StreamRuntime",

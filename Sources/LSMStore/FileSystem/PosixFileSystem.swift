@@ -1,5 +1,5 @@
 import Glibc
-import CCRC32C
+import CPlatform
 
 /// The production file system: direct POSIX calls.
 public struct PosixFileSystem: FileSystem {

@@ -1,4 +1,4 @@
-import CCRC32C
+import CPlatform
 
 /// CRC32C (Castagnoli), with the SSE4.2 instruction when the CPU has it and a table-driven
 /// Swift fallback otherwise. `mask`/`unmask` follow LevelDB: a CRC stored next to data that

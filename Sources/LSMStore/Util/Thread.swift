@@ -1,4 +1,4 @@
-import CCRC32C
+import CPlatform
 import Glibc
 
 /// A joinable POSIX thread running a closure (the store keeps Foundation out of its core).

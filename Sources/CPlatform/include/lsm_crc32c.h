@@ -1,5 +1,5 @@
-#ifndef CCRC32C_H
-#define CCRC32C_H
+#ifndef LSM_CRC32C_H
+#define LSM_CRC32C_H
 #include <stddef.h>
 #include <stdint.h>
 #include "lsm_sys.h"

@@ -1,4 +1,4 @@
-#include "ccrc32c.h"
+#include "lsm_crc32c.h"
 #include <string.h>
 
 #if defined(__x86_64__)
