@@ -115,7 +115,7 @@ import Testing
         let root = dir.sub("chk")
         let writers = 4, rounds = 6
         let stores = try (0..<writers).map { try LSMStore.open(at: dir.sub("s\($0)"), options: quietOptions()) }
-        let failures = Mutex()
+        let failures = Monitor()
         nonisolated(unsafe) var errors: [String] = []
         DispatchQueue.concurrentPerform(iterations: writers) { w in
             do {

@@ -97,7 +97,7 @@ import Testing
 
 /// A flag set once, read from several threads.
 final class ManagedAtomicFlag: @unchecked Sendable {
-    private let lock = Mutex()
+    private let lock = Monitor()
     private var value = false
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
@@ -105,7 +105,7 @@ final class ManagedAtomicFlag: @unchecked Sendable {
 
 /// Problems found on any thread.
 final class ProblemList: @unchecked Sendable {
-    private let lock = Mutex()
+    private let lock = Monitor()
     private var items: [String] = []
     var all: [String] { lock.withLock { items } }
     func add(_ s: String) { lock.withLock { items.append(s) } }

@@ -13,7 +13,7 @@ public final class Checkpointer: @unchecked Sendable {
     /// The store's id (hex). Its shared objects are `shared/<id>-<table>.sst`, its claims
     /// and metadata carry it, and retention counts only its checkpoints.
     let storeHex: String
-    private let lock = Mutex()
+    private let lock = Monitor()
     private var registry: SharedFileRegistry
     /// Folders whose state is final (completed or damaged) and already read.
     private var settledFolders = Set<UInt64>()
@@ -320,7 +320,7 @@ public final class PendingCheckpoint: @unchecked Sendable {
     private let userMetadata: [UInt8]
     private var uploadedShared: [String] = []
     private var finished = false
-    private let lock = Mutex()
+    private let lock = Monitor()
 
     init(owner: Checkpointer, id: UInt64, mode: CheckpointMode, ticket: CheckpointPinTicket, userMetadata: [UInt8], syncDuration: Duration) {
         self.owner = owner

@@ -6,7 +6,7 @@ public final class Snapshot: @unchecked Sendable {
     public let sequence: UInt64
     private let list: SnapshotList
     private var released = false
-    private let lock = Mutex()
+    private let lock = Monitor()
 
     init(sequence: UInt64, list: SnapshotList) {
         self.sequence = sequence
@@ -28,7 +28,7 @@ public final class Snapshot: @unchecked Sendable {
 
 /// The sequence numbers of live snapshots (a multiset).
 final class SnapshotList: @unchecked Sendable {
-    private let lock = Mutex()
+    private let lock = Monitor()
     private var counts: [UInt64: Int] = [:]
 
     func add(_ s: UInt64) { lock.withLock { counts[s, default: 0] += 1 } }

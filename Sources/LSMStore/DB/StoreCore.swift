@@ -21,8 +21,8 @@ final class StoreCore: @unchecked Sendable {
     let fs: any FileSystem
     let tableOptions: TableOptions
 
-    let mu = Mutex()
-    let writeMutex = Mutex()
+    let mu = Monitor()
+    let writeMutex = Monitor()
 
     var mem = Memtable()
     var imm: Memtable?

@@ -29,7 +29,7 @@ final class Memtable: @unchecked Sendable {
     private var head: Node! = nil
     private var height = 1
     private var rng: UInt64 = 0x2545_F491_4F6C_DD1D
-    private let lock = Mutex()
+    private let lock = Monitor()
     /// Set (with release order) once no more entries will be added; read with acquire order,
     /// so a reader that sees it also sees every insert.
     private let frozen = Atomic<Bool>(false)

@@ -17,7 +17,7 @@ final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     }
 
     let capacity: Int
-    private let lock = Mutex()
+    private let lock = Monitor()
     private var map: [Key: Node] = [:]
     private var head: Node?  // most recent
     private var tail: Node?  // least recent

@@ -15,7 +15,7 @@ final class VersionSet: @unchecked Sendable {
     private(set) var storeID: [UInt8] = []
     private var manifest: LogWriter?
     /// Serializes `logAndApply` calls that release the state lock during manifest I/O.
-    private let applyLock = Mutex()
+    private let applyLock = Monitor()
     /// Where the next compaction of each level starts (round robin over the key space).
     var compactPointers: [[UInt8]] = Array(repeating: [], count: Version.numLevels)
     /// Every version handed out that may still be in use (weakly held).
@@ -146,7 +146,7 @@ final class VersionSet: @unchecked Sendable {
     /// and writes do not wait for the disk; it is held again on return. Calls are serialized
     /// (by `applyLock`, always taken before the state lock), so each edit applies to the
     /// version the previous one installed.
-    func logAndApply(_ edit: inout VersionEdit, releasing stateLock: Mutex? = nil) throws {
+    func logAndApply(_ edit: inout VersionEdit, releasing stateLock: Monitor? = nil) throws {
         if let stateLock {
             stateLock.unlock()
             applyLock.lock()

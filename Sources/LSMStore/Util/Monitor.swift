@@ -1,8 +1,9 @@
 import Glibc
 
-/// A pthread mutex with a condition variable. Used for the store's state lock and small
+/// A monitor: a pthread mutex with a condition variable (named so it does not shadow the
+/// standard library's `Synchronization.Mutex`). Used for the store's state lock and small
 /// internal locks; `@unchecked Sendable` because the lock itself provides the exclusion.
-final class Mutex: @unchecked Sendable {
+final class Monitor: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
 
