@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import LSMStore
+@_spi(Measurement) import LSMStore
 
 /// Runs the standard workload's read-modify-write loop directly on the store, checkpointing
 /// every N records, once per mode, and reports what each checkpoint cost beside the lower

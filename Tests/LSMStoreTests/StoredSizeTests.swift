@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import LSMStore
+@_spi(Measurement) @testable import LSMStore
 
 /// The lower bound's measure: `DataBlockSizer` must count what a table writer stores.
 @Suite struct StoredSizeTests {

@@ -1,8 +1,9 @@
 /// How many bytes entries take once stored as table data blocks: prefix-compressed keys,
 /// restart points, LZ4 when it pays, and the 5-byte block trailers. The checkpoint
 /// benchmark uses it for the lower bound of an incremental checkpoint: the stored size of
-/// exactly the state that changed.
-public enum StoredSize {
+/// exactly the state that changed. A measurement for the experiment, not part of the
+/// store's API: reachable with `@_spi(Measurement) import LSMStore`.
+@_spi(Measurement) public enum StoredSize {
     /// Stored size of `entries` (sorted by key, unique) as data blocks of `options`.
     public static func dataBlockBytes(sortedEntries entries: [(key: [UInt8], value: [UInt8])], options: Options = Options()) -> Int {
         var sizer = DataBlockSizer(options: options)
@@ -17,7 +18,7 @@ public enum StoredSize {
 /// the stored size of a run of entries as the data blocks a table writer would make of them
 /// (each entry as a put with one fixed sequence number). Entries come as borrowed bytes, so
 /// measuring a large run allocates nothing per entry.
-public struct DataBlockSizer {
+@_spi(Measurement) public struct DataBlockSizer {
     private var builder: BlockBuilder
     private var internalKey: [UInt8] = []
     private let blockSize: Int

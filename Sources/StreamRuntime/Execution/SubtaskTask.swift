@@ -1,5 +1,5 @@
 import Foundation
-import LSMStore
+@_spi(Measurement) import LSMStore
 
 /// A subtask: applies the keyed process function to its records with its own state backend
 /// and store, takes its part of each checkpoint at the barrier (a cut handed to its upload
