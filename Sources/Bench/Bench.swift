@@ -7,7 +7,10 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Bench",
         abstract: "Benchmarks for LSMStore and its checkpoints.",
-        subcommands: [ExperimentCommand.self, StoreBenchmark.self, CheckpointBenchmark.self, JobBenchmark.self, RMWBenchmark.self, CheckCommand.self],
+        subcommands: [
+            ExperimentCommand.self, StoreBenchmark.self, CheckpointBenchmark.self, JobBenchmark.self, RMWBenchmark.self,
+            CheckCommand.self,
+        ],
         defaultSubcommand: ExperimentCommand.self
     )
 }

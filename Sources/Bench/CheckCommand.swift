@@ -78,34 +78,51 @@ struct CheckCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: base)
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }
-        print("bench check: \(rounds) round(s); figures are medians; targets from the store's issue list, fail below half")
+        print(
+            "bench check: \(rounds) round(s); figures are medians; targets from the store's issue list, fail below half"
+        )
         var fill: [Double] = [], read: [Double] = [], rocksFill: [Double] = [], rocksRead: [Double] = []
         var rmw: [Double] = [], rocksRMW: [Double] = []
         for round in 0..<rounds {
             let rocksFirst = round % 2 == 1
-            if rocksFirst { let r = try runDBBench(dir: base + "/rocksdb"); rocksFill.append(r.fill); rocksRead.append(r.read) }
+            if rocksFirst {
+                let r = try runDBBench(dir: base + "/rocksdb")
+                rocksFill.append(r.fill)
+                rocksRead.append(r.read)
+            }
             print("\n-- LSMStore: fillrandom (every key once), readrandom; \(num) entries, WAL off")
-            var runner = Runner(num: num, valueSize: 200, walEnabled: false, compression: .lz4, dir: base + "/lsm", seed: 301)
+            var runner = Runner(
+                num: num, valueSize: 200, walEnabled: false, compression: .lz4, dir: base + "/lsm", seed: 301)
             fill.append(try runner.run("fillrandom"))
             read.append(try runner.run("readrandom"))
             try runner.store?.close()
             runner.store = nil
             try? FileManager.default.removeItem(atPath: base + "/lsm")
-            if !rocksFirst { let r = try runDBBench(dir: base + "/rocksdb"); rocksFill.append(r.fill); rocksRead.append(r.read) }
+            if !rocksFirst {
+                let r = try runDBBench(dir: base + "/rocksdb")
+                rocksFill.append(r.fill)
+                rocksRead.append(r.read)
+            }
 
             var options = Options()
             options.walEnabled = false
             options.memtableSize = 4 << 20
             options.compactionStyle = .partitioned
             let ours = { () throws -> RMWResult in
-                try RMWRunner(accounts: 100_000, ops: 1_000_000, checkpointEvery: 100_000, zipf: 1.1, mode: "incremental",
-                              options: options, dir: base + "/rmw-lsm").run()
+                try RMWRunner(
+                    accounts: 100_000, ops: 1_000_000, checkpointEvery: 100_000, zipf: 1.1, mode: "incremental",
+                    options: options, dir: base + "/rmw-lsm"
+                ).run()
             }
             let cmd = try RMWBenchmark.parse(["--rocksdb", rmwHarness])
             var pair: [RMWResult] = []
-            if rocksFirst, let r = try cmd.runRocksDB(mode: "incremental", dir: base + "/rmw-rocksdb") { pair.append(r) }
+            if rocksFirst, let r = try cmd.runRocksDB(mode: "incremental", dir: base + "/rmw-rocksdb") {
+                pair.append(r)
+            }
             pair.append(try ours())
-            if !rocksFirst, let r = try cmd.runRocksDB(mode: "incremental", dir: base + "/rmw-rocksdb") { pair.append(r) }
+            if !rocksFirst, let r = try cmd.runRocksDB(mode: "incremental", dir: base + "/rmw-rocksdb") {
+                pair.append(r)
+            }
             for r in pair {
                 print(RMWBenchmark.describe(r))
                 guard r.passed else { throw BenchError("\(r.system): the RMW workload's checks failed") }
@@ -113,39 +130,53 @@ struct CheckCommand: ParsableCommand {
             }
         }
 
-        print("\n-- the keyed job: \(jobRows) rows of the large preset, state cache \(jobCacheMb) MiB, parallelism 1, incremental")
+        print(
+            "\n-- the keyed job: \(jobRows) rows of the large preset, state cache \(jobCacheMb) MiB, parallelism 1, incremental"
+        )
         var w = Workload(seed: 42, accounts: Workload.large.accounts)
         let rows = RowsBox((0..<jobRows).map { _ in w.next() })
         var jobRates: [Double] = []
         for _ in 0..<rounds {
             let r = try JobBenchmark.execute(
-                rows: rows, base: base + "/job", parallelism: 1, mode: .incremental, everyRecords: 50_000, cacheMB: jobCacheMb,
+                rows: rows, base: base + "/job", parallelism: 1, mode: .incremental, everyRecords: 50_000,
+                cacheMB: jobCacheMb,
                 tuning: try StoreTuning.parse([]))
             try? FileManager.default.removeItem(atPath: base + "/job")
-            print(String(format: "job: %.0f records/s, %d checkpoints, sync median %.1f ms, total median %.1f ms", r.recordsPerSecond,
-                         r.checkpoints.count, median(r.checkpoints.map(\.syncMilliseconds)), median(r.checkpoints.map(\.totalMilliseconds))))
+            print(
+                String(
+                    format: "job: %.0f records/s, %d checkpoints, sync median %.1f ms, total median %.1f ms",
+                    r.recordsPerSecond,
+                    r.checkpoints.count, median(r.checkpoints.map(\.syncMilliseconds)),
+                    median(r.checkpoints.map(\.totalMilliseconds))))
             jobRates.append(r.recordsPerSecond)
         }
 
         func relative(_ name: String, _ ours: [Double], _ theirs: [Double], target: Double) -> Figure {
             let a = median(ours), b = median(theirs)
             let r = b > 0 ? a / b : 0
-            return Figure(name: name, unit: "ops/s", ours: a, reference: b, ratio: r, target: target, passed: r >= target / 2)
+            return Figure(
+                name: name, unit: "ops/s", ours: a, reference: b, ratio: r, target: target, passed: r >= target / 2)
         }
         let jobRate = median(jobRates)
         let figures = [
             relative("fill, every key once (db_bench filluniquerandom)", fill, rocksFill, target: 1.5),
             relative("readrandom, all found (db_bench readrandom)", read, rocksRead, target: 1.5),
             relative("RMW, incremental checkpoints (RocksDB harness)", rmw, rocksRMW, target: 3.0),
-            Figure(name: "keyed job, \(jobCacheMb) MiB cache (records/s, absolute)", unit: "records/s", ours: jobRate, reference: nil,
-                   ratio: jobRate / 300_000, target: 1.0, passed: jobRate >= 150_000),
+            Figure(
+                name: "keyed job, \(jobCacheMb) MiB cache (records/s, absolute)", unit: "records/s", ours: jobRate,
+                reference: nil,
+                ratio: jobRate / 300_000, target: 1.0, passed: jobRate >= 150_000),
         ]
-        print("\nresult                                                    LSMStore     reference   ratio  target  status")
+        print(
+            "\nresult                                                    LSMStore     reference   ratio  target  status"
+        )
         for f in figures {
             let reference = f.reference.map { String(format: "%12.0f", $0) } ?? "  (300,000)"
-            print(f.name.padding(toLength: 56, withPad: " ", startingAt: 0)
-                + String(format: " %12.0f %@ %6.2fx %6.2fx  %@", f.ours, reference, f.ratio, f.target,
-                         f.passed ? (f.ratio >= f.target ? "meets target" : "below target") : "REGRESSION"))
+            print(
+                f.name.padding(toLength: 56, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %12.0f %@ %6.2fx %6.2fx  %@", f.ours, reference, f.ratio, f.target,
+                        f.passed ? (f.ratio >= f.target ? "meets target" : "below target") : "REGRESSION"))
         }
         if let json {
             let e = JSONEncoder()

@@ -20,7 +20,9 @@ struct AccountAggregate: KeyedProcessFunction {
         state = try context.state(Self.descriptor)
     }
 
-    mutating func processElement(_ row: Workload.Row, context: KeyedContext<Int64>, collect: (Int64) throws -> Void) throws {
+    mutating func processElement(
+        _ row: Workload.Row, context: KeyedContext<Int64>, collect: (Int64) throws -> Void
+    ) throws {
         guard let cents = row.amountCents else { return }
         let state = try self.state ?? context.state(Self.descriptor)
         var s = try state.value() ?? AccountState()
@@ -58,10 +60,16 @@ struct JobBenchmark: ParsableCommand {
     @Option(help: "Memory budget of each subtask's write-back state cache, in MiB.")
     var cacheMb = 256
 
-    @OptionGroup(title: "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)")
+    @OptionGroup(
+        title:
+            "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)"
+    )
     var tuning: StoreTuning
 
-    @Flag(help: "The source waits for a checkpoint in flight instead of delaying the next trigger (exact cuts every N records).")
+    @Flag(
+        help:
+            "The source waits for a checkpoint in flight instead of delaying the next trigger (exact cuts every N records)."
+    )
     var waitForInFlight = false
 
     @Flag(help: "Skip the lower-bound measurement (to see what it costs).")
@@ -69,7 +77,9 @@ struct JobBenchmark: ParsableCommand {
 
     func validate() throws {
         guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small") }
-        guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both") }
+        guard ["full", "incremental", "both"].contains(mode) else {
+            throw ValidationError("--mode must be full, incremental or both")
+        }
         guard parallelism.split(separator: ",").allSatisfy({ Int($0).map { $0 >= 1 && $0 <= 64 } ?? false }) else {
             throw ValidationError("--parallelism takes numbers 1...64, comma-separated")
         }
@@ -85,7 +95,8 @@ struct JobBenchmark: ParsableCommand {
         let rowsBox = RowsBox(data)
         let base = NSTemporaryDirectory() + "lsm-job-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
+        let modes: [CheckpointMode] =
+            mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
         print("job on \(p.name): \(n) rows, \(p.accounts) accounts; checkpoint every \(everyRecords) records")
         var shown = StateBackendConfig(directory: "").options
         tuning.apply(to: &shown)
@@ -98,14 +109,21 @@ struct JobBenchmark: ParsableCommand {
                     tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound)
                 digests.insert(r.stateDigest)
                 let totals = r.checkpoints.map(\.totalMilliseconds)
-                print(String(format: "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f",
-                             median(r.checkpoints.map(\.alignmentMilliseconds)), median(r.checkpoints.map(\.syncMilliseconds)),
-                             median(r.checkpoints.map(\.captureMilliseconds)),
-                             median(r.checkpoints.map(\.asyncMilliseconds)), median(totals)))
-                print(String(format: "parallelism %d, %@: %.0f records/s; %d checkpoints, median %.1f ms, bytes written %.1f MB (lower bound %.1f MB); state digest %016llx",
-                             par, m.rawValue, r.recordsPerSecond, r.checkpoints.count, median(totals),
-                             Double(r.checkpoints.reduce(0) { $0 + $1.bytesWritten }) / 1e6,
-                             Double(r.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }) / 1e6, r.stateDigest))
+                print(
+                    String(
+                        format:
+                            "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f",
+                        median(r.checkpoints.map(\.alignmentMilliseconds)),
+                        median(r.checkpoints.map(\.syncMilliseconds)),
+                        median(r.checkpoints.map(\.captureMilliseconds)),
+                        median(r.checkpoints.map(\.asyncMilliseconds)), median(totals)))
+                print(
+                    String(
+                        format:
+                            "parallelism %d, %@: %.0f records/s; %d checkpoints, median %.1f ms, bytes written %.1f MB (lower bound %.1f MB); state digest %016llx",
+                        par, m.rawValue, r.recordsPerSecond, r.checkpoints.count, median(totals),
+                        Double(r.checkpoints.reduce(0) { $0 + $1.bytesWritten }) / 1e6,
+                        Double(r.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }) / 1e6, r.stateDigest))
             }
         }
         print(digests.count == 1 ? "state digests agree across runs" : "STATE DIGESTS DIFFER ACROSS RUNS")
@@ -128,10 +146,12 @@ extension JobBenchmark {
         env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
         env.measureLowerBound = lowerBound
         let counter = CountingSink<Int64>.Counter()
-        let job = env.fromSource { GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] } }
-            .keyBy(codec: Int64Codec()) { Int64($0.account) }
-            .process { AccountAggregate() }
-            .sink { _ in CountingSink(counter: counter) }
+        let job = env.fromSource {
+            GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] }
+        }
+        .keyBy(codec: Int64Codec()) { Int64($0.account) }
+        .process { AccountAggregate() }
+        .sink { _ in CountingSink(counter: counter) }
         return try env.execute(job, name: "\(mode.rawValue) p\(parallelism)")
     }
 }

@@ -44,7 +44,9 @@ struct StoreBenchmark: ParsableCommand {
     func validate() throws {
         guard num > 0 else { throw ValidationError("--num must be positive") }
         guard valueSize >= 0 && valueSize <= 1 << 20 else { throw ValidationError("--value-size must be 0...1048576") }
-        guard Compression(rawValue: compression) != nil else { throw ValidationError("--compression must be lz4 or none") }
+        guard Compression(rawValue: compression) != nil else {
+            throw ValidationError("--compression must be lz4 or none")
+        }
         for b in benchmarks.split(separator: ",") where !Self.known.contains(String(b)) {
             throw ValidationError("unknown benchmark '\(b)'; known: \(Self.known.joined(separator: ", "))")
         }
@@ -53,8 +55,9 @@ struct StoreBenchmark: ParsableCommand {
     func run() throws {
         let base = dir ?? (NSTemporaryDirectory() + "lsm-store-bench-\(getpid())")
         let settings: [Bool] = wal == .both ? [false, true] : [wal == .on]
-        print("LSMStore store benchmark: \(num) entries, 8-byte keys, \(valueSize)-byte values, "
-            + "\(compression), 4 MiB memtable, 4 KiB blocks, 10 bloom bits/key")
+        print(
+            "LSMStore store benchmark: \(num) entries, 8-byte keys, \(valueSize)-byte values, "
+                + "\(compression), 4 MiB memtable, 4 KiB blocks, 10 bloom bits/key")
         for walOn in settings {
             print("\n-- WAL \(walOn ? "on (no fsync per write)" : "off")")
             var runner = Runner(
@@ -135,10 +138,11 @@ struct Runner {
         }
         if let s = store {
             let st = s.stats
-            print("   store: \(st.levels.enumerated().filter { $0.element.files > 0 }.map { "L\($0.offset) \($0.element.files) files" }.joined(separator: ", ")); "
-                + "write amplification \(String(format: "%.2f", st.writeAmplification)); "
-                + "block cache hits \(st.blockCacheHits), misses \(st.blockCacheMisses); "
-                + "write slowdowns \(st.writeSlowdowns), stalls \(st.writeStalls)")
+            print(
+                "   store: \(st.levels.enumerated().filter { $0.element.files > 0 }.map { "L\($0.offset) \($0.element.files) files" }.joined(separator: ", ")); "
+                    + "write amplification \(String(format: "%.2f", st.writeAmplification)); "
+                    + "block cache hits \(st.blockCacheHits), misses \(st.blockCacheMisses); "
+                    + "write slowdowns \(st.writeSlowdowns), stalls \(st.writeStalls)")
             try s.close()
             store = nil
         }
@@ -194,7 +198,8 @@ struct Runner {
         }
         let seconds = seconds(elapsed)
         let micros = seconds * 1e6 / Double(max(ops, 1))
-        var line = name.padding(toLength: 12, withPad: " ", startingAt: 0)
+        var line =
+            name.padding(toLength: 12, withPad: " ", startingAt: 0)
             + ": " + String(format: "%9.3f micros/op %9.0f ops/sec", micros, Double(ops) / seconds)
         if bytes > 0 { line += String(format: "; %7.1f MB/s", Double(bytes) / seconds / 1e6) }
         if name.hasPrefix("read") { line += " (\(found) of \(ops) found)" }

@@ -28,7 +28,10 @@ struct StoreTuning: ParsableArguments {
     @Option(help: "Partitioned style: compact a partition when its L0 pieces hold this many times its size.")
     var partitionRatio: Double?
 
-    @Option(help: "Partitioned style: compact a partition when this many L0 pieces overlap it (bounds a read's table probes).")
+    @Option(
+        help:
+            "Partitioned style: compact a partition when this many L0 pieces overlap it (bounds a read's table probes)."
+    )
     var partitionMaxDepth: Int?
 
     func validate() throws {
@@ -41,14 +44,18 @@ struct StoreTuning: ParsableArguments {
         if let blockCacheMB, blockCacheMB < 0 { throw ValidationError("--block-cache-mb must not be negative") }
         if let memtableMB, !(1...4096).contains(memtableMB) { throw ValidationError("--memtable-mb must be 1...4096") }
         if let bloomBits, !(0...64).contains(bloomBits) { throw ValidationError("--bloom-bits must be 0...64") }
-        if let targetFileMB, !(1...4096).contains(targetFileMB) { throw ValidationError("--target-file-mb must be 1...4096") }
+        if let targetFileMB, !(1...4096).contains(targetFileMB) {
+            throw ValidationError("--target-file-mb must be 1...4096")
+        }
         if let compaction, CompactionStyle(rawValue: compaction) == nil {
             throw ValidationError("--compaction must be leveled or partitioned")
         }
         if let partitionRatio, !(partitionRatio > 0 && partitionRatio <= 100) {
             throw ValidationError("--partition-ratio must be in (0, 100]")
         }
-        if let partitionMaxDepth, partitionMaxDepth < 2 { throw ValidationError("--partition-max-depth must be at least 2") }
+        if let partitionMaxDepth, partitionMaxDepth < 2 {
+            throw ValidationError("--partition-max-depth must be at least 2")
+        }
     }
 
     /// Applies the options that were given.

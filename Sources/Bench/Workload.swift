@@ -41,8 +41,9 @@ struct Workload {
         let cents = min(99_999_999, max(1, Int64(pow(10.0, 1.0 + 6.99 * v * v))))
         let empty = uniform() < 0.01
         defer { index += 1 }
-        return Row(transactionID: index, account: account, amountCents: empty ? nil : cents,
-                   ts: Workload.baseTimestamp + Int64(index) * 3 + Int64(rng.next() % 3))
+        return Row(
+            transactionID: index, account: account, amountCents: empty ? nil : cents,
+            ts: Workload.baseTimestamp + Int64(index) * 3 + Int64(rng.next() % 3))
     }
 }
 
@@ -66,8 +67,14 @@ struct AccountState {
 
     init?(decoding b: ArraySlice<UInt8>) {
         guard b.count == AccountState.encodedSize else { return nil }
-        func i64(_ o: Int) -> Int64 { b.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: Int64.self)) } }
-        count = i64(0); sumCents = i64(8); minCents = i64(16); maxCents = i64(24); lastTs = i64(32)
+        func i64(_ o: Int) -> Int64 {
+            b.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: Int64.self)) }
+        }
+        count = i64(0)
+        sumCents = i64(8)
+        minCents = i64(16)
+        maxCents = i64(24)
+        lastTs = i64(32)
         ring = Array(b[(b.startIndex + 40)...])
     }
 
@@ -101,11 +108,16 @@ struct AccountState {
             let o = slot * 10
             var whole = cents / 100, frac = cents % 100
             r[o + 9] = UInt8(ascii: ";")
-            r[o + 8] = UInt8(ascii: "0") + UInt8(frac % 10); frac /= 10
+            r[o + 8] = UInt8(ascii: "0") + UInt8(frac % 10)
+            frac /= 10
             r[o + 7] = UInt8(ascii: "0") + UInt8(frac)
             r[o + 6] = UInt8(ascii: ".")
             var i = 5
-            while i >= 0 { r[o + i] = UInt8(ascii: "0") + UInt8(whole % 10); whole /= 10; i -= 1 }
+            while i >= 0 {
+                r[o + i] = UInt8(ascii: "0") + UInt8(whole % 10)
+                whole /= 10
+                i -= 1
+            }
         }
     }
 }

@@ -23,7 +23,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     let name = ProcessInfo.processInfo.environment["LSM_FUZZ_TARGET"] ?? ""
     guard let run = target(named: name) else {
-        FileHandle.standardError.write(Data("LSM_FUZZ_TARGET must name one of: \(allTargets.map(\.name).joined(separator: " "))\n".utf8))
+        FileHandle.standardError.write(
+            Data("LSM_FUZZ_TARGET must name one of: \(allTargets.map(\.name).joined(separator: " "))\n".utf8))
         exit(2)
     }
     run(bytes)
@@ -31,55 +32,57 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 }
 
 #if LIBFUZZER
-@_silgen_name("LLVMFuzzerRunDriver")
-func runDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+    ) -> Int32
 
-@main struct FuzzMain {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(runDriver(&argc, &argv, fuzzOne))
-    }
-}
-#else
-@main struct Replay {
-    static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("lsm-fuzz: \(message)\n".utf8))
-        exit(2)
-    }
-
-    static func main() {
-        let args = Array(CommandLine.arguments.dropFirst())
-        switch args.first {
-        case "list":
-            for t in allTargets { print(t.name) }
-        case "replay" where args.count >= 2:
-            var count = 0
-            for root in args.dropFirst() {
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-                    fail("\(root) is not a directory")
-                }
-                for name in allTargets.map(\.name) {
-                    let dir = root + "/" + name
-                    guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
-                    for file in files.sorted() where !file.hasPrefix(".") {
-                        let path = dir + "/" + file
-                        guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
-                        print("\(name): \(file)")
-                        target(named: name)?([UInt8](data))
-                        count += 1
-                    }
-                }
-            }
-            print("replayed \(count) inputs")
-        default:
-            fail("usage: lsm-fuzz list | lsm-fuzz replay DIR...")
+    @main struct FuzzMain {
+        static func main() {
+            var argc = CommandLine.argc
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+            exit(runDriver(&argc, &argv, fuzzOne))
         }
     }
-}
+#else
+    @main struct Replay {
+        static func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data("lsm-fuzz: \(message)\n".utf8))
+            exit(2)
+        }
+
+        static func main() {
+            let args = Array(CommandLine.arguments.dropFirst())
+            switch args.first {
+            case "list":
+                for t in allTargets { print(t.name) }
+            case "replay" where args.count >= 2:
+                var count = 0
+                for root in args.dropFirst() {
+                    var isDir: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+                        fail("\(root) is not a directory")
+                    }
+                    for name in allTargets.map(\.name) {
+                        let dir = root + "/" + name
+                        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+                        for file in files.sorted() where !file.hasPrefix(".") {
+                            let path = dir + "/" + file
+                            guard let data = FileManager.default.contents(atPath: path) else {
+                                fail("cannot read \(path)")
+                            }
+                            print("\(name): \(file)")
+                            target(named: name)?([UInt8](data))
+                            count += 1
+                        }
+                    }
+                }
+                print("replayed \(count) inputs")
+            default:
+                fail("usage: lsm-fuzz list | lsm-fuzz replay DIR...")
+            }
+        }
+    }
 #endif

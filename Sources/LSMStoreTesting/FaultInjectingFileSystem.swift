@@ -180,7 +180,8 @@ final class FaultyWritableFile: WritableFile {
     func append(_ data: UnsafeRawBufferPointer) throws {
         if let n = try owner.applyWrite(path, count: data.count) {
             try base.append(UnsafeRawBufferPointer(rebasing: data[0..<n]))
-            throw LSMError.io(path: path, operation: "write (injected short write: \(n) of \(data.count) bytes)", errno: EIO)
+            throw LSMError.io(
+                path: path, operation: "write (injected short write: \(n) of \(data.count) bytes)", errno: EIO)
         }
         try base.append(data)
     }

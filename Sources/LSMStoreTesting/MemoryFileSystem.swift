@@ -73,7 +73,9 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     public func create(_ path: String) throws -> any WritableFile {
         try lock.withLock {
             let (dir, name) = try parent(path, "create")
-            if let existing = dir.entries[name], existing.isDirectory { throw LSMError.io(path: path, operation: "create", errno: EISDIR) }
+            if let existing = dir.entries[name], existing.isDirectory {
+                throw LSMError.io(path: path, operation: "create", errno: EISDIR)
+            }
             let n = newNode(directory: false)
             dir.entries[name] = n  // replaces the name; a linked node keeps its other names
             return MemoryWritableFile(fs: self, node: n)
@@ -82,7 +84,9 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
 
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         try lock.withLock {
-            guard let n = node(path), !n.isDirectory else { throw LSMError.io(path: path, operation: "open", errno: ENOENT) }
+            guard let n = node(path), !n.isDirectory else {
+                throw LSMError.io(path: path, operation: "open", errno: ENOENT)
+            }
             return MemoryRandomAccessFile(fs: self, node: n, path: path)
         }
     }
@@ -90,7 +94,9 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     public func rename(_ from: String, to: String) throws {
         try lock.withLock {
             let (sd, sn) = try parent(from, "rename")
-            guard let n = sd.entries[sn] else { throw LSMError.io(path: from, operation: "rename to \(to)", errno: ENOENT) }
+            guard let n = sd.entries[sn] else {
+                throw LSMError.io(path: from, operation: "rename to \(to)", errno: ENOENT)
+            }
             let (dd, dn) = try parent(to, "rename")
             sd.entries[sn] = nil
             dd.entries[dn] = n
@@ -100,14 +106,18 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     public func remove(_ path: String) throws {
         try lock.withLock {
             let (d, name) = try parent(path, "unlink")
-            guard let n = d.entries[name], !n.isDirectory else { throw LSMError.io(path: path, operation: "unlink", errno: ENOENT) }
+            guard let n = d.entries[name], !n.isDirectory else {
+                throw LSMError.io(path: path, operation: "unlink", errno: ENOENT)
+            }
             d.entries[name] = nil
         }
     }
 
     public func link(_ from: String, to: String) throws {
         try lock.withLock {
-            guard let n = node(from), !n.isDirectory else { throw LSMError.io(path: from, operation: "link to \(to)", errno: ENOENT) }
+            guard let n = node(from), !n.isDirectory else {
+                throw LSMError.io(path: from, operation: "link to \(to)", errno: ENOENT)
+            }
             let (d, name) = try parent(to, "link")
             if d.entries[name] != nil { throw LSMError.io(path: from, operation: "link to \(to)", errno: EEXIST) }
             d.entries[name] = n
@@ -116,7 +126,9 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
 
     public func listDirectory(_ path: String) throws -> [String] {
         try lock.withLock {
-            guard let n = node(path), n.isDirectory else { throw LSMError.io(path: path, operation: "opendir", errno: ENOENT) }
+            guard let n = node(path), n.isDirectory else {
+                throw LSMError.io(path: path, operation: "opendir", errno: ENOENT)
+            }
             return n.entries.keys.sorted()
         }
     }
@@ -140,7 +152,9 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     public func removeDirectory(_ path: String) throws {
         try lock.withLock {
             let (d, name) = try parent(path, "rmdir")
-            guard let n = d.entries[name], n.isDirectory else { throw LSMError.io(path: path, operation: "rmdir", errno: ENOENT) }
+            guard let n = d.entries[name], n.isDirectory else {
+                throw LSMError.io(path: path, operation: "rmdir", errno: ENOENT)
+            }
             guard n.entries.isEmpty else { throw LSMError.io(path: path, operation: "rmdir", errno: ENOTEMPTY) }
             d.entries[name] = nil
         }
@@ -148,14 +162,18 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
 
     public func syncDirectory(_ path: String) throws {
         try lock.withLock {
-            guard let n = node(path), n.isDirectory else { throw LSMError.io(path: path, operation: "fsync directory", errno: ENOENT) }
+            guard let n = node(path), n.isDirectory else {
+                throw LSMError.io(path: path, operation: "fsync directory", errno: ENOENT)
+            }
             n.syncedEntries = n.entries
         }
     }
 
     public func syncFile(_ path: String) throws {
         try lock.withLock {
-            guard let n = node(path), !n.isDirectory else { throw LSMError.io(path: path, operation: "fsync", errno: ENOENT) }
+            guard let n = node(path), !n.isDirectory else {
+                throw LSMError.io(path: path, operation: "fsync", errno: ENOENT)
+            }
             n.syncedData = n.data
         }
     }
@@ -179,7 +197,8 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     public func stat(_ path: String) throws -> FileStatus? {
         lock.withLock {
             guard let n = node(path) else { return nil }
-            return FileStatus(size: UInt64(n.data.count), device: 1, inode: n.id, linkCount: linkCount(n), isDirectory: n.isDirectory)
+            return FileStatus(
+                size: UInt64(n.data.count), device: 1, inode: n.id, linkCount: linkCount(n), isDirectory: n.isDirectory)
         }
     }
 
@@ -240,7 +259,9 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
             guard offset < UInt64(node.data.count) else { return 0 }
             let n = min(buffer.count, node.data.count - Int(offset))
             node.data.withUnsafeBytes { src in
-                if n > 0, let b = buffer.baseAddress, let s = src.baseAddress { b.copyMemory(from: s + Int(offset), byteCount: n) }
+                if n > 0, let b = buffer.baseAddress, let s = src.baseAddress {
+                    b.copyMemory(from: s + Int(offset), byteCount: n)
+                }
             }
             return n
         }
@@ -274,7 +295,9 @@ final class MemoryRandomAccessFile: RandomAccessFile, @unchecked Sendable {
         self.node = node
         self.path = path
     }
-    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int { fs.read(node, at: offset, into: buffer) }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        fs.read(node, at: offset, into: buffer)
+    }
     func size() throws -> UInt64 { fs.size(node) }
 }
 

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 import ArgumentParser
 import LSMStore
@@ -206,8 +206,10 @@ struct Checkpoints: ParsableCommand {
         } else {
             let header = ["ID", "MODE", "SEQUENCE", "DELTA", "FULL SIZE", "FILES", "SHARED", "STORE"]
             let cells = rows.map { r in
-                [String(r.id), r.mode, String(r.sequence), String(r.delta), String(r.fullSize),
-                 String(r.files), String(r.sharedReferences), String(r.store.prefix(8))]
+                [
+                    String(r.id), r.mode, String(r.sequence), String(r.delta), String(r.fullSize),
+                    String(r.files), String(r.sharedReferences), String(r.store.prefix(8)),
+                ]
             }
             var widths = header.map(\.count)
             for row in cells {
@@ -345,9 +347,12 @@ struct Cleanup: ParsableCommand {
 
     func run() throws {
         let storage = try openExistingStorage(storage)
-        let names = try Checkpointer.cleanup(storage: storage, dryRun: dryRun, sparingClaimsYoungerThan: .seconds(graceS))
+        let names = try Checkpointer.cleanup(
+            storage: storage, dryRun: dryRun, sparingClaimsYoungerThan: .seconds(graceS))
         for (id, e) in try CheckpointCatalog.load(storage).damaged {
-            printError("warning: checkpoint \(id) is damaged (\(e.description)); shared files are kept until it is repaired or discarded")
+            printError(
+                "warning: checkpoint \(id) is damaged (\(e.description)); shared files are kept until it is repaired or discarded"
+            )
         }
         var out = Output()
         for name in names { try out.line((dryRun ? "would remove " : "removed ") + name) }

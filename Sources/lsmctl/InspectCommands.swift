@@ -96,7 +96,8 @@ struct DumpSST: ParsableCommand {
         try out.line("blocks: \(dump.blocks.count)")
         for (i, b) in dump.blocks.enumerated() {
             try out.line(
-                "  #\(i) offset \(b.offset) size \(b.storedSize) uncompressed \(b.uncompressedSize) entries \(b.entryCount)")
+                "  #\(i) offset \(b.offset) size \(b.storedSize) uncompressed \(b.uncompressedSize) entries \(b.entryCount)"
+            )
         }
         if !noEntries {
             try out.line("entries: \(dump.entries.count)")

@@ -3,7 +3,10 @@ import LSMStore
 
 /// Options shared by the single-operation commands.
 struct KeyFormatOptions: ParsableArguments {
-    @Flag(help: "Keys and values are hex (either case); \"\" or an empty argument is the empty string. Output is hex too, with \"\" for an empty value.")
+    @Flag(
+        help:
+            "Keys and values are hex (either case); \"\" or an empty argument is the empty string. Output is hex too, with \"\" for an empty value."
+    )
     var hex = false
 }
 

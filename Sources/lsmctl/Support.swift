@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import ArgumentParser
 import LSMStore
@@ -26,11 +26,11 @@ enum Status {
 /// Ends the process with `code` (standard output is written unbuffered, so nothing is lost).
 func terminate(_ code: Int32) -> Never {
     #if canImport(Glibc)
-    Glibc.exit(code)
+        Glibc.exit(code)
     #elseif canImport(Musl)
-    Musl.exit(code)
+        Musl.exit(code)
     #else
-    Darwin.exit(code)
+        Darwin.exit(code)
     #endif
 }
 

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import ArgumentParser
 import LSMStore
@@ -24,10 +24,12 @@ struct Lsmctl: ParsableCommand {
             verify or verify-checkpoint finds problems; 2 on an error, reported on standard \
             error as `lsmctl: <message>`; 64 for invalid command-line usage.
             """,
-        subcommands: [Get.self, Put.self, Delete.self, Scan.self, Batch.self,
-                      Stats.self, Manifest.self, DumpSST.self, Verify.self,
-                      Checkpoint.self, Checkpoints.self, Restore.self, VerifyCheckpoint.self,
-                      Cleanup.self])
+        subcommands: [
+            Get.self, Put.self, Delete.self, Scan.self, Batch.self,
+            Stats.self, Manifest.self, DumpSST.self, Verify.self,
+            Checkpoint.self, Checkpoints.self, Restore.self, VerifyCheckpoint.self,
+            Cleanup.self,
+        ])
 
     /// Parses the command line and runs the chosen command. Errors end as one line on
     /// standard error and a non-zero exit status, never a trap.

@@ -65,7 +65,11 @@ import Testing
             do {
                 try it.seekToFirst()
                 var n = 0
-                while it.isValid && n < 10_000 { _ = it.value; try it.next(); n += 1 }
+                while it.isValid && n < 10_000 {
+                    _ = it.value
+                    try it.next()
+                    n += 1
+                }
                 try it.seek(Self.keys(50)[25])
             } catch let e as LSMError {
                 #expect(e.isCorruption)

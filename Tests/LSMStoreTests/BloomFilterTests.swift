@@ -39,7 +39,9 @@ import Testing
         for n in 0..<40 {
             let key = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             let ikey = InternalKey.make(key, 99, .value)
-            let viaSlice = ikey.withUnsafeBytes { bloomHash(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)])) }
+            let viaSlice = ikey.withUnsafeBytes {
+                bloomHash(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)]))
+            }
             #expect(viaSlice == bloomHash(key), "length \(n)")
         }
     }

@@ -74,7 +74,9 @@ import Testing
         let fresh = try Inspector.manifest(at: dir.sub("db")).files.filter { !known.contains($0.number) }
         let victim = fresh[Int.random(in: 0..<fresh.count, using: &rng)]
         let pos = try Self.flip(FileNames.table(dir.sub("db"), victim.number), rng: &rng)
-        #expect(throws: LSMError.self, "round \(round): damage at \(pos) was uploaded") { _ = try cp.checkpoint(mode: .incremental) }
+        #expect(throws: LSMError.self, "round \(round): damage at \(pos) was uploaded") {
+            _ = try cp.checkpoint(mode: .incremental)
+        }
         #expect(try Checkpointer.list(storage).count == 1)
         #expect(try Checkpointer.verify(storage: storage).problems.isEmpty)
         // Nothing of the failed checkpoint stays behind.
@@ -120,7 +122,8 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: writers) { w in
             do {
                 // Each writer its own storage object (as separate processes would have).
-                let cp = try Checkpointer(store: stores[w], storage: try LocalCheckpointStorage(root: root), retained: 2)
+                let cp = try Checkpointer(
+                    store: stores[w], storage: try LocalCheckpointStorage(root: root), retained: 2)
                 for r in 0..<rounds {
                     try Self.fill(stores[w], prefix: "w\(w)-\(r)-", count: 50, value: "\(w)")
                     _ = try cp.checkpoint(mode: r % 2 == 0 ? .incremental : .full)
@@ -135,7 +138,9 @@ import Testing
         #expect(catalog.damaged.isEmpty)
         // Each writer keeps its 2 newest, all verify, and each restores to its own data.
         #expect(catalog.completed.count == writers * 2)
-        for m in catalog.completed { #expect(try Checkpointer.verify(storage: storage, checkpoint: m.id).problems.isEmpty) }
+        for m in catalog.completed {
+            #expect(try Checkpointer.verify(storage: storage, checkpoint: m.id).problems.isEmpty)
+        }
         for (w, store) in stores.enumerated() {
             let restored = try LSMStore.restore(
                 from: storage, storeID: Inspector.hexString(store.core.versions.storeID), to: dir.sub("r\(w)"))
@@ -198,7 +203,8 @@ import Testing
         #expect(report.id == newest && !report.problems.isEmpty, "round \(round): flip at \(pos)")
         // restore refuses; falls back only when asked, and says so.
         #expect(throws: LSMError.self) { _ = try LSMStore.restore(from: storage, to: dir.sub("r1")) }
-        let (fallback, restoreReport) = try LSMStore.restoreReporting(from: storage, fallBackPastDamaged: true, to: dir.sub("r2"))
+        let (fallback, restoreReport) = try LSMStore.restoreReporting(
+            from: storage, fallBackPastDamaged: true, to: dir.sub("r2"))
         #expect(restoreReport.checkpoint == ids[1] && restoreReport.passedOver.map(\.id) == [newest])
         #expect(try fallback.get(bytes("r1-5")) == bytes("1") && fallback.get(bytes("r2-5")) == nil)
         try fallback.close()

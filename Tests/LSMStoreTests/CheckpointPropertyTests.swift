@@ -38,7 +38,8 @@ import Testing
         if rng.chance(0.5) { options.compactionStyle = .partitioned }
         let storage = try LocalCheckpointStorage(root: dir.sub("chk"), allowLinks: rng.chance(0.8))
         var store = try LSMStore.open(at: dir.sub("db"), options: options)
-        var checkpointer = try Checkpointer(store: store, storage: storage, retained: Int.random(in: 1...3, using: &rng))
+        var checkpointer = try Checkpointer(
+            store: store, storage: storage, retained: Int.random(in: 1...3, using: &rng))
         var model: [[UInt8]: [UInt8]] = [:]
         var modelAt: [UInt64: [[UInt8]: [UInt8]]] = [:]
         var restores = 0
@@ -77,20 +78,27 @@ import Testing
                 let restored = try LSMStore.restore(from: storage, checkpoint: id, to: target, options: options)
                 let got = try restored.scan().collect()
                 guard got.count == expected.count, got.allSatisfy({ expected[$0.key] == $0.value }) else {
-                    throw Failure(description: "step \(step): restore of checkpoint \(id) has \(got.count) keys, model \(expected.count), or values differ")
+                    throw Failure(
+                        description:
+                            "step \(step): restore of checkpoint \(id) has \(got.count) keys, model \(expected.count), or values differ"
+                    )
                 }
                 // Write to the restored store so it diverges; the checkpoint must stay sound.
                 try restored.put(bytes("key1"), bytes("diverged"))
                 try restored.compact()
                 try restored.close()
                 let v = try Checkpointer.verify(storage: storage, checkpoint: id)
-                guard v.problems.isEmpty else { throw Failure(description: "step \(step): verify \(id): \(v.problems)") }
+                guard v.problems.isEmpty else {
+                    throw Failure(description: "step \(step): verify \(id): \(v.problems)")
+                }
                 try? FileManager.default.removeItem(atPath: target)
             }
             // Invariant: the shared folder holds exactly what retained checkpoints reference.
-            let referenced = Set(try Checkpointer.list(storage).flatMap { $0.files.map(\.name) }.filter { $0.hasPrefix("shared/") })
+            let referenced = Set(
+                try Checkpointer.list(storage).flatMap { $0.files.map(\.name) }.filter { $0.hasPrefix("shared/") })
             guard try sharedNames(storage) == referenced else {
-                throw Failure(description: "step \(step): shared files differ from the references of retained checkpoints")
+                throw Failure(
+                    description: "step \(step): shared files differ from the references of retained checkpoints")
             }
         }
         try store.close()

@@ -100,7 +100,9 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
         for f in ma.files { #expect(try linked.get(f.name) == copied.get(f.name)) }
         // Copies occupy their own bytes; links share the store's.
         #expect(try copied.bytesOnDisk() >= ma.fullSize)
-        #expect(try diskUsage(paths: [dir.sub("db"), dir.sub("linked")]) < diskUsage(paths: [dir.sub("db"), dir.sub("copied")]))
+        #expect(
+            try diskUsage(paths: [dir.sub("db"), dir.sub("linked")])
+                < diskUsage(paths: [dir.sub("db"), dir.sub("copied")]))
         try store.close()
     }
 
@@ -157,13 +159,17 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
         // A second checkpoint right after, with nothing new in the memtable but a flush maybe
         // in progress, is also exact.
         let second = try cp.checkpoint(mode: .full)
-        let restored = try LSMStore.restore(from: storage, checkpoint: report.id, to: dir.sub("r1"), options: smallOptions())
+        let restored = try LSMStore.restore(
+            from: storage, checkpoint: report.id, to: dir.sub("r1"), options: smallOptions())
         var got: [String: String] = [:]
-        for (k, v) in try allEntries(restored) { got[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self) }
+        for (k, v) in try allEntries(restored) {
+            got[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self)
+        }
         #expect(got == model)
         #expect(restored.stats.lastSequence == report.sequence)
         try restored.close()
-        let latest = try LSMStore.restore(from: storage, checkpoint: second.id, to: dir.sub("r2"), options: smallOptions())
+        let latest = try LSMStore.restore(
+            from: storage, checkpoint: second.id, to: dir.sub("r2"), options: smallOptions())
         #expect(try latest.get(bytes("k5")) == nil)
         #expect(try latest.get(bytes("k899")) == bytes("after 5399"))
         try latest.close()
@@ -236,10 +242,13 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
     @Test func metadataRoundTripAndCorruptionIsDetected() throws {
         let m = CheckpointMetadata(
             id: 9, mode: .incremental, sequence: 1234, storeID: "abcd", createdAtMillis: 55, nextFileNumber: 77,
-            files: [CheckpointFile(
-                level: 2, fileNumber: 12, name: "shared/abcd-000012.sst", size: 4096, checksum: 0xABCD,
-                smallestKey: InternalKey.make(bytes("a"), 1, .value), largestKey: InternalKey.make(bytes("z"), 3, .value),
-                uploadedHere: true)],
+            files: [
+                CheckpointFile(
+                    level: 2, fileNumber: 12, name: "shared/abcd-000012.sst", size: 4096, checksum: 0xABCD,
+                    smallestKey: InternalKey.make(bytes("a"), 1, .value),
+                    largestKey: InternalKey.make(bytes("z"), 3, .value),
+                    uploadedHere: true)
+            ],
             userMetadata: [1, 2, 3])
         let enc = m.encode()
         #expect(try CheckpointMetadata.decode(enc, name: "_metadata") == m)
@@ -267,8 +276,18 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
         data[data.count / 3] ^= 0xFF
         try storage.putAtomically(victim.name, data)
         let report = try Checkpointer.verify(storage: storage)
-        #expect(report.problems.contains { if case .corruption(let f, _, _) = $0 { return f == victim.name } else { return false } })
-        #expect(report.problems.contains { if case .corruption(_, let off, let why) = $0 { return off > 0 && why.contains("block") } else { return false } })
+        #expect(
+            report.problems.contains {
+                if case .corruption(let f, _, _) = $0 { return f == victim.name } else { return false }
+            })
+        #expect(
+            report.problems.contains {
+                if case .corruption(_, let off, let why) = $0 {
+                    return off > 0 && why.contains("block")
+                } else {
+                    return false
+                }
+            })
     }
 }
 

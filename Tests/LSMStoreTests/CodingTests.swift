@@ -85,8 +85,9 @@ import Testing
             // Extending in two pieces equals one pass.
             let split = n / 3
             let two = data.withUnsafeBytes {
-                CRC32C.extend(CRC32C.extend(0, UnsafeRawBufferPointer(rebasing: $0[0..<split])),
-                              UnsafeRawBufferPointer(rebasing: $0[split...]))
+                CRC32C.extend(
+                    CRC32C.extend(0, UnsafeRawBufferPointer(rebasing: $0[0..<split])),
+                    UnsafeRawBufferPointer(rebasing: $0[split...]))
             }
             #expect(two == sw)
         }

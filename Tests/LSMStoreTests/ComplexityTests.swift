@@ -29,7 +29,9 @@ import Testing
             }
         }
         let bound = 6 * Double(n) * log2(Double(n))
-        #expect(Double(comparisons) <= bound, "seed \(seed): \(comparisons) comparisons for \(n) random inserts, bound \(Int(bound))")
+        #expect(
+            Double(comparisons) <= bound,
+            "seed \(seed): \(comparisons) comparisons for \(n) random inserts, bound \(Int(bound))")
         for k in keys.prefix(500) {
             guard case .found = table.get(k, sequence: UInt64(n)) else {
                 Issue.record("seed \(seed): a key inserted is not found")
@@ -48,7 +50,9 @@ import Testing
         let table = Memtable()
         // Fill with random keys first, then insert larger keys spread over the same range.
         var values: [UInt64] = (0..<n).map { _ in rng.next() >> 1 }
-        for (i, v) in values.enumerated() { table.add(sequence: UInt64(i + 1), kind: .value, key: Self.key(v), value: []) }
+        for (i, v) in values.enumerated() {
+            table.add(sequence: UInt64(i + 1), kind: .value, key: Self.key(v), value: [])
+        }
         values = (0..<n).map { _ in rng.next() >> 1 }.sorted()
         let (_, comparisons) = ComparisonCounter.counting {
             for (i, v) in values.enumerated() {
@@ -65,13 +69,18 @@ import Testing
         let n = 50_000
         let table = Memtable()
         let (_, comparisons) = ComparisonCounter.counting {
-            for i in 0..<n { table.add(sequence: UInt64(i + 1), kind: .value, key: Self.key(UInt64(i) * 7), value: [2]) }
+            for i in 0..<n {
+                table.add(sequence: UInt64(i + 1), kind: .value, key: Self.key(UInt64(i) * 7), value: [2])
+            }
         }
         #expect(comparisons <= 3 * n, "\(comparisons) comparisons for a sorted batch of \(n)")
         let it = table.makeIterator()
         try it.seekToFirst()
         var seen = 0
-        while it.isValid { seen += 1; try it.next() }
+        while it.isValid {
+            seen += 1
+            try it.next()
+        }
         #expect(seen == n)
     }
 
@@ -125,7 +134,10 @@ import Testing
             try store.put(Self.key(rng.next() >> 4), Array(repeating: UInt8(i & 0xFF), count: 20))
         }
         let stats = store.stats
-        let sources = stats.levels.enumerated().reduce(0) { acc, e in acc + (e.offset == 0 ? e.element.files : (e.element.files > 0 ? 1 : 0)) } + 2
+        let sources =
+            stats.levels.enumerated().reduce(0) { acc, e in
+                acc + (e.offset == 0 ? e.element.files : (e.element.files > 0 ? 1 : 0))
+            } + 2
         let logN = log2(Double(n))
         let seeks = 500
         let it = try store.scan()
@@ -133,13 +145,15 @@ import Testing
             for _ in 0..<seeks { try it.seek(Self.key(rng.next() >> 4)) }
         }
         let seekBound = 4 * Double(seeks * sources) * logN
-        #expect(Double(seekComparisons) <= seekBound,
-                "\(seekComparisons) comparisons for \(seeks) seeks over \(sources) sources, bound \(Int(seekBound))")
+        #expect(
+            Double(seekComparisons) <= seekBound,
+            "\(seekComparisons) comparisons for \(seeks) seeks over \(sources) sources, bound \(Int(seekBound))")
         let (_, getComparisons) = try ComparisonCounter.counting {
             for _ in 0..<seeks { _ = try store.get(Self.key(rng.next() >> 4)) }
         }
-        #expect(Double(getComparisons) <= seekBound,
-                "\(getComparisons) comparisons for \(seeks) gets over \(sources) sources, bound \(Int(seekBound))")
+        #expect(
+            Double(getComparisons) <= seekBound,
+            "\(getComparisons) comparisons for \(seeks) gets over \(sources) sources, bound \(Int(seekBound))")
         try store.close()
     }
 
@@ -174,7 +188,9 @@ import Testing
     @Test func blockCacheKeysHashApart() {
         var hashes = Set<Int>()
         for file in UInt64(1)...64 {
-            for block in UInt64(0)..<256 { hashes.insert(BlockCacheKey(fileNumber: file, offset: block * 4096).hashValue) }
+            for block in UInt64(0)..<256 {
+                hashes.insert(BlockCacheKey(fileNumber: file, offset: block * 4096).hashValue)
+            }
         }
         #expect(hashes.count >= 64 * 256 - 4)
     }

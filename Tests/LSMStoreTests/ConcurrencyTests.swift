@@ -29,7 +29,8 @@ import Testing
                     for round in 1...rounds {
                         var batch = WriteBatch()
                         for k in 0..<keysPerWriter {
-                            batch.put(Array("w\(w)-k\(k)".utf8), Array("w\(w)-round\(String(format: "%04d", round))".utf8))
+                            batch.put(
+                                Array("w\(w)-k\(k)".utf8), Array("w\(w)-round\(String(format: "%04d", round))".utf8))
                         }
                         try store.write(batch)
                         if round % 5 == 0 { try store.delete(Array("w\(w)-k0".utf8)) }
@@ -47,8 +48,14 @@ import Testing
                         let w = Int.random(in: 0..<writers), k = Int.random(in: 1..<keysPerWriter)
                         let key = "w\(w)-k\(k)"
                         if let v = try store.get(Array(key.utf8)).map({ String(decoding: $0, as: UTF8.self) }) {
-                            guard v.hasPrefix("w\(w)-round") else { fail("reader \(r): \(key) = \(v)"); return }
-                            if let old = seen[key], old > v { fail("reader \(r): \(key) went back from \(old) to \(v)"); return }
+                            guard v.hasPrefix("w\(w)-round") else {
+                                fail("reader \(r): \(key) = \(v)")
+                                return
+                            }
+                            if let old = seen[key], old > v {
+                                fail("reader \(r): \(key) went back from \(old) to \(v)")
+                                return
+                            }
                             seen[key] = v
                         }
                         if Int.random(in: 0..<200) == 0 {
@@ -57,7 +64,10 @@ import Testing
                             let it = try store.scan(snapshot: snap)
                             var last: [UInt8]? = nil
                             while let (k, _) = try it.next() {
-                                if let l = last, !l.lexicographicallyPrecedes(k) { fail("reader \(r): scan out of order"); return }
+                                if let l = last, !l.lexicographicallyPrecedes(k) {
+                                    fail("reader \(r): scan out of order")
+                                    return
+                                }
                                 last = k
                             }
                         }

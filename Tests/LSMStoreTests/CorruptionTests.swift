@@ -35,12 +35,14 @@ import Testing
     }
 
     @Test func flipsAndTruncationsEndInCorrectDataOrTypedErrors() throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         let (image, history, latest) = try Self.build()
         let files = try image.listDirectory("/db").filter { $0 != "LOCK" }
         // Tables the version uses (others are leftovers a crash can leave; damage there is harmless).
-        let live = Set(try Inspector.manifest(at: "/db", fileSystem: image).files.map { FileNames.tableName($0.number) })
+        let live = Set(
+            try Inspector.manifest(at: "/db", fileSystem: image).files.map { FileNames.tableName($0.number) })
         #expect(files.contains { $0.hasSuffix(".sst") } && files.contains { $0.hasSuffix(".log") })
         #expect(!live.isEmpty && live.isSubset(of: Set(files)))
         var cases = 0, opened = 0, detected = 0
@@ -88,7 +90,10 @@ import Testing
                         let got = try store.get(Array(k.utf8)).map { String(decoding: $0, as: UTF8.self) }
                         if walDamage {
                             // A dropped log tail leaves older values, never invented ones.
-                            if let got { #expect(history[k]?.contains(got) == true, "\(what): \(k) = \(got), a value it never had") }
+                            if let got {
+                                #expect(
+                                    history[k]?.contains(got) == true, "\(what): \(k) = \(got), a value it never had")
+                            }
                         } else {
                             #expect(got == v, "\(what): \(k) = \(String(describing: got)), expected \(v)")
                         }
@@ -108,7 +113,8 @@ import Testing
     /// reports the damage, and a restore either gives exactly the checkpointed state or fails
     /// with a typed error (it never hands back a store with wrong data).
     @Test func damagedCheckpointFilesAreDetected() throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         let fs = MemoryFileSystem()
         var o = smallOptions()
@@ -148,7 +154,9 @@ import Testing
                     var got: [String: String] = [:]
                     do {
                         let it = try restored.scan()
-                        while let (k, v) = try it.next() { got[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self) }
+                        while let (k, v) = try it.next() {
+                            got[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self)
+                        }
                         #expect(got == model, "\(what): restored wrong data")
                     } catch is LSMError {
                         detected += 1
@@ -157,7 +165,9 @@ import Testing
                     #expect(!problems.isEmpty || got == model, "\(what): verify missed damage")
                 } catch let e as LSMError {
                     detected += 1
-                    #expect(!problems.isEmpty || name.hasSuffix("_metadata"), "\(what): restore failed (\(e)) but verify found nothing")
+                    #expect(
+                        !problems.isEmpty || name.hasSuffix("_metadata"),
+                        "\(what): restore failed (\(e)) but verify found nothing")
                 }
             }
         }

@@ -28,10 +28,13 @@ import Testing
             case 1: ops.append(.compact)
             case 5: ops.append(.checkpoint(Bool.random(using: &rng) ? .full : .incremental))
             case 6:
-                let keys = Set((0..<Int.random(in: 1...6, using: &rng)).map { _ in "k\(Int.random(in: 0..<25, using: &rng))" })
+                let keys = Set(
+                    (0..<Int.random(in: 1...6, using: &rng)).map { _ in "k\(Int.random(in: 0..<25, using: &rng))" })
                 ops.append(.ingest(keys.sorted().map { ($0, Bool.random(using: &rng) ? "i\(i)-\($0)" : nil) }))
             case 2..<5: ops.append(.delete(k, sync: sync))
-            default: ops.append(.put(k, "v\(i)-" + String(repeating: "x", count: Int.random(in: 0..<200, using: &rng)), sync: sync))
+            default:
+                ops.append(
+                    .put(k, "v\(i)-" + String(repeating: "x", count: Int.random(in: 0..<200, using: &rng)), sync: sync))
             }
         }
         return ops
@@ -48,13 +51,15 @@ import Testing
     /// Runs the scenario until it ends or an operation fails; returns the number of write
     /// operations (puts and deletes) acknowledged, and the index of the last one acknowledged
     /// as synced (-1 if none), counted over writes only.
-    static func run(_ ops: [Op], on fs: any FileSystem) -> (acked: Int, lastSynced: Int, checkpoint: (id: UInt64, writes: Int)?) {
+    static func run(
+        _ ops: [Op], on fs: any FileSystem
+    ) -> (acked: Int, lastSynced: Int, checkpoint: (id: UInt64, writes: Int)?) {
         var acked = 0, lastSynced = -1
         var completed: (id: UInt64, writes: Int)? = nil
         guard let store = try? LSMStore.open(at: "/db", options: options(fs)) else { return (0, -1, nil) }
         defer { try? store.close() }
         guard let storage = try? LocalCheckpointStorage(root: "/chk", fileSystem: fs),
-              let cp = try? Checkpointer(store: store, storage: storage, retained: 2)
+            let cp = try? Checkpointer(store: store, storage: storage, retained: 2)
         else { return (0, -1, nil) }
         for op in ops {
             do {
@@ -105,7 +110,8 @@ import Testing
     }
 
     @Test func crashAtEveryOperationKeepsSyncedWritesAndAPrefix() throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         let ops = Self.scenario(seed: seed)
         let states = Self.prefixStates(ops)
         // A run without faults counts the operations (background threads make the count
@@ -132,14 +138,18 @@ import Testing
             }
             var got: [String: String] = [:]
             let it = try store.scan()
-            while let (key, value) = try it.next() { got[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
+            while let (key, value) = try it.next() {
+                got[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+            }
             try store.close()
             // A checkpoint that completed before the crash is still there, verifies, and
             // restores to exactly the state it was taken at.
             if let c = r.checkpoint {
                 let storage = try LocalCheckpointStorage(root: "/chk", fileSystem: image)
                 let ids = try Checkpointer.list(storage).map(\.id)
-                #expect(ids.contains(c.id), "seed \(seed), crash at operation \(k): completed checkpoint \(c.id) lost (left \(ids))")
+                #expect(
+                    ids.contains(c.id),
+                    "seed \(seed), crash at operation \(k): completed checkpoint \(c.id) lost (left \(ids))")
                 let problems = try Checkpointer.verify(storage: storage).problems
                 #expect(problems.isEmpty, "seed \(seed), crash at operation \(k): \(problems)")
                 var o = Self.options(image)
@@ -147,15 +157,23 @@ import Testing
                 let restored = try LSMStore.restore(from: storage, checkpoint: c.id, to: "/restored", options: o)
                 var state: [String: String] = [:]
                 let rit = try restored.scan()
-                while let (key, value) = try rit.next() { state[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
+                while let (key, value) = try rit.next() {
+                    state[String(decoding: key, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+                }
                 try restored.close()
-                #expect(state == states[c.writes], "seed \(seed), crash at operation \(k): checkpoint \(c.id) does not hold the state after \(c.writes) writes")
+                #expect(
+                    state == states[c.writes],
+                    "seed \(seed), crash at operation \(k): checkpoint \(c.id) does not hold the state after \(c.writes) writes"
+                )
             }
             // The state is the model after some prefix p of the writes, with every write
             // acknowledged as synced included (p > lastSynced), and nothing never attempted.
             let candidates = (r.lastSynced + 1)...min(r.acked + 1, states.count - 1)
             let match = candidates.contains { states[$0] == got }
-            #expect(match, "seed \(seed), crash at operation \(k) of \(total): state is no prefix in \(candidates) (acked \(r.acked), last synced \(r.lastSynced)); got \(got.keys.sorted()), files \(((try? image.listDirectory("/db")) ?? []).map { "\($0):\((try? image.stat("/db/" + $0))??.size ?? 0)" }), live \(((try? memory.listDirectory("/db")) ?? []).map { "\($0):\((try? memory.stat("/db/" + $0))??.size ?? 0)" })")
+            #expect(
+                match,
+                "seed \(seed), crash at operation \(k) of \(total): state is no prefix in \(candidates) (acked \(r.acked), last synced \(r.lastSynced)); got \(got.keys.sorted()), files \(((try? image.listDirectory("/db")) ?? []).map { "\($0):\((try? image.stat("/db/" + $0))??.size ?? 0)" }), live \(((try? memory.listDirectory("/db")) ?? []).map { "\($0):\((try? memory.stat("/db/" + $0))??.size ?? 0)" })"
+            )
             if !match { break }
             checked += 1
         }
@@ -172,7 +190,9 @@ import Testing
                 fs.injectNext(.error(code), of: kind)
                 var failure: Error? = nil
                 do {
-                    for i in 0..<400 { try store.put(Array("b\(i)".utf8), Array(String(repeating: "y", count: 100).utf8), sync: true) }
+                    for i in 0..<400 {
+                        try store.put(Array("b\(i)".utf8), Array(String(repeating: "y", count: 100).utf8), sync: true)
+                    }
                     try store.flush()
                     try store.compact()
                 } catch {
@@ -223,10 +243,12 @@ import Testing
         try cp.cleanup()
         let third = try cp.checkpoint(mode: .incremental)
         #expect(try Checkpointer.verify(storage: storage).problems.isEmpty)
-        let restored = try LSMStore.restore(from: storage, checkpoint: third.id, to: "/restored", options: Self.options(memory))
+        let restored = try LSMStore.restore(
+            from: storage, checkpoint: third.id, to: "/restored", options: Self.options(memory))
         #expect(try restored.get(Array("k7".utf8)) == Array("second".utf8))
         try restored.close()
-        let older = try LSMStore.restore(from: storage, checkpoint: first.id, to: "/restored-first", options: Self.options(memory))
+        let older = try LSMStore.restore(
+            from: storage, checkpoint: first.id, to: "/restored-first", options: Self.options(memory))
         #expect(try older.get(Array("k7".utf8)) == Array("first".utf8))
         try older.close()
         try store.close()

@@ -11,9 +11,12 @@ import Testing
         e.storeID = [1, 2, 3]
         e.compactPointers = [(2, InternalKey.make(bytes("m"), 5, .value))]
         e.deleteFile(1, 7)
-        e.addFile(3, FileMetaData(number: 21, size: 4096,
-                                  smallest: InternalKey.make(bytes("a"), 1, .value),
-                                  largest: InternalKey.make(bytes("z"), 2, .deletion), checksum: 0xDEAD_BEEF))
+        e.addFile(
+            3,
+            FileMetaData(
+                number: 21, size: 4096,
+                smallest: InternalKey.make(bytes("a"), 1, .value),
+                largest: InternalKey.make(bytes("z"), 2, .deletion), checksum: 0xDEAD_BEEF))
         guard let d = VersionEdit.decode(e.encode()) else {
             Issue.record("decode failed")
             return
@@ -66,7 +69,9 @@ import Testing
             #expect(try reopened.get(bytes("key\(i)")) == bytes("value-\(last)"))
         }
         // Reopening starts a fresh manifest and deletes the old one.
-        let manifests = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("MANIFEST-") }
+        let manifests = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+            $0.hasPrefix("MANIFEST-")
+        }
         #expect(manifests.count == 1)
         try reopened.close()
     }

@@ -8,7 +8,8 @@ import Testing
     /// sequences, single random inserts) must keep the skip list ordered and every entry
     /// findable. Replay a failure with LSM_SEED.
     @Test func ascendingRunsAndRandomInsertsKeepOrder() throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         let table = Memtable()
         var model: [[UInt8]: (seq: UInt64, value: [UInt8])] = [:]
@@ -57,7 +58,11 @@ extension MemtableTests {
         let table = Memtable()
         let n = 5000
         @Sendable func key(_ i: Int) -> [UInt8] { Array(String(format: "k%06d", i).utf8) }
-        for i in 0..<n { table.add(sequence: UInt64(i + 1), kind: i % 10 == 0 ? .deletion : .value, key: key(i), value: Array("v\(i)".utf8)) }
+        for i in 0..<n {
+            table.add(
+                sequence: UInt64(i + 1), kind: i % 10 == 0 ? .deletion : .value, key: key(i), value: Array("v\(i)".utf8)
+            )
+        }
         table.freeze()
         let problems = ProblemList()
         DispatchQueue.concurrentPerform(iterations: 4) { t in
@@ -72,7 +77,10 @@ extension MemtableTests {
             var seen = 0
             do {
                 try it.seekToFirst()
-                while it.isValid { seen += 1; try it.next() }
+                while it.isValid {
+                    seen += 1
+                    try it.next()
+                }
             } catch { problems.add("\(error)") }
             if seen != n { problems.add("iteration saw \(seen) of \(n)") }
         }

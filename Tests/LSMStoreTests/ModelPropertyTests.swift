@@ -75,7 +75,9 @@ import Testing
         }
         func randomValue() -> [UInt8] {
             let r = Double.random(in: 0..<1, using: &rng)
-            let n = r < 0.1 ? 0 : (r < 0.97 ? Int.random(in: 1...200, using: &rng) : Int.random(in: 1...(64 << 10), using: &rng))
+            let n =
+                r < 0.1
+                ? 0 : (r < 0.97 ? Int.random(in: 1...200, using: &rng) : Int.random(in: 1...(64 << 10), using: &rng))
             // Compressible values half of the time.
             if rng.chance(0.5) { return Array(repeating: UInt8.random(in: 0...255, using: &rng), count: n) }
             return rng.bytes(n)
@@ -97,11 +99,17 @@ import Testing
             }.sorted(by: lexLess).prefix(limit)
             let got = try store.scan(from: lo, to: hi, snapshot: snapshot).collect(limit: limit)
             guard got.count == expected.count else {
-                throw fail(i, "scan [\(lo.map(hex) ?? "-"), \(hi.map(hex) ?? "-")) returned \(got.count) entries, model has \(expected.count)")
+                throw fail(
+                    i,
+                    "scan [\(lo.map(hex) ?? "-"), \(hi.map(hex) ?? "-")) returned \(got.count) entries, model has \(expected.count)"
+                )
             }
             for (g, k) in zip(got, expected) {
                 guard g.key == k, g.value == m[k] else {
-                    throw fail(i, "scan mismatch at key \(hex(k)) (store gave key \(hex(g.key)) value \(g.value.count) bytes, model \(m[k]?.count ?? -1) bytes, get gives \((try? store.get(k, snapshot: snapshot))??.count ?? -1))")
+                    throw fail(
+                        i,
+                        "scan mismatch at key \(hex(k)) (store gave key \(hex(g.key)) value \(g.value.count) bytes, model \(m[k]?.count ?? -1) bytes, get gives \((try? store.get(k, snapshot: snapshot))??.count ?? -1))"
+                    )
                 }
             }
         }
@@ -147,7 +155,10 @@ import Testing
                 let k = rng.chance(0.8) ? pool.randomElement(using: &rng)! : randomKey()
                 let got = try store.get(k)
                 guard got == model[k] else {
-                    throw fail(i, "get \(hex(k)): store \(got.map { "\($0.count) bytes" } ?? "nil"), model \(model[k].map { "\($0.count) bytes" } ?? "nil")")
+                    throw fail(
+                        i,
+                        "get \(hex(k)): store \(got.map { "\($0.count) bytes" } ?? "nil"), model \(model[k].map { "\($0.count) bytes" } ?? "nil")"
+                    )
                 }
             case 68..<76:
                 try checkScan(i, model, snapshot: nil)
@@ -177,12 +188,16 @@ import Testing
                 try store.close()
                 weak var oldCore = store.core
                 store = try LSMStore.open(at: dir.path, options: options)
-                guard oldCore == nil else { throw fail(i, "the closed store's engine is still referenced after reopening") }
+                guard oldCore == nil else {
+                    throw fail(i, "the closed store's engine is still referenced after reopening")
+                }
             }
         }
         try checkScan(operations, model, snapshot: nil)
         let all = try allEntries(store)
-        guard all.count == model.count else { throw fail(operations, "final scan has \(all.count) keys, model \(model.count)") }
+        guard all.count == model.count else {
+            throw fail(operations, "final scan has \(all.count) keys, model \(model.count)")
+        }
         for (k, v) in all where model[k] != v { throw fail(operations, "final value of \(hex(k)) differs") }
         snapshots.removeAll()
         try store.close()

@@ -6,7 +6,8 @@ import Testing
 @Suite struct ObsoleteFileTests {
     /// The table files in the directory, and the ones the current version names.
     static func tables(_ store: LSMStore) throws -> (onDisk: Set<String>, live: Set<String>) {
-        let onDisk = Set(try FileManager.default.contentsOfDirectory(atPath: store.path).filter { $0.hasSuffix(".sst") })
+        let onDisk = Set(
+            try FileManager.default.contentsOfDirectory(atPath: store.path).filter { $0.hasSuffix(".sst") })
         let live = Set(try Inspector.manifest(at: store.path).files.map { FileNames.tableName($0.number) })
         return (onDisk, live)
     }
@@ -30,7 +31,9 @@ import Testing
             // deletes nothing, and opening again would.
             try store.close()
             let (onDisk, live) = try Self.tables(store)
-            #expect(onDisk == live, "\(style), round \(round): \(onDisk.subtracting(live).count) replaced tables outlived the compaction")
+            #expect(
+                onDisk == live,
+                "\(style), round \(round): \(onDisk.subtracting(live).count) replaced tables outlived the compaction")
         }
     }
 }

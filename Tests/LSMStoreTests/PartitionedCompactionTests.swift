@@ -46,7 +46,9 @@ import Testing
         let before = Set(store.core.versions.current.levels[1].map(\.number))
         let compactionsBefore = store.stats.compactionCount
         for round in 0..<40 {
-            for i in 100..<140 { try store.put(Self.key(i), bytes("round \(round) " + String(repeating: "x", count: 60))) }
+            for i in 100..<140 {
+                try store.put(Self.key(i), bytes("round \(round) " + String(repeating: "x", count: 60)))
+            }
             try store.flush()
             if store.stats.compactionCount > compactionsBefore { break }
         }
@@ -74,7 +76,9 @@ import Testing
         try store.flush()
         let f = store.core.versions.current.levels.flatMap { $0 }
         var entries: UInt64 = 0
-        for t in f { entries += try Inspector.dumpTable(at: dir.path + "/" + FileNames.tableName(t.number)).properties.entryCount }
+        for t in f {
+            entries += try Inspector.dumpTable(at: dir.path + "/" + FileNames.tableName(t.number)).properties.entryCount
+        }
         #expect(entries == 2)  // the newest, and the one the snapshot sees
         #expect(try store.get(bytes("k"), snapshot: snap) == bytes("v9"))
         #expect(try store.get(bytes("k")) == bytes("v19"))

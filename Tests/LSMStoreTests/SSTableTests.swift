@@ -3,7 +3,9 @@ import Testing
 @testable import LSMStore
 
 @Suite struct SSTableTests {
-    static func build(_ dir: TempDir, entries: [([UInt8], [UInt8])], options: TableOptions = TableOptions()) throws -> String {
+    static func build(
+        _ dir: TempDir, entries: [([UInt8], [UInt8])], options: TableOptions = TableOptions()
+    ) throws -> String {
         let path = dir.sub("000001.sst")
         let fs = PosixFileSystem()
         let w = SSTableWriter(file: try fs.create(path), options: options)

@@ -194,7 +194,8 @@ extension StoreTests {
         #expect(entries > 0)
         var tableEntries: UInt64 = 0
         for f in try Inspector.manifest(at: dir.path).files {
-            tableEntries += try Inspector.dumpTable(at: dir.sub(FileNames.tableName(f.number)), includeEntries: false).properties.entryCount
+            tableEntries += try Inspector.dumpTable(at: dir.sub(FileNames.tableName(f.number)), includeEntries: false)
+                .properties.entryCount
         }
         #expect(tableEntries == 250)
         try store.close()

@@ -11,7 +11,8 @@ import Testing
     /// that zeroes sequence numbers could reach), yet well above half.
     @Test(arguments: [Compression.none, .lz4])
     func sizerMatchesTheTableWriter(compression: Compression) throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         var model: [[UInt8]: [UInt8]] = [:]
         for i in 0..<3000 {
@@ -40,12 +41,15 @@ import Testing
         var sizer = DataBlockSizer(options: options)
         for (k, v) in sorted { k.withUnsafeBytes { kb in v.withUnsafeBytes { sizer.add(key: kb, value: $0) } } }
         let measured = sizer.finish()
-        #expect(measured == StoredSize.dataBlockBytes(sortedEntries: sorted.map { ($0.key, $0.value) }, options: options), "seed \(seed)")
+        #expect(
+            measured == StoredSize.dataBlockBytes(sortedEntries: sorted.map { ($0.key, $0.value) }, options: options),
+            "seed \(seed)")
         if compression == .none {
             #expect(measured == stored, "seed \(seed)")
         } else {
             #expect(measured <= stored && measured * 2 > stored, "seed \(seed): \(measured) vs \(stored)")
-            #expect(measured < sorted.reduce(0) { $0 + $1.key.count + $1.value.count }, "seed \(seed): LZ4 saved nothing")
+            #expect(
+                measured < sorted.reduce(0) { $0 + $1.key.count + $1.value.count }, "seed \(seed): LZ4 saved nothing")
         }
     }
 
@@ -61,7 +65,9 @@ import Testing
         batch.delete(bytes("a"))
         bytes("c").withUnsafeBytes { k in bytes("").withUnsafeBytes { batch.put(key: k, value: $0) } }
         var seen: [(String, String?)] = []
-        batch.forEachOperation { k, v in seen.append((String(decoding: k, as: UTF8.self), v.map { String(decoding: $0, as: UTF8.self) })) }
+        batch.forEachOperation { k, v in
+            seen.append((String(decoding: k, as: UTF8.self), v.map { String(decoding: $0, as: UTF8.self) }))
+        }
         #expect(seen.map(\.0) == ["b", "a", "c"])
         #expect(seen.map(\.1) == ["2", nil, ""])
     }

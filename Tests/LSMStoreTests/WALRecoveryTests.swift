@@ -8,7 +8,9 @@ import Testing
 @Suite struct WALRecoveryTests {
     /// Writes `n` puts (one log record each, sizes spanning blocks) and closes the store
     /// without flushing; returns the values and the log's path and record offsets.
-    static func makeStore(_ dir: TempDir, n: Int, seed: UInt64) throws -> (values: [[UInt8]], log: String, offsets: [Int]) {
+    static func makeStore(
+        _ dir: TempDir, n: Int, seed: UInt64
+    ) throws -> (values: [[UInt8]], log: String, offsets: [Int]) {
         var rng = SeededRandom(seed: seed)
         var options = Options()
         options.memtableSize = 64 << 20
@@ -20,7 +22,8 @@ import Testing
             values.append(v)
         }
         try store.close()
-        let logs = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".log") }.sorted()
+        let logs = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".log") }
+            .sorted()
         let log = dir.sub(try #require(logs.last))
         var reader = LogReader(data: try PosixFileSystem().readFile(log), fileName: log, tail: .strict)
         var offsets: [Int] = []
@@ -45,7 +48,9 @@ import Testing
             #expect(v == values[held], "seed \(seed): record \(held) has a wrong value")
             held += 1
         }
-        for i in held..<values.count { #expect(try store.get(key(i)) == nil, "seed \(seed): record \(i) present after a gap") }
+        for i in held..<values.count {
+            #expect(try store.get(key(i)) == nil, "seed \(seed): record \(i) present after a gap")
+        }
         return held
     }
 
@@ -74,7 +79,9 @@ import Testing
             let drops = store.stats.walDroppedAtOpen
             if held < n {
                 // Only the last record may go, and only reported.
-                #expect(held == n - 1 && damaged == n - 1, "seed \(seed): flip at \(pos) in record \(damaged) of \(n) lost records \(held)..<\(n)")
+                #expect(
+                    held == n - 1 && damaged == n - 1,
+                    "seed \(seed): flip at \(pos) in record \(damaged) of \(n) lost records \(held)..<\(n)")
                 #expect(drops.count == 1 && drops.first?.file == log, "seed \(seed): a dropped write is not reported")
             }
         } catch {

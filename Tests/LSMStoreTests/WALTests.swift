@@ -57,7 +57,9 @@ import Testing
         for cut in stride(from: 0, to: full.count, by: 97) + [lastStart, full.count - 1] {
             let (got, dropped) = try Self.readAll(Array(full[0..<cut]))
             #expect(records.starts(with: got), "cut \(cut)")
-            #expect(got.count == records.count || dropped > 0 || cut == 0 || cut % LogFormat.blockSize == 0 || got.count < records.count)
+            #expect(
+                got.count == records.count || dropped > 0 || cut == 0 || cut % LogFormat.blockSize == 0
+                    || got.count < records.count)
         }
         let (intact, _) = try Self.readAll(Array(full[0..<lastStart]))
         #expect(intact == Array(records[0..<2]))

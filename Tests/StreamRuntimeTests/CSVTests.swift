@@ -75,13 +75,19 @@ enum CSVFixture {
 
     /// All records of `path` via `CSVReader` with the given chunk size: fields, first line,
     /// start offset, next offset.
-    static func records(_ path: String, chunkSize: Int, startOffset: UInt64 = 0, lineNumber: Int = 1)
-        throws -> [(fields: [String], line: Int, start: UInt64, next: UInt64, issue: CSVRecordIssue?)] {
+    static func records(
+        _ path: String, chunkSize: Int, startOffset: UInt64 = 0, lineNumber: Int = 1
+    )
+        throws -> [(fields: [String], line: Int, start: UInt64, next: UInt64, issue: CSVRecordIssue?)]
+    {
         let reader = try CSVReader(path: path, startOffset: startOffset, lineNumber: lineNumber, chunkSize: chunkSize)
         var out: [(fields: [String], line: Int, start: UInt64, next: UInt64, issue: CSVRecordIssue?)] = []
         while try reader.nextRecord() {
-            out.append((reader.fieldStrings(), reader.recordLineNumber, reader.recordStartOffset,
-                        reader.nextOffset, reader.recordIssue))
+            out.append(
+                (
+                    reader.fieldStrings(), reader.recordLineNumber, reader.recordStartOffset,
+                    reader.nextOffset, reader.recordIssue
+                ))
         }
         return out
     }
@@ -100,11 +106,12 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             #expect(source.schema.header == ["transaction_id", "account_id", "amount", "ts"])
             #expect(source.schema.fieldIndices == [0, 1, 2, 3])
             let rows = try CSVFixture.drain(source)
-            #expect(rows == [
-                CSVRow(lineNumber: 2, values: [int(1), int(7), dec(12345), int(1000)]),
-                CSVRow(lineNumber: 3, values: [int(2), int(8), dec(700), int(1001)]),
-                CSVRow(lineNumber: 4, values: [int(3), int(7), dec(-150), int(1002)]),
-            ])
+            #expect(
+                rows == [
+                    CSVRow(lineNumber: 2, values: [int(1), int(7), dec(12345), int(1000)]),
+                    CSVRow(lineNumber: 3, values: [int(2), int(8), dec(700), int(1001)]),
+                    CSVRow(lineNumber: 4, values: [int(3), int(7), dec(-150), int(1002)]),
+                ])
             #expect(source.rowsRead == 3 && source.rowsDropped == 0 && source.rowsMalformed == 0)
             #expect(source.position.byteOffset == UInt64(text.utf8.count))
             #expect(source.position.lineNumber == 5)
@@ -119,10 +126,11 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             #expect(source.schema.fieldIndices == [3, 4, 2, 1])
             #expect(source.schema.index(of: "amount") == 2)
             let rows = try CSVFixture.drain(source)
-            #expect(rows.map(\.values) == [
-                [int(1), int(7), dec(12345), int(1000)],
-                [int(2), int(8), dec(1), int(1001)],
-            ])
+            #expect(
+                rows.map(\.values) == [
+                    [int(1), int(7), dec(12345), int(1000)],
+                    [int(2), int(8), dec(1), int(1001)],
+                ])
         }
     }
 
@@ -132,10 +140,11 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             #expect(source.schema.fieldIndices == [0, nil, 1, nil])
             #expect(!source.schema.fileHasColumn("account_id"))
             let rows = try CSVFixture.drain(source)
-            #expect(rows == [
-                CSVRow(lineNumber: 2, values: [int(0), .missing, dec(1050), .missing]),
-                CSVRow(lineNumber: 4, values: [int(2), .missing, dec(300), .missing]),
-            ])
+            #expect(
+                rows == [
+                    CSVRow(lineNumber: 2, values: [int(0), .missing, dec(1050), .missing]),
+                    CSVRow(lineNumber: 4, values: [int(2), .missing, dec(300), .missing]),
+                ])
             #expect(source.rowsRead == 3 && source.rowsDropped == 1)
         }
     }
@@ -146,10 +155,11 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             let source = try CSVSource(path: path, columns: CSVFixture.standardColumns)
             let rows = try CSVFixture.drain(source)
             // Empty optional columns are .missing; empty required ones drop the row.
-            #expect(rows == [
-                CSVRow(lineNumber: 4, values: [int(3), .missing, dec(500), .missing]),
-                CSVRow(lineNumber: 5, values: [int(4), int(9), dec(100), int(1003)]),
-            ])
+            #expect(
+                rows == [
+                    CSVRow(lineNumber: 4, values: [int(3), .missing, dec(500), .missing]),
+                    CSVRow(lineNumber: 5, values: [int(4), int(9), dec(100), int(1003)]),
+                ])
             #expect(source.rowsRead == 4)
             #expect(source.rowsDropped == 2)
             #expect(source.rowsMalformed == 0)
@@ -198,7 +208,8 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
     }
 
     @Test func nonNumericAmountSkippedAndCounted() throws {
-        let text = "transaction_id,account_id,amount,ts\n1,7,1.00,1000\n2,7,abc,1001\n3,x,2.00,1002\n4,7,1e3,1003\n5,7,2.50,1004\n6,7,2.5\n"
+        let text =
+            "transaction_id,account_id,amount,ts\n1,7,1.00,1000\n2,7,abc,1001\n3,x,2.00,1002\n4,7,1e3,1003\n5,7,2.50,1004\n6,7,2.5\n"
         try CSVFixture.withFile(text) { path in
             let source = try CSVSource(path: path, columns: CSVFixture.standardColumns, policy: .skip)
             let rows = try CSVFixture.drain(source)
@@ -271,9 +282,11 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
     @Test func tenMegabyteLine() throws {
         let big = String(repeating: "y", count: 10 * 1024 * 1024)
         let text = "transaction_id,note,amount\n1,short,1.00\n2,\(big),2.00\n3,after,3.00\n"
-        let columns = [CSVColumn(name: "transaction_id", type: .int64, required: true),
-                       CSVColumn(name: "note", type: .string, required: true),
-                       CSVColumn(name: "amount", type: .decimal2, required: true)]
+        let columns = [
+            CSVColumn(name: "transaction_id", type: .int64, required: true),
+            CSVColumn(name: "note", type: .string, required: true),
+            CSVColumn(name: "amount", type: .decimal2, required: true),
+        ]
         try CSVFixture.withFile(text) { path in
             // The default 16 MiB limit: parses.
             let source = try CSVSource(path: path, columns: columns)
@@ -320,8 +333,10 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
         var bytes = Array("id,name\n1,ok\n2,".utf8)
         bytes += [0x66, 0xC3, 0x28, 0x6F]  // a broken 2-byte sequence
         bytes += Array("\n3,caf\u{E9}\n".utf8)
-        let columns = [CSVColumn(name: "id", type: .int64, required: true),
-                       CSVColumn(name: "name", type: .string, required: false)]
+        let columns = [
+            CSVColumn(name: "id", type: .int64, required: true),
+            CSVColumn(name: "name", type: .string, required: false),
+        ]
         try CSVFixture.withFile(bytes) { path in
             let failing = try CSVSource(path: path, columns: columns)
             #expect(try failing.next()?.values == [int(1), .string("ok")])
@@ -342,10 +357,11 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             let source = try CSVSource(path: path, columns: CSVFixture.standardColumns)
             #expect(source.schema.header.last == "ts")
             let rows = try CSVFixture.drain(source)
-            #expect(rows == [
-                CSVRow(lineNumber: 2, values: [int(1), int(7), dec(125), int(1000)]),
-                CSVRow(lineNumber: 5, values: [int(3), int(9), dec(200), int(1002)]),
-            ])
+            #expect(
+                rows == [
+                    CSVRow(lineNumber: 2, values: [int(1), int(7), dec(125), int(1000)]),
+                    CSVRow(lineNumber: 5, values: [int(3), int(9), dec(200), int(1002)]),
+                ])
             #expect(source.rowsDropped == 1)
             #expect(source.position.byteOffset == UInt64(text.utf8.count))
         }
@@ -363,29 +379,34 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             "7,\"three\r\nline\ns\",7.00\n",
             "8,\"\"\"\",8.00",
         ].joined()
-        let columns = [CSVColumn(name: "id", type: .int64, required: true),
-                       CSVColumn(name: "text", type: .string, required: false),
-                       CSVColumn(name: "amount", type: .decimal2, required: true)]
+        let columns = [
+            CSVColumn(name: "id", type: .int64, required: true),
+            CSVColumn(name: "text", type: .string, required: false),
+            CSVColumn(name: "amount", type: .decimal2, required: true),
+        ]
         try CSVFixture.withFile(text) { path in
             let source = try CSVSource(path: path, columns: columns, policy: .skip)
             let rows = try CSVFixture.drain(source)
-            #expect(rows == [
-                CSVRow(lineNumber: 2, values: [int(1), .string("a, b"), dec(100)]),
-                CSVRow(lineNumber: 3, values: [int(2), .string("say \"hi\""), dec(200)]),
-                CSVRow(lineNumber: 4, values: [int(3), .string("two\nlines"), dec(300)]),
-                CSVRow(lineNumber: 6, values: [int(4), .missing, dec(400)]),
-                CSVRow(lineNumber: 8, values: [int(6), .string("plain \"inner\" quote"), dec(600)]),
-                CSVRow(lineNumber: 9, values: [int(7), .string("three\r\nline\ns"), dec(700)]),
-                CSVRow(lineNumber: 12, values: [int(8), .string("\""), dec(800)]),
-            ])
+            #expect(
+                rows == [
+                    CSVRow(lineNumber: 2, values: [int(1), .string("a, b"), dec(100)]),
+                    CSVRow(lineNumber: 3, values: [int(2), .string("say \"hi\""), dec(200)]),
+                    CSVRow(lineNumber: 4, values: [int(3), .string("two\nlines"), dec(300)]),
+                    CSVRow(lineNumber: 6, values: [int(4), .missing, dec(400)]),
+                    CSVRow(lineNumber: 8, values: [int(6), .string("plain \"inner\" quote"), dec(600)]),
+                    CSVRow(lineNumber: 9, values: [int(7), .string("three\r\nline\ns"), dec(700)]),
+                    CSVRow(lineNumber: 12, values: [int(8), .string("\""), dec(800)]),
+                ])
             #expect(source.rowsMalformed == 1)  // line 7 has 2 fields
         }
     }
 
     @Test func textAfterClosingQuoteIsMalformed() throws {
         try CSVFixture.withFile("id,text\n1,\"ab\"cd\n2,\"ok\"\n") { path in
-            let columns = [CSVColumn(name: "id", type: .int64, required: true),
-                           CSVColumn(name: "text", type: .string, required: true)]
+            let columns = [
+                CSVColumn(name: "id", type: .int64, required: true),
+                CSVColumn(name: "text", type: .string, required: true),
+            ]
             let failing = try CSVSource(path: path, columns: columns)
             let error = #expect(throws: CSVError.self) { try failing.next() }
             #expect(error?.lineNumber == 2)
@@ -403,11 +424,12 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
         }
     }
 
-    @Test(arguments: [
-        ("0", 0), ("7", 700), ("123.45", 12345), ("-1.5", -150), ("+2.05", 205), ("0.01", 1),
-        ("-0.00", 0), (".5", 50), ("3.", 300), ("007.10", 710), ("999999.99", 99_999_999),
-        ("92233720368547758.07", Int64.max), ("-92233720368547758.08", Int64.min),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("0", 0), ("7", 700), ("123.45", 12345), ("-1.5", -150), ("+2.05", 205), ("0.01", 1),
+            ("-0.00", 0), (".5", 50), ("3.", 300), ("007.10", 710), ("999999.99", 99_999_999),
+            ("92233720368547758.07", Int64.max), ("-92233720368547758.08", Int64.min),
+        ] as [(String, Int64)])
     func decimalParses(text: String, hundredths: Int64) {
         let parsed = Array(text.utf8).withUnsafeBufferPointer { CSVFieldParser.decimal2($0) }
         #expect(parsed == hundredths, "\(text)")
@@ -446,7 +468,8 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
     }
 
     @Test func resumeAtEverySavedPosition() throws {
-        let text = "transaction_id,account_id,amount,ts\n1,7,1.00,10\n\n2,7,,11\n3,7,bad,12\n4,\"a\nb\",x,13\n5,7,5.55,14\r\n6,8,6.00,15\n"
+        let text =
+            "transaction_id,account_id,amount,ts\n1,7,1.00,10\n\n2,7,,11\n3,7,bad,12\n4,\"a\nb\",x,13\n5,7,5.55,14\r\n6,8,6.00,15\n"
         try CSVFixture.withFile(text) { path in
             let all = try CSVSource(path: path, columns: CSVFixture.standardColumns, policy: .skip)
             var positions = [all.position]
@@ -456,15 +479,19 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
                 positions.append(all.position)
             }
             #expect(rows.map(\.lineNumber) == [2, 8, 9])
-            #expect(all.position == CSVPosition(byteOffset: UInt64(text.utf8.count), lineNumber: 10,
-                                                rowsRead: 6, rowsDropped: 1, rowsMalformed: 2))
+            #expect(
+                all.position
+                    == CSVPosition(
+                        byteOffset: UInt64(text.utf8.count), lineNumber: 10,
+                        rowsRead: 6, rowsDropped: 1, rowsMalformed: 2))
             for (k, saved) in positions.enumerated() {
                 // Through a checkpoint's encoding.
                 let data = try JSONEncoder().encode(saved)
                 let position = try JSONDecoder().decode(CSVPosition.self, from: data)
                 #expect(position == saved)
-                let resumed = try CSVSource(path: path, columns: CSVFixture.standardColumns, policy: .skip,
-                                            resumingAt: position)
+                let resumed = try CSVSource(
+                    path: path, columns: CSVFixture.standardColumns, policy: .skip,
+                    resumingAt: position)
                 #expect(resumed.position == saved)
                 #expect(try CSVFixture.drain(resumed) == Array(rows[k...]))
                 #expect(resumed.position == all.position)
@@ -515,8 +542,9 @@ private func dec(_ v: Int64) -> CSVValue { .decimal(v) }
             #expect(source.rowsDropped == expected.count - kept.count)
             #expect(source.rowsDropped > 100 && source.rowsDropped < 300)  // about 1%
             let decoded = rows.map { row in
-                CSVFixture.Row(id: row.values[0].int64 ?? -1, account: row.values[1].int64 ?? -1,
-                               cents: row.values[2].int64, ts: row.values[3].int64 ?? -1)
+                CSVFixture.Row(
+                    id: row.values[0].int64 ?? -1, account: row.values[1].int64 ?? -1,
+                    cents: row.values[2].int64, ts: row.values[3].int64 ?? -1)
             }
             #expect(decoded == kept)
             #expect(rows.last?.lineNumber == kept.last.map { Int($0.id) + 2 })

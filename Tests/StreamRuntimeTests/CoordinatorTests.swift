@@ -92,10 +92,14 @@ import Testing
         #expect(lines.count == r.recordsOut && r.recordsOut == r.recordsProcessed)
         // Each line is the (account, running sum) tuple; the largest sum per account is its total.
         var totals: [Int64: Int64] = [:]
-        for t in (0..<3000).compactMap({ transaction($0, seed: 6, accounts: 40) }) { totals[t.account, default: 0] += t.cents }
+        for t in (0..<3000).compactMap({ transaction($0, seed: 6, accounts: 40) }) {
+            totals[t.account, default: 0] += t.cents
+        }
         var best: [Int64: Int64] = [:]
         for line in lines {
-            let parts = line.dropFirst().dropLast().split(separator: ",").map { Int64($0.trimmingCharacters(in: .whitespaces)) }
+            let parts = line.dropFirst().dropLast().split(separator: ",").map {
+                Int64($0.trimmingCharacters(in: .whitespaces))
+            }
             guard parts.count == 2, let a = parts[0], let v = parts[1] else {
                 Issue.record("unexpected line \(line)")
                 continue

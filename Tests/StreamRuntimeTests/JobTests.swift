@@ -17,7 +17,9 @@ struct CountSumCodec: StateCodec {
         Int64Codec().encode(value.1, into: &out)
     }
     func decode(_ bytes: ArraySlice<UInt8>) -> (Int64, Int64)? {
-        guard bytes.count == 16, let a = Int64Codec().decode(bytes.prefix(8)), let b = Int64Codec().decode(bytes.suffix(8)) else {
+        guard bytes.count == 16, let a = Int64Codec().decode(bytes.prefix(8)),
+            let b = Int64Codec().decode(bytes.suffix(8))
+        else {
             return nil
         }
         return (a, b)
@@ -26,7 +28,9 @@ struct CountSumCodec: StateCodec {
 
 struct CountAndSum: KeyedProcessFunction {
     static let descriptor = ValueStateDescriptor(name: "count-sum", codec: CountSumCodec())
-    mutating func processElement(_ value: Txn, context: KeyedContext<Int64>, collect: ((Int64, Int64)) throws -> Void) throws {
+    mutating func processElement(
+        _ value: Txn, context: KeyedContext<Int64>, collect: ((Int64, Int64)) throws -> Void
+    ) throws {
         let state = try context.state(Self.descriptor)
         let (c, s) = try state.value() ?? (0, 0)
         try state.update((c + 1, s + value.cents))
@@ -48,7 +52,8 @@ func transaction(_ i: Int, seed: UInt64, accounts: Int) -> Txn? {
 
 /// The expected final state, computed directly: store key → value bytes, hashed as the
 /// runtime's digest does.
-func expectedDigest(rows: Int, seed: UInt64, accounts: Int, maxParallelism: Int = 128) -> (digest: UInt64, entries: Int) {
+func expectedDigest(rows: Int, seed: UInt64, accounts: Int, maxParallelism: Int = 128) -> (digest: UInt64, entries: Int)
+{
     var agg: [Int64: (Int64, Int64)] = [:]
     for i in 0..<rows {
         guard let t = transaction(i, seed: seed, accounts: accounts) else { continue }
@@ -100,8 +105,13 @@ func runJob(
 @Suite struct JobTests {
     @Test func failureFreeRunMatchesDirectAggregate() throws {
         let (s, c) = (temp("state"), temp("chk"))
-        defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
-        let r = try runJob(rows: 20_000, seed: 7, accounts: 500, parallelism: 2, mode: .incremental, every: 3000, state: s, checkpoints: c)
+        defer {
+            try? FileManager.default.removeItem(atPath: s)
+            try? FileManager.default.removeItem(atPath: c)
+        }
+        let r = try runJob(
+            rows: 20_000, seed: 7, accounts: 500, parallelism: 2, mode: .incremental, every: 3000, state: s,
+            checkpoints: c)
         let expected = expectedDigest(rows: 20_000, seed: 7, accounts: 500)
         #expect(r.stateDigest == expected.digest)
         #expect(r.stateEntries == expected.entries)
@@ -118,8 +128,9 @@ func runJob(
     func latestCheckpointRestoresTheFinalState(mode: CheckpointMode) throws {
         let (s, c, r) = (temp("state"), temp("chk"), temp("restored"))
         defer { for d in [s, c, r] { try? FileManager.default.removeItem(atPath: d) } }
-        let result = try runJob(rows: 9_000, seed: 5, accounts: 400, parallelism: 3, mode: mode, every: 2500,
-                                waitForInFlight: false, state: s, checkpoints: c)
+        let result = try runJob(
+            rows: 9_000, seed: 5, accounts: 400, parallelism: 3, mode: mode, every: 2500,
+            waitForInFlight: false, state: s, checkpoints: c)
         let env = StreamExecutionEnvironment(stateDirectory: s, checkpointDirectory: c)
         let restored = try env.restoreLatestCheckpoint(into: r)
         #expect(restored.stateDigest == result.stateDigest)
@@ -138,13 +149,15 @@ func runJob(
         env.checkpointing.trigger = .intervalMilliseconds(60)
         env.logger.logLevel = .critical
         let counter = CountingSink<(Int64, Int64)>.Counter()
-        let job = env.fromSource { GeneratorSource(count: 60) { i -> Txn? in
-            usleep(10_000)
-            return Txn(account: Int64(i % 7), cents: Int64(i))
-        } }
-            .keyBy(codec: Int64Codec()) { $0.account }
-            .process { CountAndSum() }
-            .sink { _ in CountingSink(counter: counter) }
+        let job = env.fromSource {
+            GeneratorSource(count: 60) { i -> Txn? in
+                usleep(10_000)
+                return Txn(account: Int64(i % 7), cents: Int64(i))
+            }
+        }
+        .keyBy(codec: Int64Codec()) { $0.account }
+        .process { CountAndSum() }
+        .sink { _ in CountingSink(counter: counter) }
         let r = try env.execute(job, name: "slow")
         #expect(r.checkpoints.count >= 4, "\(r.checkpoints.count) checkpoints in \(r.seconds) s")
         #expect(counter.count == 60)
@@ -153,8 +166,13 @@ func runJob(
     @Test func failureAndRestartGiveTheSameState() throws {
         for mode in CheckpointMode.allCases {
             let (s, c) = (temp("state"), temp("chk"))
-            defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
-            let r = try runJob(rows: 15_000, seed: 3, accounts: 300, parallelism: 3, mode: mode, every: 2000, failAt: 9_500, state: s, checkpoints: c)
+            defer {
+                try? FileManager.default.removeItem(atPath: s)
+                try? FileManager.default.removeItem(atPath: c)
+            }
+            let r = try runJob(
+                rows: 15_000, seed: 3, accounts: 300, parallelism: 3, mode: mode, every: 2000, failAt: 9_500, state: s,
+                checkpoints: c)
             #expect(r.restarts.count == 1)
             #expect(r.restarts[0].cause.contains("injected failure at record 9500"))
             #expect(r.stateDigest == expectedDigest(rows: 15_000, seed: 3, accounts: 300).digest, "\(mode)")
@@ -163,9 +181,14 @@ func runJob(
 
     @Test func restartStrategyGivesUpWithTheCause() throws {
         let (s, c) = (temp("state"), temp("chk"))
-        defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
+        defer {
+            try? FileManager.default.removeItem(atPath: s)
+            try? FileManager.default.removeItem(atPath: c)
+        }
         #expect {
-            _ = try runJob(rows: 5000, seed: 1, accounts: 50, parallelism: 1, mode: .full, every: 1000, failAt: 2500, attempts: 0, state: s, checkpoints: c)
+            _ = try runJob(
+                rows: 5000, seed: 1, accounts: 50, parallelism: 1, mode: .full, every: 1000, failAt: 2500, attempts: 0,
+                state: s, checkpoints: c)
         } throws: { error in
             "\(error)".contains("job failed after 1 attempt(s): injected failure at record 2500")
         }
@@ -176,14 +199,19 @@ func runJob(
     @Test(arguments: [1, 4])
     func rescaleFromTwo(to parallelism: Int) throws {
         let (s, c) = (temp("state"), temp("chk"))
-        defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
+        defer {
+            try? FileManager.default.removeItem(atPath: s)
+            try? FileManager.default.removeItem(atPath: c)
+        }
         // The first run stops for good at record 7,000, after checkpoints at 2,000, 4,000 and 6,000.
         #expect(throws: StreamError.self) {
-            _ = try runJob(rows: 12_000, seed: 11, accounts: 700, parallelism: 2, mode: .incremental, every: 2000,
-                           failAt: 7000, attempts: 0, state: s, checkpoints: c)
+            _ = try runJob(
+                rows: 12_000, seed: 11, accounts: 700, parallelism: 2, mode: .incremental, every: 2000,
+                failAt: 7000, attempts: 0, state: s, checkpoints: c)
         }
-        let r = try runJob(rows: 12_000, seed: 11, accounts: 700, parallelism: parallelism, mode: .incremental,
-                           every: 2000, resume: true, state: s, checkpoints: c)
+        let r = try runJob(
+            rows: 12_000, seed: 11, accounts: 700, parallelism: parallelism, mode: .incremental,
+            every: 2000, resume: true, state: s, checkpoints: c)
         #expect(r.stateDigest == expectedDigest(rows: 12_000, seed: 11, accounts: 700).digest)
         // It went on from checkpoint 2 or 3 (whichever had completed when the first run
         // stopped), not from the beginning.
@@ -199,10 +227,12 @@ func runJob(
     func concurrentCheckpointsInFlight(mode: CheckpointMode) throws {
         let (s, c) = (temp("state"), temp("chk"))
         defer { for d in [s, c] { try? FileManager.default.removeItem(atPath: d) } }
-        let r = try runJob(rows: 20_000, seed: 13, accounts: 2000, parallelism: 2, mode: mode, every: 100, failAt: 12_345,
-                           waitForInFlight: false, maxConcurrent: 3, state: s, checkpoints: c)
+        let r = try runJob(
+            rows: 20_000, seed: 13, accounts: 2000, parallelism: 2, mode: mode, every: 100, failAt: 12_345,
+            waitForInFlight: false, maxConcurrent: 3, state: s, checkpoints: c)
         #expect(r.stateDigest == expectedDigest(rows: 20_000, seed: 13, accounts: 2000).digest)
-        #expect(r.peakConcurrentCheckpoints >= 2 && r.peakConcurrentCheckpoints <= 3, "peak \(r.peakConcurrentCheckpoints)")
+        #expect(
+            r.peakConcurrentCheckpoints >= 2 && r.peakConcurrentCheckpoints <= 3, "peak \(r.peakConcurrentCheckpoints)")
         let ids = r.checkpoints.map(\.id)
         #expect(ids == ids.sorted() && Set(ids).count == ids.count)
         #expect(r.failedCheckpoints == 0)
@@ -244,13 +274,18 @@ func runJob(
             let wait = next(2) == 0
             let concurrent = 1 + next(3)
             let (s, c) = (temp("state"), temp("chk"))
-            defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: c) }
+            defer {
+                try? FileManager.default.removeItem(atPath: s)
+                try? FileManager.default.removeItem(atPath: c)
+            }
             do {
-                let r = try runJob(rows: rows, seed: seed, accounts: accounts, parallelism: parallelism, mode: mode,
-                                   every: every, failAt: failAt, waitForInFlight: wait, maxConcurrent: concurrent,
-                                   state: s, checkpoints: c)
+                let r = try runJob(
+                    rows: rows, seed: seed, accounts: accounts, parallelism: parallelism, mode: mode,
+                    every: every, failAt: failAt, waitForInFlight: wait, maxConcurrent: concurrent,
+                    state: s, checkpoints: c)
                 let expected = expectedDigest(rows: rows, seed: seed, accounts: accounts)
-                let context = "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait), concurrent \(concurrent)"
+                let context =
+                    "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait), concurrent \(concurrent)"
                 #expect(r.stateDigest == expected.digest, "\(context)")
                 #expect(r.peakConcurrentCheckpoints <= concurrent, "\(context)")
             } catch {
@@ -334,8 +369,10 @@ func runJob(
                 default: note = "plain"
                 }
                 let amount = empty ? "" : "\(cents / 100).\(String(format: "%02d", cents % 100))"
-                let fields = ["transaction_id": "\(i)", "account_id": next(5) == 0 ? "\"\(account)\"" : "\(account)",
-                              "amount": amount, "note": note]
+                let fields = [
+                    "transaction_id": "\(i)", "account_id": next(5) == 0 ? "\"\(account)\"" : "\(account)",
+                    "amount": amount, "note": note,
+                ]
                 text += header.map { fields[$0] ?? "" }.joined(separator: ",") + eol
                 if !empty {
                     let (c, s) = expected[account] ?? (0, 0)
@@ -348,7 +385,8 @@ func runJob(
             let mode: CheckpointMode = next(2) == 0 ? .full : .incremental
             let every = 50 + next(1500)
             let failAt = next(3) == 0 ? nil : 1 + next(rows)
-            let context = "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt))"
+            let context =
+                "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt))"
             let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/chk")
             env.parallelism = parallelism
             env.checkpointing.mode = mode
@@ -373,7 +411,9 @@ func runJob(
                 let r = try env.execute(job, name: "csv property")
                 #expect(r.stateDigest == digest(of: expected), "\(context)")
                 #expect(r.stateEntries == expected.count, "\(context)")
-                #expect(r.sourceCounters["rows dropped"] == rows - expected.values.reduce(0) { $0 + Int($1.0) }, "\(context)")
+                #expect(
+                    r.sourceCounters["rows dropped"] == rows - expected.values.reduce(0) { $0 + Int($1.0) },
+                    "\(context)")
             } catch {
                 Issue.record("\(context): \(error)")
             }
@@ -384,12 +424,15 @@ func runJob(
         let dir = temp("csvbad")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "transaction_id,amount\n1,10.00\n2,abc\n3,5.00\n".write(toFile: dir + "/in.csv", atomically: true, encoding: .utf8)
+        try "transaction_id,amount\n1,10.00\n2,abc\n3,5.00\n".write(
+            toFile: dir + "/in.csv", atomically: true, encoding: .utf8)
         for policy in [MalformedRowPolicy.fail, .skip] {
             let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/chk")
             let counter = CountingSink<(Int64, Int64)>.Counter()
-            let columns = [CSVColumn(name: "transaction_id", type: .int64, required: true),
-                           CSVColumn(name: "amount", type: .decimal2, required: true)]
+            let columns = [
+                CSVColumn(name: "transaction_id", type: .int64, required: true),
+                CSVColumn(name: "amount", type: .decimal2, required: true),
+            ]
             let job = env.fromSource { CSVStreamSource(path: dir + "/in.csv", columns: columns, policy: policy) }
                 .map { row in Txn(account: row.values[0].int64 ?? -1, cents: row.values[1].int64 ?? 0) }
                 .keyBy(codec: Int64Codec()) { $0.account }
@@ -410,17 +453,22 @@ func runJob(
     @Test func overlappingStateAndCheckpointFoldersAreRefused() throws {
         let base = temp("overlap")
         defer { try? FileManager.default.removeItem(atPath: base) }
-        for (state, checkpoints) in [(base, base), (base + "/state", base), (base, base + "/chk"), (base + "/x/../same", base + "/same")] {
+        for (state, checkpoints) in [
+            (base, base), (base + "/state", base), (base, base + "/chk"), (base + "/x/../same", base + "/same"),
+        ] {
             #expect {
-                _ = try runJob(rows: 100, seed: 1, accounts: 10, parallelism: 1, mode: .full, every: 50, state: state, checkpoints: checkpoints)
+                _ = try runJob(
+                    rows: 100, seed: 1, accounts: 10, parallelism: 1, mode: .full, every: 50, state: state,
+                    checkpoints: checkpoints)
             } throws: { error in
                 guard case .storage(let m)? = error as? StreamError else { return false }
                 return m.contains("overlap")
             }
         }
         // Siblings with a common name prefix do not overlap.
-        let r = try runJob(rows: 100, seed: 1, accounts: 10, parallelism: 1, mode: .full, every: 50,
-                           state: base + "/run", checkpoints: base + "/run-checkpoints")
+        let r = try runJob(
+            rows: 100, seed: 1, accounts: 10, parallelism: 1, mode: .full, every: 50,
+            state: base + "/run", checkpoints: base + "/run-checkpoints")
         #expect(r.stateDigest == expectedDigest(rows: 100, seed: 1, accounts: 10).digest)
     }
 
@@ -429,12 +477,14 @@ func runJob(
         let (s, c) = (temp("state"), temp("chk"))
         defer { for d in [s, c] { try? FileManager.default.removeItem(atPath: d) } }
         #expect(throws: StreamError.self) {
-            _ = try runJob(rows: 8000, seed: 5, accounts: 200, parallelism: 2, mode: .incremental, every: 1000,
-                           failAt: 6500, attempts: 0, state: s, checkpoints: c)
+            _ = try runJob(
+                rows: 8000, seed: 5, accounts: 200, parallelism: 2, mode: .incremental, every: 1000,
+                failAt: 6500, attempts: 0, state: s, checkpoints: c)
         }
         let job = c + "/job"
-        let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: job)
-            .compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.max())
+        let newest = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: job)
+                .compactMap { $0.hasPrefix("chk-") ? UInt64($0.dropFirst(4)) : nil }.max())
         let path = job + "/chk-\(newest)/_metadata"
         var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         // A position and a bit chosen from the round, so a failure can be replayed.
@@ -443,8 +493,9 @@ func runJob(
         data[pos] ^= UInt8(1) << UInt8(z % 8)
         try Data(data).write(to: URL(fileURLWithPath: path))
         #expect {
-            _ = try runJob(rows: 8000, seed: 5, accounts: 200, parallelism: 2, mode: .incremental, every: 1000,
-                           resume: true, state: s, checkpoints: c)
+            _ = try runJob(
+                rows: 8000, seed: 5, accounts: 200, parallelism: 2, mode: .incremental, every: 1000,
+                resume: true, state: s, checkpoints: c)
         } throws: { error in
             guard case .checkpoint(let m)? = error as? StreamError else { return false }
             return m.contains("chk-\(newest)/_metadata")  // round \(round): byte \(pos) damaged

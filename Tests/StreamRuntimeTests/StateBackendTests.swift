@@ -10,7 +10,8 @@ import Testing
     /// (entries, bytes): tiny entry limits, a byte budget of about three entries, no limit.
     @Test(arguments: [(1, Int.max), (3, Int.max), (16, Int.max), (1000, 350), (1000, Int.max)])
     func cacheAgreesWithModelUnderEviction(capacity: Int, bytes: Int) throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         let dir = temp("backend")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -19,7 +20,8 @@ import Testing
         options.memtableSize = 64 << 10
         let store = try LSMStore.open(at: dir, options: options)
         defer { try? store.close() }
-        let backend = KeyedStateBackend(store: store, maxParallelism: 128, cacheCapacity: capacity, cacheByteCapacity: bytes)
+        let backend = KeyedStateBackend(
+            store: store, maxParallelism: 128, cacheCapacity: capacity, cacheByteCapacity: bytes)
         backend.trackChanges = true
         let context = KeyedContext<Int64>(backend: backend, initialKey: 0, subtaskIndex: 0)
         let value = try context.state(ValueStateDescriptor(name: "v", codec: Int64Codec()))
@@ -32,21 +34,25 @@ import Testing
             model[key] = v
             changed[key] = .some(v)
         }
-        func checkReportedChanges(_ log: ChangeLog, model: [[UInt8]: [UInt8]], changed: [[UInt8]: [UInt8]?], step: Int) {
+        func checkReportedChanges(_ log: ChangeLog, model: [[UInt8]: [UInt8]], changed: [[UInt8]: [UInt8]?], step: Int)
+        {
             let live = KeyedStateBackend.distinctSorted(log)
             // Keys whose only writes were absorbed before any flush are not reported.
             for (key, v) in live {
                 #expect(changed[key] != nil, "seed \(seed) step \(step): reported a key never written")
                 #expect(model[key] == v, "seed \(seed) step \(step): a reported change is not the last value written")
             }
-            #expect(zip(live, live.dropFirst()).allSatisfy { KeyOrder.compare($0.0.key, $0.1.key) < 0 }, "seed \(seed): not sorted")
+            #expect(
+                zip(live, live.dropFirst()).allSatisfy { KeyOrder.compare($0.0.key, $0.1.key) < 0 },
+                "seed \(seed): not sorted")
             let reportedNow = Set(live.map(\.key))
             for (key, v) in changed where v != nil && model[key] != nil {
                 #expect(reportedNow.contains(key), "seed \(seed) step \(step): a live change is missing")
             }
         }
         // The model and change set as of a cut's barrier, until the cut is complete.
-        var barrier: (model: [[UInt8]: [UInt8]], changed: [[UInt8]: [UInt8]?], log: ChangeLog, delay: UInt32, step: Int)? = nil
+        var barrier:
+            (model: [[UInt8]: [UInt8]], changed: [[UInt8]: [UInt8]?], log: ChangeLog, delay: UInt32, step: Int)? = nil
         let gate = backend.gate
         backend.onCutComplete = { cut in
             guard let b = barrier else {
@@ -77,7 +83,9 @@ import Testing
             pendingCut = done
         }
         for step in 0..<4000 {
-            if backend.cutInProgress && rng.next() % 3 == 0 { backend.continueCut(budget: Int.random(in: 1...4, using: &rng)) }
+            if backend.cutInProgress && rng.next() % 3 == 0 {
+                backend.continueCut(budget: Int.random(in: 1...4, using: &rng))
+            }
             let k = Int64.random(in: 0..<40, using: &rng)
             let kb = Int64Codec().encode(k)
             backend.setCurrentKey(kb)
@@ -85,7 +93,8 @@ import Testing
             // Short map keys stay inline in the cache's keys, long ones (over 16 bytes) do not.
             let n = Int.random(in: 0..<6, using: &rng)
             let mk = n < 3 ? "m\(n)" : "a-rather-long-map-key-\(n)"
-            let mKey = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "m"), mapKey: StringCodec().encode(mk))
+            let mKey = backend.storeKey(
+                state: KeyedContext<Int64>.stateID(forName: "m"), mapKey: StringCodec().encode(mk))
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<30:
                 let expected = model[vKey].flatMap { Int64Codec().decode($0[...]) }
@@ -109,11 +118,15 @@ import Testing
                 write(mKey, nil)
             case 90..<93:
                 let prefix = backend.storeKey(state: KeyedContext<Int64>.stateID(forName: "m"), mapKey: [])
-                let expected = model.filter { $0.key.starts(with: prefix) }.map { (String(decoding: $0.key[prefix.count...], as: UTF8.self), $0.value) }
-                    .sorted { $0.0 < $1.0 }
+                let expected = model.filter { $0.key.starts(with: prefix) }.map {
+                    (String(decoding: $0.key[prefix.count...], as: UTF8.self), $0.value)
+                }
+                .sorted { $0.0 < $1.0 }
                 let got = try map.entries()
                 #expect(got.map(\.key) == expected.map(\.0), "seed \(seed) step \(step)")
-                #expect(got.map(\.value) == expected.compactMap { Int64Codec().decode($0.1[...]) }, "seed \(seed) step \(step)")
+                #expect(
+                    got.map(\.value) == expected.compactMap { Int64Codec().decode($0.1[...]) },
+                    "seed \(seed) step \(step)")
             default:
                 // A checkpoint: everything written so far reaches the store, and the changes
                 // reported are the distinct keys written since the last one, deletions left out.
@@ -141,7 +154,8 @@ import Testing
                 }
                 #expect(backend.cachedEntries <= capacity)
                 // Values grown in place may pass the budget until the next admission.
-                #expect(bytes == Int.max || backend.cacheBytes <= bytes + 16, "seed \(seed): cache over its byte budget")
+                #expect(
+                    bytes == Int.max || backend.cacheBytes <= bytes + 16, "seed \(seed): cache over its byte budget")
             }
         }
         if backend.cutInProgress { backend.finishCut() }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Testing
@@ -16,7 +16,8 @@ struct KillTests {
     @Test func killedBatchKeepsEveryAcknowledgedWrite() throws {
         let exe = try LsmctlTests.binary()
         let rounds = ProcessInfo.processInfo.environment["LSM_KILL_ROUNDS"].flatMap { Int($0) } ?? 30
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         let dir = try LsmctlTests.TempDir()
         defer { dir.cleanup() }
@@ -47,7 +48,8 @@ struct KillTests {
             try inHandle.close()
             try outHandle.close()
             // Responses come in input order: the first n puts were acknowledged.
-            let oks = try String(contentsOfFile: outPath, encoding: .utf8).split(separator: "\n").filter { $0 == "OK" }.count
+            let oks = try String(contentsOfFile: outPath, encoding: .utf8).split(separator: "\n").filter { $0 == "OK" }
+                .count
             var puts = 0, responses = 0
             for line in input.split(separator: "\n") where responses < oks {
                 responses += 1
@@ -60,10 +62,15 @@ struct KillTests {
             // earlier rounds' (all of them at the end).
             let store = try LSMStore.open(at: db, options: Options())
             let mine = acknowledged.filter { $0.key.hasPrefix("r\(round)-") }
-            let check = round == rounds - 1 ? acknowledged : mine.merging(acknowledged.shuffled(using: &rng).prefix(300).map { ($0.key, $0.value) }) { a, _ in a }
+            let check =
+                round == rounds - 1
+                ? acknowledged
+                : mine.merging(acknowledged.shuffled(using: &rng).prefix(300).map { ($0.key, $0.value) }) { a, _ in a }
             for (k, v) in check {
                 let got = try store.get(Array(k.utf8)).map { String(decoding: $0, as: UTF8.self) }
-                #expect(got == v, "seed \(seed), round \(round) (killed after \(oks) OKs): \(k) = \(String(describing: got))")
+                #expect(
+                    got == v,
+                    "seed \(seed), round \(round) (killed after \(oks) OKs): \(k) = \(String(describing: got))")
                 if got != v { break }
             }
             try store.close()

@@ -32,7 +32,9 @@ import Testing
         var r = try T.lsmctl(["verify", db], in: dir)
         #expect(r.status == 1 && r.err.contains(log), "round \(round), byte \(pos): \(r.status) \(r.out) \(r.err)")
         r = try T.lsmctl(["get", db, "greeting"], in: dir)
-        #expect(r.status == 2 && r.err.contains("corruption") && r.err.contains(log), "round \(round), byte \(pos): \(r.err)")
+        #expect(
+            r.status == 2 && r.err.contains("corruption") && r.err.contains(log),
+            "round \(round), byte \(pos): \(r.err)")
     }
 
     @Test func aDamagedNewestCheckpointIsListedAndNotRestoredInSilence() throws {
@@ -54,13 +56,17 @@ import Testing
         try overwriteFile(meta, data)
 
         var r = try T.lsmctl(["checkpoints", storage], in: dir)
-        #expect(r.status == 1 && r.out.contains("damaged") && r.err.contains("checkpoint 3 is damaged"), "\(r.out) \(r.err)")
+        #expect(
+            r.status == 1 && r.out.contains("damaged") && r.err.contains("checkpoint 3 is damaged"), "\(r.out) \(r.err)"
+        )
         r = try T.lsmctl(["verify-checkpoint", storage], in: dir)
         #expect(r.status == 1 && r.out.contains("checkpoint: 3"), "\(r.out) \(r.err)")
         r = try T.lsmctl(["restore", storage, dir.sub("r1")], in: dir)
         #expect(r.status == 2 && r.err.contains("chk-3/_metadata"), "\(r.out) \(r.err)")
         r = try T.lsmctl(["restore", storage, "--fall-back-past-damaged", dir.sub("r2")], in: dir)
-        #expect(r.status == 0 && T.field("checkpoint", in: r.out) == "2" && r.err.contains("passed over damaged checkpoint 3"), "\(r.out) \(r.err)")
+        #expect(
+            r.status == 0 && T.field("checkpoint", in: r.out) == "2"
+                && r.err.contains("passed over damaged checkpoint 3"), "\(r.out) \(r.err)")
         r = try T.lsmctl(["get", dir.sub("r2"), "round"], in: dir)
         #expect(r.out.contains("1"), "\(r.out) \(r.err)")
         // Cleanup keeps every shared file while the damaged checkpoint is there.
@@ -77,7 +83,8 @@ import Testing
         for name in ["a", "b"] {
             var r = try T.lsmctl(["put", dir.sub(name), "owner", name], in: dir)
             #expect(r.status == 0, "stderr: \(r.err)")
-            r = try T.lsmctl(["checkpoint", dir.sub(name), storage, "--mode", "incremental", "--retained", "1"], in: dir)
+            r = try T.lsmctl(
+                ["checkpoint", dir.sub(name), storage, "--mode", "incremental", "--retained", "1"], in: dir)
             #expect(r.status == 0, "stderr: \(r.err)")
         }
         var r = try T.lsmctl(["checkpoints", storage, "--json"], in: dir)

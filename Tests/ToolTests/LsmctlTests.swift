@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 import Testing
@@ -346,8 +346,10 @@ struct LsmctlTests {
         #expect(Self.field("files reused", in: r.out) == "0")
         #expect(Self.field("discarded", in: r.out) == "none")
         #expect(Self.field("total", in: r.out)?.hasSuffix(" ms") == true)
-        for name in ["sequence", "sync", "async", "bytes written (delta)", "full size", "files new",
-                     "files linked", "storage on disk"] {
+        for name in [
+            "sequence", "sync", "async", "bytes written (delta)", "full size", "files new",
+            "files linked", "storage on disk",
+        ] {
             #expect(Self.field(name, in: r.out) != nil, "no \(name) line in \(r.out)")
         }
 
@@ -498,9 +500,11 @@ struct LsmctlTests {
         let dir = TempDir()
         defer { dir.cleanup() }
         let absent = dir.sub("absent")
-        for args in [["checkpoints", absent], ["checkpoints", absent, "--json"],
-                     ["restore", absent, dir.sub("restored")], ["verify-checkpoint", absent],
-                     ["cleanup", absent, "--dry-run"], ["cleanup", absent]] {
+        for args in [
+            ["checkpoints", absent], ["checkpoints", absent, "--json"],
+            ["restore", absent, dir.sub("restored")], ["verify-checkpoint", absent],
+            ["cleanup", absent, "--dry-run"], ["cleanup", absent],
+        ] {
             let r = try Self.lsmctl(args, in: dir)
             #expect(r.status == 2, "\(args): \(r.err)")
             #expect(r.out.isEmpty)

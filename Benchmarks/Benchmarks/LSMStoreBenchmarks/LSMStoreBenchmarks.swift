@@ -25,7 +25,6 @@ import LSMStore
 
 // MARK: - Data helpers
 
-
 /// A 16-byte key "k" + 15 decimal digits: byte order equals numeric order.
 func makeKey(_ i: Int) -> [UInt8] {
     var out = [UInt8](repeating: UInt8(ascii: "0"), count: 16)

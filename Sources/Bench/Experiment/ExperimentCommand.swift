@@ -27,7 +27,10 @@ struct ExperimentCommand: ParsableCommand {
     var accounts: Int?
     @Option(help: "Seed of the generated workload.")
     var seed: UInt64 = 42
-    @Option(help: "Read this CSV instead of generating one. With an account_id column the job keys by it; with only transaction_id,amount it keys by transaction_id, as the original did.")
+    @Option(
+        help:
+            "Read this CSV instead of generating one. With an account_id column the job keys by it; with only transaction_id,amount it keys by transaction_id, as the original did."
+    )
     var input: String?
     @Option(help: "Folder for the generated CSV.")
     var dataDir: String = "bench-data"
@@ -61,24 +64,38 @@ struct ExperimentCommand: ParsableCommand {
     var workDir: String?
     @Flag(help: "Keep the state and checkpoint folders after the runs.")
     var keepCheckpoints = false
-    @Flag(help: "Resume each run from the latest checkpoint left in --work-dir (after a crash or kill) instead of starting over.")
+    @Flag(
+        help:
+            "Resume each run from the latest checkpoint left in --work-dir (after a crash or kill) instead of starting over."
+    )
     var resume = false
     @Flag(help: "Print the summary as JSON on stdout instead of text.")
     var json = false
     @Option(help: "Memory budget of each subtask's state cache, in MiB.")
     var cacheMb: Int = 256
 
-    @OptionGroup(title: "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)")
+    @OptionGroup(
+        title:
+            "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)"
+    )
     var tuning: StoreTuning
 
     func validate() throws {
-        guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small, not \"\(preset)\"") }
-        guard ["full", "incremental", "both"].contains(mode) else { throw ValidationError("--mode must be full, incremental or both, not \"\(mode)\"") }
+        guard ["large", "small"].contains(preset) else {
+            throw ValidationError("--preset must be large or small, not \"\(preset)\"")
+        }
+        guard ["full", "incremental", "both"].contains(mode) else {
+            throw ValidationError("--mode must be full, incremental or both, not \"\(mode)\"")
+        }
         if let rows { guard rows > 0 else { throw ValidationError("--rows must be positive") } }
         if let accounts { guard accounts > 0 else { throw ValidationError("--accounts must be positive") } }
-        if let everyRecords { guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") } }
+        if let everyRecords {
+            guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
+        }
         if let intervalMs { guard intervalMs > 0 else { throw ValidationError("--interval-ms must be positive") } }
-        guard everyRecords == nil || intervalMs == nil else { throw ValidationError("give --every-records or --interval-ms, not both") }
+        guard everyRecords == nil || intervalMs == nil else {
+            throw ValidationError("give --every-records or --interval-ms, not both")
+        }
         guard minPauseMs >= 0 else { throw ValidationError("--min-pause-ms must not be negative") }
         guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
         guard retained >= 1 else { throw ValidationError("--retained must be at least 1") }
@@ -89,14 +106,18 @@ struct ExperimentCommand: ParsableCommand {
         guard restartDelayMs >= 0 else { throw ValidationError("--restart-delay-ms must not be negative") }
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
-        if let input, !FileManager.default.fileExists(atPath: input) { throw ValidationError("--input \(input): no such file") }
-        guard !resume || workDir != nil else { throw ValidationError("--resume needs the --work-dir of the run to resume") }
+        if let input, !FileManager.default.fileExists(atPath: input) {
+            throw ValidationError("--input \(input): no such file")
+        }
+        guard !resume || workDir != nil else {
+            throw ValidationError("--resume needs the --work-dir of the run to resume")
+        }
     }
 
     func run() throws {
         do {
             try runExperiment()
-        } catch where error is BenchError || error is StreamError || error is LSMError {
+        } catch  where error is BenchError || error is StreamError || error is LSMError {
             // Expected failures (bad input, a failed job, damaged files): a message, no trace.
             FileHandle.standardError.write(Data("Bench: \(error)\n".utf8))
             throw ExitCode(1)
@@ -116,7 +137,10 @@ struct ExperimentCommand: ParsableCommand {
             path = input
         } else {
             path = dataDir + "/" + WorkloadCSV.fileName(rows: nRows, accounts: nAccounts, seed: seed)
-            if interactive { print("preparing \(path) ...", terminator: ""); fflush(nil) }
+            if interactive {
+                print("preparing \(path) ...", terminator: "")
+                fflush(nil)
+            }
             let wrote = try WorkloadCSV.ensure(path: path, rows: nRows, accounts: nAccounts, seed: seed)
             if interactive { print(wrote ? " written" : " already there") }
         }
@@ -127,25 +151,32 @@ struct ExperimentCommand: ParsableCommand {
         } else if header.contains("transaction_id") {
             keyColumn = "transaction_id"
         } else {
-            throw BenchError("\(path): the header \(header.joined(separator: ",")) has neither account_id nor transaction_id to key by")
+            throw BenchError(
+                "\(path): the header \(header.joined(separator: ",")) has neither account_id nor transaction_id to key by"
+            )
         }
         guard header.contains("amount") else { throw BenchError("\(path): the header has no amount column") }
 
         // 2. The runs, alternating modes.
-        let modes: [CheckpointMode] = mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
+        let modes: [CheckpointMode] =
+            mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
         let work = workDir ?? NSTemporaryDirectory() + "lsm-bench-\(getpid())"
         defer { if !keepCheckpoints { try? FileManager.default.removeItem(atPath: work) } }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let bandwidth = try measureSyncedWriteBandwidth(dir: work, mebibytes: 256)
-        if interactive { print(String(format: "disk: %.0f MB/s sequential write with fsync (256 MiB, this run)", bandwidth / 1e6)) }
-        let trigger: CheckpointConfig.Trigger = intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
+        if interactive {
+            print(String(format: "disk: %.0f MB/s sequential write with fsync (256 MiB, this run)", bandwidth / 1e6))
+        }
+        let trigger: CheckpointConfig.Trigger =
+            intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
         var results: [ExperimentResults.Run] = []
         for r in 1...runs {
             for m in modes {
                 let dir = "\(work)/\(m.rawValue)-\(r)"
                 if !resume { try? FileManager.default.removeItem(atPath: dir) }
                 let run = try runJob(
-                    mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir, interactive: interactive,
+                    mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir,
+                    interactive: interactive,
                     bandwidth: bandwidth)
                 results.append(run)
                 if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
@@ -154,11 +185,14 @@ struct ExperimentCommand: ParsableCommand {
 
         // 3. Report.
         let config = ExperimentResults.Configuration(
-            preset: input == nil ? p.name : "custom", input: path, rows: input == nil ? nRows : results.first?.recordsIn ?? 0,
+            preset: input == nil ? p.name : "custom", input: path,
+            rows: input == nil ? nRows : results.first?.recordsIn ?? 0,
             accounts: input == nil ? nAccounts : 0, seed: seed, keyColumn: keyColumn,
             trigger: intervalMs.map { "every \($0) ms" } ?? "every \(everyRecords ?? 50_000) records",
-            minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, maxConcurrent: maxConcurrent, retained: retained,
-            parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb, memtableMiB: tuning.memtableMB ?? 32)
+            minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, maxConcurrent: maxConcurrent,
+            retained: retained,
+            parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb,
+            memtableMiB: tuning.memtableMB ?? 32)
         let all = ExperimentResults(
             tool: "swift run Bench", version: "1", configuration: config,
             machine: ExperimentText.machine(started: started), diskWriteBytesPerSecond: bandwidth, runs: results)
@@ -168,8 +202,10 @@ struct ExperimentCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(all).write(to: URL(fileURLWithPath: outDir + "/results.json"))
-        try ExperimentText.checkpointsCSV(all).write(toFile: outDir + "/checkpoints.csv", atomically: true, encoding: .utf8)
-        try HTMLReport.render(all, summary: summary).write(toFile: outDir + "/report.html", atomically: true, encoding: .utf8)
+        try ExperimentText.checkpointsCSV(all).write(
+            toFile: outDir + "/checkpoints.csv", atomically: true, encoding: .utf8)
+        try HTMLReport.render(all, summary: summary).write(
+            toFile: outDir + "/report.html", atomically: true, encoding: .utf8)
         if json {
             print(String(decoding: try encoder.encode(ExperimentText.summaryJSON(all)), as: UTF8.self))
         } else {
@@ -180,7 +216,10 @@ struct ExperimentCommand: ParsableCommand {
         }
         let unverified = results.filter { !$0.stateVerified }
         if !unverified.isEmpty {
-            FileHandle.standardError.write(Data("Bench: STATE NOT VERIFIED for \(unverified.map { "\($0.mode) run \($0.index)" }.joined(separator: ", ")): the restored checkpoint's digest differs from the run's final state\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "Bench: STATE NOT VERIFIED for \(unverified.map { "\($0.mode) run \($0.index)" }.joined(separator: ", ")): the restored checkpoint's digest differs from the run's final state\n"
+                        .utf8))
             throw ExitCode(2)
         }
     }
@@ -221,13 +260,15 @@ struct ExperimentCommand: ParsableCommand {
             .map { row -> Workload.Row in
                 limiter.wait()
                 let key = row.values[0].int64 ?? 0
-                return Workload.Row(transactionID: byAccount ? 0 : Int(key), account: Int(key),
-                                    amountCents: row.values[1].int64, ts: row.values[2].int64 ?? 0)
+                return Workload.Row(
+                    transactionID: byAccount ? 0 : Int(key), account: Int(key),
+                    amountCents: row.values[1].int64, ts: row.values[2].int64 ?? 0)
             }
             .keyBy(codec: Int64Codec()) { Int64($0.account) }
             .process { AccountAggregate() }
             .sink { _ in CountingSink(counter: counter) }
-        let progress = interactive ? Progress(label: "\(m.rawValue) run \(index)", counter: counter, events: events) : nil
+        let progress =
+            interactive ? Progress(label: "\(m.rawValue) run \(index)", counter: counter, events: events) : nil
         progress?.start()
         let result: JobResult
         do {
@@ -245,17 +286,21 @@ struct ExperimentCommand: ParsableCommand {
             rowsDropped: result.sourceCounters["rows dropped"] ?? 0, recordsPerSecond: result.recordsPerSecond,
             checkpoints: result.checkpoints.map {
                 ExperimentResults.Checkpoint(
-                    id: $0.id, triggerMilliseconds: $0.triggerMilliseconds, alignmentMilliseconds: $0.alignmentMilliseconds,
+                    id: $0.id, triggerMilliseconds: $0.triggerMilliseconds,
+                    alignmentMilliseconds: $0.alignmentMilliseconds,
                     syncMilliseconds: $0.syncMilliseconds, captureMilliseconds: $0.captureMilliseconds,
                     asyncMilliseconds: $0.asyncMilliseconds,
-                    totalMilliseconds: $0.totalMilliseconds, deltaBytes: $0.bytesWritten, lowerBoundBytes: $0.lowerBoundBytes,
+                    totalMilliseconds: $0.totalMilliseconds, deltaBytes: $0.bytesWritten,
+                    lowerBoundBytes: $0.lowerBoundBytes,
                     fullSizeBytes: $0.fullSize, filesNew: $0.filesNew, filesReused: $0.filesReused,
-                    storageBytesOnDisk: $0.storageBytesOnDisk, physicalFloorMilliseconds: Double($0.bytesWritten) / bandwidth * 1000)
+                    storageBytesOnDisk: $0.storageBytesOnDisk,
+                    physicalFloorMilliseconds: Double($0.bytesWritten) / bandwidth * 1000)
             },
             failedCheckpoints: result.failedCheckpoints, restarts: result.restarts.map(\.cause),
             restartRestoreSeconds: result.restarts.map(\.restoreSeconds),
             restoreSeconds: restored.restoreSeconds, restoredCheckpointID: restored.checkpointID,
-            stateDigest: String(format: "%016llx", result.stateDigest), restoredDigest: String(format: "%016llx", restored.stateDigest),
+            stateDigest: String(format: "%016llx", result.stateDigest),
+            restoredDigest: String(format: "%016llx", restored.stateDigest),
             stateVerified: restored.stateDigest == result.stateDigest && restored.stateEntries == result.stateEntries,
             stateEntries: result.stateEntries, storageBytesAtEnd: storage)
     }
@@ -304,7 +349,9 @@ final class Progress: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 0.25)
                 let n = counter.count
                 let secs = max(0.001, seconds(clock.now - t0))
-                print("\r\u{1B}[K\(label): \(n) records, \(Int(Double(n) / secs)) records/s, \(events.checkpointsCompleted) checkpoints completed", terminator: "")
+                print(
+                    "\r\u{1B}[K\(label): \(n) records, \(Int(Double(n) / secs)) records/s, \(events.checkpointsCompleted) checkpoints completed",
+                    terminator: "")
                 fflush(nil)
             }
             print("\r\u{1B}[K", terminator: "")
@@ -350,4 +397,3 @@ struct JobEventsLogHandler: LogHandler {
         }
     }
 }
-

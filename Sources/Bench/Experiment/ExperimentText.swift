@@ -20,7 +20,8 @@ enum ExperimentText {
         if let head = try? String(contentsOfFile: ".git/HEAD", encoding: .utf8) {
             let h = head.trimmingCharacters(in: .whitespacesAndNewlines)
             if h.hasPrefix("ref: ") {
-                commit = (try? String(contentsOfFile: ".git/" + h.dropFirst(5), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                commit = (try? String(contentsOfFile: ".git/" + h.dropFirst(5), encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines)
             } else {
                 commit = h
             }
@@ -36,7 +37,9 @@ enum ExperimentText {
         let runs: [ExperimentResults.Run]
         var checkpoints: [ExperimentResults.Checkpoint] { runs.flatMap(\.checkpoints) }
         /// The median run by records/s (its checkpoints feed the per-run figures).
-        var medianRun: ExperimentResults.Run? { runs.sorted { $0.recordsPerSecond < $1.recordsPerSecond }[safe: runs.count / 2] }
+        var medianRun: ExperimentResults.Run? {
+            runs.sorted { $0.recordsPerSecond < $1.recordsPerSecond }[safe: runs.count / 2]
+        }
         func perRun(_ f: (ExperimentResults.Run) -> Double) -> (min: Double, median: Double, max: Double) {
             let xs = runs.map(f)
             return (xs.min() ?? 0, median(xs), xs.max() ?? 0)
@@ -55,7 +58,8 @@ enum ExperimentText {
         figures(r).compactMap { f in
             guard let run = f.medianRun else { return nil }
             let name = f.mode == "full" ? "Full" : "Incremental"
-            return "\(name) checkpoint test time: \(String(format: "%.2f", run.seconds)) s, storage: \(String(format: "%.1f", Double(run.storageBytesAtEnd) / 1e6)) MB"
+            return
+                "\(name) checkpoint test time: \(String(format: "%.2f", run.seconds)) s, storage: \(String(format: "%.1f", Double(run.storageBytesAtEnd) / 1e6)) MB"
         }.joined(separator: "\n")
     }
 
@@ -64,15 +68,20 @@ enum ExperimentText {
         var out = ""
         for f in figures(r) {
             guard let run = f.medianRun else { continue }
-            out += "\n\(f.mode) checkpoints (run \(run.index); floor = delta at the disk's "
+            out +=
+                "\n\(f.mode) checkpoints (run \(run.index); floor = delta at the disk's "
                 + String(format: "%.0f MB/s", r.diskWriteBytesPerSecond / 1e6) + " fsync'd write speed, this run):\n"
-            out += pad(["id", "sync ms", "async ms", "total ms", "floor ms", "x floor", "delta bytes", "lower bound", "full size",
-                        "files new/reused", "storage on disk"])
+            out += pad([
+                "id", "sync ms", "async ms", "total ms", "floor ms", "x floor", "delta bytes", "lower bound",
+                "full size",
+                "files new/reused", "storage on disk",
+            ])
             for c in run.checkpoints {
                 out += pad([
                     "\(c.id)", String(format: "%.1f", c.syncMilliseconds), String(format: "%.1f", c.asyncMilliseconds),
                     String(format: "%.1f", c.totalMilliseconds), String(format: "%.1f", c.physicalFloorMilliseconds),
-                    String(format: "%.1f", c.timeOverFloor), "\(c.deltaBytes)", "\(c.lowerBoundBytes)", "\(c.fullSizeBytes)",
+                    String(format: "%.1f", c.timeOverFloor), "\(c.deltaBytes)", "\(c.lowerBoundBytes)",
+                    "\(c.fullSizeBytes)",
                     "\(c.filesNew)/\(c.filesReused)", "\(c.storageBytesOnDisk)",
                 ])
             }
@@ -82,7 +91,8 @@ enum ExperimentText {
 
     private static func pad(_ cols: [String]) -> String {
         let widths = [4, 8, 9, 9, 13, 13, 13, 17, 16]
-        return zip(cols, widths).map { c, w in String(repeating: " ", count: max(0, w - c.count)) + c }.joined(separator: " ") + "\n"
+        return zip(cols, widths).map { c, w in String(repeating: " ", count: max(0, w - c.count)) + c }.joined(
+            separator: " ") + "\n"
     }
 
     /// The side-by-side summary and the verdict drawn from it.
@@ -98,38 +108,55 @@ enum ExperimentText {
             "\(f.medianRun?.checkpoints.count ?? 0) / \(f.medianRun?.failedCheckpoints ?? 0)"
         }
         add("checkpoint time, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.totalMilliseconds))) }
-        add("checkpoint time, p95") { String(format: "%.1f ms", percentile($0.checkpoints.map(\.totalMilliseconds), 0.95)) }
+        add("checkpoint time, p95") {
+            String(format: "%.1f ms", percentile($0.checkpoints.map(\.totalMilliseconds), 0.95))
+        }
         add("sync phase, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.syncMilliseconds))) }
         add("cut capture, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.captureMilliseconds))) }
-        add("physical floor, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.physicalFloorMilliseconds))) }
+        add("physical floor, median") {
+            String(format: "%.1f ms", median($0.checkpoints.map(\.physicalFloorMilliseconds)))
+        }
         add("checkpoint time / floor, median") { String(format: "%.1fx", median($0.checkpoints.map(\.timeOverFloor))) }
         add("delta per checkpoint, median") { mb(median($0.checkpoints.map { Double($0.deltaBytes) })) }
         add("delta per checkpoint, max") { mb($0.checkpoints.map(\.deltaBytes).max() ?? 0) }
-        add("bytes written, total (per run)") { spread($0.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.deltaBytes }) }) { mb($0) } }
-        add("lower bound, total (per run)") { spread($0.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }) }) { mb($0) } }
+        add("bytes written, total (per run)") {
+            spread($0.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.deltaBytes }) }) { mb($0) }
+        }
+        add("lower bound, total (per run)") {
+            spread($0.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }) }) { mb($0) }
+        }
         add("written / lower bound") { f in
-            let w = f.checkpoints.reduce(0) { $0 + $1.deltaBytes }, lb = f.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }
+            let w = f.checkpoints.reduce(0) { $0 + $1.deltaBytes },
+                lb = f.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }
             return lb == 0 ? "n/a" : String(format: "%.2fx", Double(w) / Double(lb))
         }
         add("storage on disk at the end") { spread($0.perRun { Double($0.storageBytesAtEnd) }) { mb($0) } }
         add("restore time") { spread($0.perRun(\.restoreSeconds)) { String(format: "%.0f ms", $0 * 1000) } }
         add("state verified after restore") { f in f.runs.allSatisfy(\.stateVerified) ? "yes" : "NO" }
         add("restarts") { f in "\(f.runs.reduce(0) { $0 + $1.restarts.count })" }
-        var out = "\nsummary (\(r.configuration.preset), \(r.configuration.rows) rows, \(r.configuration.trigger), parallelism \(r.configuration.parallelism), \(r.configuration.runs) run(s) per mode)\n"
+        var out =
+            "\nsummary (\(r.configuration.preset), \(r.configuration.rows) rows, \(r.configuration.trigger), parallelism \(r.configuration.parallelism), \(r.configuration.runs) run(s) per mode)\n"
         let nameWidth = rows.map(\.0.count).max() ?? 0
         let colWidth = max(14, rows.flatMap(\.1).map(\.count).max() ?? 0)
-        out += String(repeating: " ", count: nameWidth) + fs.map { "  " + String(repeating: " ", count: max(0, colWidth - $0.mode.count)) + $0.mode }.joined() + "\n"
+        out +=
+            String(repeating: " ", count: nameWidth)
+            + fs.map { "  " + String(repeating: " ", count: max(0, colWidth - $0.mode.count)) + $0.mode }.joined()
+            + "\n"
         for (name, vals) in rows {
-            out += name + String(repeating: " ", count: nameWidth - name.count)
+            out +=
+                name + String(repeating: " ", count: nameWidth - name.count)
                 + vals.map { "  " + String(repeating: " ", count: max(0, colWidth - $0.count)) + $0 }.joined() + "\n"
         }
         if let full = fs.first(where: { $0.mode == "full" }), let inc = fs.first(where: { $0.mode == "incremental" }) {
             out += "\nincremental / full:\n"
-            let ft = median(full.checkpoints.map(\.totalMilliseconds)), it = median(inc.checkpoints.map(\.totalMilliseconds))
-            let fd = median(full.checkpoints.map { Double($0.deltaBytes) }), id = median(inc.checkpoints.map { Double($0.deltaBytes) })
+            let ft = median(full.checkpoints.map(\.totalMilliseconds)),
+                it = median(inc.checkpoints.map(\.totalMilliseconds))
+            let fd = median(full.checkpoints.map { Double($0.deltaBytes) }),
+                id = median(inc.checkpoints.map { Double($0.deltaBytes) })
             let fw = full.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.deltaBytes }) }.median
             let iw = inc.perRun { Double($0.checkpoints.reduce(0) { $0 + $1.deltaBytes }) }.median
-            let fs_ = full.perRun { Double($0.storageBytesAtEnd) }.median, is_ = inc.perRun { Double($0.storageBytesAtEnd) }.median
+            let fs_ = full.perRun { Double($0.storageBytesAtEnd) }.median,
+                is_ = inc.perRun { Double($0.storageBytesAtEnd) }.median
             let fr = full.perRun(\.recordsPerSecond).median, ir = inc.perRun(\.recordsPerSecond).median
             let frs = full.perRun(\.restoreSeconds).median, irs = inc.perRun(\.restoreSeconds).median
             out += "  checkpoint time, median    \(ratio(it, ft))\n"
@@ -146,56 +173,93 @@ enum ExperimentText {
     /// Plain-language conclusions, each drawn from a measured figure.
     static func verdict(full: ModeFigures, inc: ModeFigures) -> String {
         var lines: [String] = []
-        let fw = Double(full.checkpoints.reduce(0) { $0 + $1.deltaBytes }), iw = Double(inc.checkpoints.reduce(0) { $0 + $1.deltaBytes })
+        let fw = Double(full.checkpoints.reduce(0) { $0 + $1.deltaBytes }),
+            iw = Double(inc.checkpoints.reduce(0) { $0 + $1.deltaBytes })
         let fn = max(1, full.checkpoints.count), inn = max(1, inc.checkpoints.count)
         let perF = fw / Double(fn), perI = iw / Double(inn)
         if perI > 0, perF > 0 {
-            lines.append(perI < perF
-                ? String(format: "Incremental checkpoints wrote %.1fx less per checkpoint than full ones (%@ against %@).", perF / perI, mb(perI), mb(perF))
-                : String(format: "Incremental checkpoints wrote as much per checkpoint as full ones (%@ against %@): compaction rewrote the state between checkpoints.", mb(perI), mb(perF)))
+            lines.append(
+                perI < perF
+                    ? String(
+                        format:
+                            "Incremental checkpoints wrote %.1fx less per checkpoint than full ones (%@ against %@).",
+                        perF / perI, mb(perI), mb(perF))
+                    : String(
+                        format:
+                            "Incremental checkpoints wrote as much per checkpoint as full ones (%@ against %@): compaction rewrote the state between checkpoints.",
+                        mb(perI), mb(perF)))
         }
         let lb = Double(inc.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes })
         if lb > 0 {
             let x = iw / lb
-            lines.append(String(format: "They wrote %.2fx the lower bound (the compressed size of exactly the state that changed)%@.", x,
-                                x <= 2 ? ", close to ideal" : x <= 4 ? "; compaction rewrites account for the rest" : ", mostly files that compaction rewrote"))
+            lines.append(
+                String(
+                    format:
+                        "They wrote %.2fx the lower bound (the compressed size of exactly the state that changed)%@.",
+                    x,
+                    x <= 2
+                        ? ", close to ideal"
+                        : x <= 4
+                            ? "; compaction rewrites account for the rest" : ", mostly files that compaction rewrote"))
         }
-        let ft = median(full.checkpoints.map(\.totalMilliseconds)), it = median(inc.checkpoints.map(\.totalMilliseconds))
+        let ft = median(full.checkpoints.map(\.totalMilliseconds)),
+            it = median(inc.checkpoints.map(\.totalMilliseconds))
         if ft > 0, it > 0 {
-            lines.append(it < ft
-                ? String(format: "A median incremental checkpoint took %.0f ms, %.1fx faster than a full one (%.0f ms).", it, ft / it, ft)
-                : String(format: "A median incremental checkpoint took %.0f ms, no faster than a full one (%.0f ms).", it, ft))
+            lines.append(
+                it < ft
+                    ? String(
+                        format: "A median incremental checkpoint took %.0f ms, %.1fx faster than a full one (%.0f ms).",
+                        it, ft / it, ft)
+                    : String(
+                        format: "A median incremental checkpoint took %.0f ms, no faster than a full one (%.0f ms).",
+                        it, ft))
         }
         if full.checkpoints.count < inc.checkpoints.count {
-            lines.append("Full checkpoints could not keep up with the trigger: \(full.medianRun?.checkpoints.count ?? 0) completed against \(inc.medianRun?.checkpoints.count ?? 0) incremental ones, each covering more records.")
+            lines.append(
+                "Full checkpoints could not keep up with the trigger: \(full.medianRun?.checkpoints.count ?? 0) completed against \(inc.medianRun?.checkpoints.count ?? 0) incremental ones, each covering more records."
+            )
         }
         let fr = full.perRun(\.recordsPerSecond).median, ir = inc.perRun(\.recordsPerSecond).median
         if fr > 0, ir > 0 {
             let d = (ir - fr) / fr
-            lines.append(abs(d) < 0.05
-                ? "Throughput was about the same in both modes (checkpoints run beside the processing)."
-                : String(format: "The job ran %.0f%% %@ with incremental checkpoints.", abs(d) * 100, d > 0 ? "faster" : "slower"))
+            lines.append(
+                abs(d) < 0.05
+                    ? "Throughput was about the same in both modes (checkpoints run beside the processing)."
+                    : String(
+                        format: "The job ran %.0f%% %@ with incremental checkpoints.", abs(d) * 100,
+                        d > 0 ? "faster" : "slower"))
         }
-        let fs = full.perRun { Double($0.storageBytesAtEnd) }.median, iss = inc.perRun { Double($0.storageBytesAtEnd) }.median
+        let fs = full.perRun { Double($0.storageBytesAtEnd) }.median,
+            iss = inc.perRun { Double($0.storageBytesAtEnd) }.median
         if fs > 0, iss > 0 {
-            lines.append(String(format: "Checkpoint storage at the end: %@ full, %@ incremental (each file counted once, however many checkpoints share it).", mb(fs), mb(iss)))
+            lines.append(
+                String(
+                    format:
+                        "Checkpoint storage at the end: %@ full, %@ incremental (each file counted once, however many checkpoints share it).",
+                    mb(fs), mb(iss)))
         }
         let verified = full.runs.allSatisfy(\.stateVerified) && inc.runs.allSatisfy(\.stateVerified)
-        lines.append(verified
-            ? "Every run's last checkpoint restored to exactly the run's final state (state verified)."
-            : "A restored state did NOT match its run's final state: see the runs marked NO.")
+        lines.append(
+            verified
+                ? "Every run's last checkpoint restored to exactly the run's final state (state verified)."
+                : "A restored state did NOT match its run's final state: see the runs marked NO.")
         return "verdict:\n" + lines.map { "  - " + $0 }.joined(separator: "\n") + "\n"
     }
 
     /// checkpoints.csv: one line per checkpoint of every run.
     static func checkpointsCSV(_ r: ExperimentResults) -> String {
-        var out = "mode,run,id,trigger_ms,alignment_ms,sync_ms,capture_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
+        var out =
+            "mode,run,id,trigger_ms,alignment_ms,sync_ms,capture_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
         for run in r.runs {
             for c in run.checkpoints {
-                out += "\(run.mode),\(run.index),\(c.id),\(String(format: "%.1f", c.triggerMilliseconds)),\(String(format: "%.2f", c.alignmentMilliseconds)),"
-                out += "\(String(format: "%.2f", c.syncMilliseconds)),\(String(format: "%.2f", c.captureMilliseconds)),\(String(format: "%.2f", c.asyncMilliseconds)),\(String(format: "%.2f", c.totalMilliseconds)),"
-                out += "\(String(format: "%.3f", c.physicalFloorMilliseconds)),\(String(format: "%.2f", c.timeOverFloor)),"
-                out += "\(c.deltaBytes),\(c.lowerBoundBytes),\(c.fullSizeBytes),\(c.filesNew),\(c.filesReused),\(c.storageBytesOnDisk)\n"
+                out +=
+                    "\(run.mode),\(run.index),\(c.id),\(String(format: "%.1f", c.triggerMilliseconds)),\(String(format: "%.2f", c.alignmentMilliseconds)),"
+                out +=
+                    "\(String(format: "%.2f", c.syncMilliseconds)),\(String(format: "%.2f", c.captureMilliseconds)),\(String(format: "%.2f", c.asyncMilliseconds)),\(String(format: "%.2f", c.totalMilliseconds)),"
+                out +=
+                    "\(String(format: "%.3f", c.physicalFloorMilliseconds)),\(String(format: "%.2f", c.timeOverFloor)),"
+                out +=
+                    "\(c.deltaBytes),\(c.lowerBoundBytes),\(c.fullSizeBytes),\(c.filesNew),\(c.filesReused),\(c.storageBytesOnDisk)\n"
             }
         }
         return out
@@ -227,22 +291,26 @@ enum ExperimentText {
     }
 
     static func summaryJSON(_ r: ExperimentResults) -> SummaryJSON {
-        SummaryJSON(configuration: r.configuration, modes: figures(r).map { f in
-            let run = f.medianRun
-            return SummaryJSON.Mode(
-                mode: f.mode, runs: f.runs.count, recordsPerSecondMedian: f.perRun(\.recordsPerSecond).median,
-                checkpointsCompleted: run?.checkpoints.count ?? 0, checkpointsFailed: run?.failedCheckpoints ?? 0,
-                checkpointMillisecondsMedian: median(f.checkpoints.map(\.totalMilliseconds)),
-                checkpointMillisecondsP95: percentile(f.checkpoints.map(\.totalMilliseconds), 0.95),
-                syncMillisecondsMedian: median(f.checkpoints.map(\.syncMilliseconds)),
-                physicalFloorMillisecondsMedian: median(f.checkpoints.map(\.physicalFloorMilliseconds)),
-                checkpointOverFloorMedian: median(f.checkpoints.map(\.timeOverFloor)),
-                deltaBytesMedian: median(f.checkpoints.map { Double($0.deltaBytes) }), deltaBytesMax: f.checkpoints.map(\.deltaBytes).max() ?? 0,
-                bytesWrittenTotal: run?.checkpoints.reduce(0) { $0 + $1.deltaBytes } ?? 0,
-                lowerBoundTotal: run?.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes } ?? 0,
-                storageBytesAtEnd: f.perRun { Double($0.storageBytesAtEnd) }.median,
-                restoreSecondsMedian: f.perRun(\.restoreSeconds).median, stateVerified: f.runs.allSatisfy(\.stateVerified))
-        })
+        SummaryJSON(
+            configuration: r.configuration,
+            modes: figures(r).map { f in
+                let run = f.medianRun
+                return SummaryJSON.Mode(
+                    mode: f.mode, runs: f.runs.count, recordsPerSecondMedian: f.perRun(\.recordsPerSecond).median,
+                    checkpointsCompleted: run?.checkpoints.count ?? 0, checkpointsFailed: run?.failedCheckpoints ?? 0,
+                    checkpointMillisecondsMedian: median(f.checkpoints.map(\.totalMilliseconds)),
+                    checkpointMillisecondsP95: percentile(f.checkpoints.map(\.totalMilliseconds), 0.95),
+                    syncMillisecondsMedian: median(f.checkpoints.map(\.syncMilliseconds)),
+                    physicalFloorMillisecondsMedian: median(f.checkpoints.map(\.physicalFloorMilliseconds)),
+                    checkpointOverFloorMedian: median(f.checkpoints.map(\.timeOverFloor)),
+                    deltaBytesMedian: median(f.checkpoints.map { Double($0.deltaBytes) }),
+                    deltaBytesMax: f.checkpoints.map(\.deltaBytes).max() ?? 0,
+                    bytesWrittenTotal: run?.checkpoints.reduce(0) { $0 + $1.deltaBytes } ?? 0,
+                    lowerBoundTotal: run?.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes } ?? 0,
+                    storageBytesAtEnd: f.perRun { Double($0.storageBytesAtEnd) }.median,
+                    restoreSecondsMedian: f.perRun(\.restoreSeconds).median,
+                    stateVerified: f.runs.allSatisfy(\.stateVerified))
+            })
     }
 }
 

@@ -54,33 +54,37 @@ enum HTMLReport {
 
     /// The settings of the experiment as a two-column table.
     private static func configurationTable(_ c: ExperimentResults.Configuration) -> String {
-        keyValueTable(caption: "Configuration", [
-            ("preset", c.preset),
-            ("input", c.input),
-            ("rows", grouped(c.rows)),
-            ("accounts", grouped(c.accounts)),
-            ("seed", "\(c.seed)"),
-            ("trigger", c.trigger),
-            ("parallelism", "\(c.parallelism)"),
-            ("runs", "\(c.runs) per mode"),
-            ("cache", "\(c.cacheMiB) MiB"),
-            ("memtable", "\(c.memtableMiB) MiB"),
-            ("rate limit", c.rateLimit.map { "\(grouped($0)) records/s" } ?? "none"),
-            ("failAt", c.failAt.map { "record \(grouped($0))" } ?? "none"),
-        ])
+        keyValueTable(
+            caption: "Configuration",
+            [
+                ("preset", c.preset),
+                ("input", c.input),
+                ("rows", grouped(c.rows)),
+                ("accounts", grouped(c.accounts)),
+                ("seed", "\(c.seed)"),
+                ("trigger", c.trigger),
+                ("parallelism", "\(c.parallelism)"),
+                ("runs", "\(c.runs) per mode"),
+                ("cache", "\(c.cacheMiB) MiB"),
+                ("memtable", "\(c.memtableMiB) MiB"),
+                ("rate limit", c.rateLimit.map { "\(grouped($0)) records/s" } ?? "none"),
+                ("failAt", c.failAt.map { "record \(grouped($0))" } ?? "none"),
+            ])
     }
 
     /// Where the figures come from, as a two-column table.
     private static func machineTable(_ m: ExperimentResults.Machine, diskWriteBytesPerSecond: Double) -> String {
-        keyValueTable(caption: "Machine", [
-            ("hostname", m.hostname),
-            ("cpus", "\(m.cpus)"),
-            ("memory", bytes(Double(m.memoryBytes))),
-            ("os", m.os),
-            ("startedAt", m.startedAt),
-            ("gitCommit", m.gitCommit ?? "unknown"),
-            ("disk write, fsync'd (this run)", bytes(diskWriteBytesPerSecond) + "/s"),
-        ])
+        keyValueTable(
+            caption: "Machine",
+            [
+                ("hostname", m.hostname),
+                ("cpus", "\(m.cpus)"),
+                ("memory", bytes(Double(m.memoryBytes))),
+                ("os", m.os),
+                ("startedAt", m.startedAt),
+                ("gitCommit", m.gitCommit ?? "unknown"),
+                ("disk write, fsync'd (this run)", bytes(diskWriteBytesPerSecond) + "/s"),
+            ])
     }
 
     private static func keyValueTable(caption: String, _ rows: [(key: String, value: String)]) -> String {
@@ -103,7 +107,8 @@ enum HTMLReport {
             switch self {
             case .text(let s): return "<td>\(escape(s))</td>"
             case .number(let s): return "<td class=\"num\">\(escape(s))</td>"
-            case .bytes(let b): return "<td class=\"num\" title=\"\(grouped(b)) bytes\">\(escape(HTMLReport.bytes(Double(b))))</td>"
+            case .bytes(let b):
+                return "<td class=\"num\" title=\"\(grouped(b)) bytes\">\(escape(HTMLReport.bytes(Double(b))))</td>"
             case .flag(let ok): return ok ? "<td>yes</td>" : "<td class=\"bad\">NO</td>"
             }
         }
@@ -126,13 +131,18 @@ enum HTMLReport {
         guard !run.checkpoints.isEmpty else {
             return "<p><strong>\(escape(caption))</strong> (no completed checkpoints).</p>\n"
         }
-        let header = ["id", "sync ms", "async ms", "total ms", "physical floor ms", "× floor", "delta bytes", "lower bound bytes",
-                      "full size", "files new/reused", "storage on disk"]
+        let header = [
+            "id", "sync ms", "async ms", "total ms", "physical floor ms", "× floor", "delta bytes", "lower bound bytes",
+            "full size", "files new/reused", "storage on disk",
+        ]
         let rows: [[Cell]] = run.checkpoints.map { c in
-            [.number("\(c.id)"), .number(fixed(c.syncMilliseconds, 1)), .number(fixed(c.asyncMilliseconds, 1)),
-             .number(fixed(c.totalMilliseconds, 1)), .number(fixed(c.physicalFloorMilliseconds, 1)), .number(fixed(c.timeOverFloor, 1)),
-             .bytes(c.deltaBytes), .bytes(c.lowerBoundBytes),
-             .bytes(c.fullSizeBytes), .number("\(c.filesNew) / \(c.filesReused)"), .bytes(c.storageBytesOnDisk)]
+            [
+                .number("\(c.id)"), .number(fixed(c.syncMilliseconds, 1)), .number(fixed(c.asyncMilliseconds, 1)),
+                .number(fixed(c.totalMilliseconds, 1)), .number(fixed(c.physicalFloorMilliseconds, 1)),
+                .number(fixed(c.timeOverFloor, 1)),
+                .bytes(c.deltaBytes), .bytes(c.lowerBoundBytes),
+                .bytes(c.fullSizeBytes), .number("\(c.filesNew) / \(c.filesReused)"), .bytes(c.storageBytesOnDisk),
+            ]
         }
         return dataTable(caption: caption, header: header, numeric: Set(0..<header.count), rows: rows)
     }
@@ -140,13 +150,17 @@ enum HTMLReport {
     /// One row per run.
     private static func runsTable(_ runs: [ExperimentResults.Run]) -> String {
         guard !runs.isEmpty else { return "<p>No runs.</p>\n" }
-        let header = ["mode", "index", "seconds", "records/s", "checkpoints completed / failed",
-                      "restore seconds", "state verified", "digest"]
+        let header = [
+            "mode", "index", "seconds", "records/s", "checkpoints completed / failed",
+            "restore seconds", "state verified", "digest",
+        ]
         let rows: [[Cell]] = runs.map { r in
-            [.text(r.mode), .number("\(r.index)"), .number(fixed(r.seconds, 2)),
-             .number(grouped(Int(exactly: r.recordsPerSecond.rounded()) ?? 0)),
-             .number("\(r.checkpoints.count) / \(r.failedCheckpoints)"), .number(fixed(r.restoreSeconds, 3)),
-             .flag(r.stateVerified), .text(r.stateDigest)]
+            [
+                .text(r.mode), .number("\(r.index)"), .number(fixed(r.seconds, 2)),
+                .number(grouped(Int(exactly: r.recordsPerSecond.rounded()) ?? 0)),
+                .number("\(r.checkpoints.count) / \(r.failedCheckpoints)"), .number(fixed(r.restoreSeconds, 3)),
+                .flag(r.stateVerified), .text(r.stateDigest),
+            ]
         }
         return dataTable(caption: "Runs", header: header, numeric: [1, 2, 3, 4, 5], rows: rows)
     }
@@ -192,36 +206,49 @@ enum HTMLReport {
         /// One series per mode, from `y` over the checkpoint sequence numbers.
         func perMode(_ y: ([ExperimentResults.Checkpoint]) -> [Double]) -> [Series] {
             modes.map { m in
-                Series(name: "\(m.run.mode) (run \(m.run.index))", color: m.color, points: sequence(y(m.run.checkpoints)))
+                Series(
+                    name: "\(m.run.mode) (run \(m.run.index))", color: m.color, points: sequence(y(m.run.checkpoints)))
             }
         }
         func lowerBound(_ y: ([ExperimentResults.Checkpoint]) -> [Double]) -> [Series] {
             guard let run = boundRun else { return [] }
-            return [Series(name: "lower bound (\(run.mode))", color: lowerBoundColor, dashed: true,
-                           points: sequence(y(run.checkpoints)))]
+            return [
+                Series(
+                    name: "lower bound (\(run.mode))", color: lowerBoundColor, dashed: true,
+                    points: sequence(y(run.checkpoints)))
+            ]
         }
         let delta: ([ExperimentResults.Checkpoint]) -> [Double] = { $0.map { Double($0.deltaBytes) } }
         let bound: ([ExperimentResults.Checkpoint]) -> [Double] = { $0.map { Double($0.lowerBoundBytes) } }
 
         return [
-            Chart(title: "Delta bytes per checkpoint", xLabel: "checkpoint", xUnit: .count,
-                  yLabel: "bytes written", yUnit: .bytes, allowLogY: true,
-                  series: perMode(delta) + lowerBound(bound)),
-            Chart(title: "Cumulative bytes written", xLabel: "checkpoint", xUnit: .count,
-                  yLabel: "bytes written (cumulative)", yUnit: .bytes,
-                  series: perMode { runningSum(delta($0)) } + lowerBound { runningSum(bound($0)) }),
-            Chart(title: "Checkpoint duration and its physical floor", xLabel: "checkpoint", xUnit: .count,
-                  yLabel: "total duration", yUnit: .milliseconds, markers: true,
-                  series: perMode { $0.map(\.totalMilliseconds) } + modes.map { m in
-                      Series(name: "floor: \(m.run.mode) delta at the disk's fsync'd speed", color: m.color, dashed: true,
-                             points: sequence(m.run.checkpoints.map(\.physicalFloorMilliseconds)))
-                  }),
-            Chart(title: "Checkpoint storage on disk over time", xLabel: "time since job start", xUnit: .seconds,
-                  yLabel: "storage on disk", yUnit: .bytes,
-                  series: modes.map { m in
-                      Series(name: "\(m.run.mode) (run \(m.run.index))", color: m.color,
-                             points: m.run.checkpoints.map { ($0.triggerMilliseconds / 1000, Double($0.storageBytesOnDisk)) })
-                  }),
+            Chart(
+                title: "Delta bytes per checkpoint", xLabel: "checkpoint", xUnit: .count,
+                yLabel: "bytes written", yUnit: .bytes, allowLogY: true,
+                series: perMode(delta) + lowerBound(bound)),
+            Chart(
+                title: "Cumulative bytes written", xLabel: "checkpoint", xUnit: .count,
+                yLabel: "bytes written (cumulative)", yUnit: .bytes,
+                series: perMode { runningSum(delta($0)) } + lowerBound { runningSum(bound($0)) }),
+            Chart(
+                title: "Checkpoint duration and its physical floor", xLabel: "checkpoint", xUnit: .count,
+                yLabel: "total duration", yUnit: .milliseconds, markers: true,
+                series: perMode { $0.map(\.totalMilliseconds) }
+                    + modes.map { m in
+                        Series(
+                            name: "floor: \(m.run.mode) delta at the disk's fsync'd speed", color: m.color,
+                            dashed: true,
+                            points: sequence(m.run.checkpoints.map(\.physicalFloorMilliseconds)))
+                    }),
+            Chart(
+                title: "Checkpoint storage on disk over time", xLabel: "time since job start", xUnit: .seconds,
+                yLabel: "storage on disk", yUnit: .bytes,
+                series: modes.map { m in
+                    Series(
+                        name: "\(m.run.mode) (run \(m.run.index))", color: m.color,
+                        points: m.run.checkpoints.map { ($0.triggerMilliseconds / 1000, Double($0.storageBytesOnDisk)) }
+                    )
+                }),
         ]
     }
 
@@ -232,7 +259,10 @@ enum HTMLReport {
 
     private static func runningSum(_ xs: [Double]) -> [Double] {
         var total = 0.0
-        return xs.map { total += $0; return total }
+        return xs.map {
+            total += $0
+            return total
+        }
     }
 
     /// A value axis: its domain, ticks and their labels, and the mapping to pixels.
@@ -260,9 +290,17 @@ enum HTMLReport {
         /// A linear axis over `values` with about `count` round ticks; `fromZero` includes 0.
         static func linear(_ values: [Double], unit: Unit, fromZero: Bool, count: Int = 5) -> Axis {
             var lo = values.min() ?? 0, hi = values.max() ?? 1
-            if fromZero { lo = Swift.min(lo, 0); hi = Swift.max(hi, 0) }
+            if fromZero {
+                lo = Swift.min(lo, 0)
+                hi = Swift.max(hi, 0)
+            }
             if hi <= lo {
-                if fromZero || lo == 0 { hi = lo + 1 } else { lo -= 1; hi += 1 }
+                if fromZero || lo == 0 {
+                    hi = lo + 1
+                } else {
+                    lo -= 1
+                    hi += 1
+                }
             }
             var step = niceStep((hi - lo) / Double(count))
             // Bytes and checkpoint numbers are whole: no fractional ticks.
@@ -283,8 +321,9 @@ enum HTMLReport {
             if highDecade <= lowDecade { highDecade = lowDecade + 1 }
             let every = highDecade - lowDecade > 8 ? 2 : 1
             let ticks = stride(from: lowDecade, through: highDecade, by: every).map { pow(10, Double($0)) }
-            return Axis(lo: pow(10, Double(lowDecade)), hi: pow(10, Double(highDecade)), ticks: ticks,
-                        labels: ticks.map { HTMLReport.label($0, unit: unit) }, isLog: true)
+            return Axis(
+                lo: pow(10, Double(lowDecade)), hi: pow(10, Double(highDecade)), ticks: ticks,
+                labels: ticks.map { HTMLReport.label($0, unit: unit) }, isLog: true)
         }
     }
 
@@ -298,8 +337,11 @@ enum HTMLReport {
     /// A chart as inline SVG: frame, grid, tick labels, axis titles, legend and series.
     private static func svg(_ chart: Chart) -> String {
         let series = chart.series
-            .map { s in Series(name: s.name, color: s.color, dashed: s.dashed, markers: s.markers || chart.markers,
-                               points: s.points.filter { $0.x.isFinite && $0.y.isFinite }) }
+            .map { s in
+                Series(
+                    name: s.name, color: s.color, dashed: s.dashed, markers: s.markers || chart.markers,
+                    points: s.points.filter { $0.x.isFinite && $0.y.isFinite })
+            }
             .filter { !$0.points.isEmpty }
         let xs = series.flatMap { $0.points.map(\.x) }
         let ys = series.flatMap { $0.points.map(\.y) }
@@ -313,34 +355,47 @@ enum HTMLReport {
         out += "role=\"img\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n"
         out += "<title>\(escape(chart.title))</title>\n"
         out += "<rect x=\"0\" y=\"0\" width=\"\(n(width))\" height=\"\(n(height))\" fill=\"#fff\"/>\n"
-        out += "<text x=\"\(n(plotLeft))\" y=\"22\" font-size=\"16\" font-weight=\"600\">\(escape(chart.title))</text>\n"
+        out +=
+            "<text x=\"\(n(plotLeft))\" y=\"22\" font-size=\"16\" font-weight=\"600\">\(escape(chart.title))</text>\n"
         out += legend(series)
 
         // Grid and tick labels.
         for (tick, label) in zip(yAxis.ticks, yAxis.labels) {
             let y = yAxis.position(tick, plotBottom, plotTop)
-            out += "<line x1=\"\(n(plotLeft))\" y1=\"\(n(y))\" x2=\"\(n(plotRight))\" y2=\"\(n(y))\" stroke=\"#e5e5e5\"/>"
-            out += "<text x=\"\(n(plotLeft - 6))\" y=\"\(n(y + 4))\" text-anchor=\"end\" fill=\"#444\">\(escape(label))</text>\n"
+            out +=
+                "<line x1=\"\(n(plotLeft))\" y1=\"\(n(y))\" x2=\"\(n(plotRight))\" y2=\"\(n(y))\" stroke=\"#e5e5e5\"/>"
+            out +=
+                "<text x=\"\(n(plotLeft - 6))\" y=\"\(n(y + 4))\" text-anchor=\"end\" fill=\"#444\">\(escape(label))</text>\n"
         }
         for (tick, label) in zip(xAxis.ticks, xAxis.labels) {
             let x = xAxis.position(tick, plotLeft, plotRight)
-            out += "<line x1=\"\(n(x))\" y1=\"\(n(plotBottom))\" x2=\"\(n(x))\" y2=\"\(n(plotBottom + 5))\" stroke=\"#444\"/>"
-            out += "<text x=\"\(n(x))\" y=\"\(n(plotBottom + 18))\" text-anchor=\"middle\" fill=\"#444\">\(escape(label))</text>\n"
+            out +=
+                "<line x1=\"\(n(x))\" y1=\"\(n(plotBottom))\" x2=\"\(n(x))\" y2=\"\(n(plotBottom + 5))\" stroke=\"#444\"/>"
+            out +=
+                "<text x=\"\(n(x))\" y=\"\(n(plotBottom + 18))\" text-anchor=\"middle\" fill=\"#444\">\(escape(label))</text>\n"
         }
         // Axes and their titles.
-        out += "<path d=\"M\(n(plotLeft)) \(n(plotTop)) V\(n(plotBottom)) H\(n(plotRight))\" fill=\"none\" stroke=\"#444\"/>\n"
-        out += "<text x=\"\(n((plotLeft + plotRight) / 2))\" y=\"\(n(height - 12))\" text-anchor=\"middle\" fill=\"#222\">\(escape(chart.xLabel))</text>\n"
+        out +=
+            "<path d=\"M\(n(plotLeft)) \(n(plotTop)) V\(n(plotBottom)) H\(n(plotRight))\" fill=\"none\" stroke=\"#444\"/>\n"
+        out +=
+            "<text x=\"\(n((plotLeft + plotRight) / 2))\" y=\"\(n(height - 12))\" text-anchor=\"middle\" fill=\"#222\">\(escape(chart.xLabel))</text>\n"
         let midY = (plotTop + plotBottom) / 2
-        out += "<text transform=\"translate(16 \(n(midY))) rotate(-90)\" text-anchor=\"middle\" fill=\"#222\">\(escape(yLabel))</text>\n"
+        out +=
+            "<text transform=\"translate(16 \(n(midY))) rotate(-90)\" text-anchor=\"middle\" fill=\"#222\">\(escape(yLabel))</text>\n"
 
         if series.isEmpty {
-            out += "<text x=\"\(n((plotLeft + plotRight) / 2))\" y=\"\(n(midY))\" text-anchor=\"middle\" fill=\"#888\" font-size=\"14\">no data</text>\n"
+            out +=
+                "<text x=\"\(n((plotLeft + plotRight) / 2))\" y=\"\(n(midY))\" text-anchor=\"middle\" fill=\"#888\" font-size=\"14\">no data</text>\n"
         }
         for s in series {
-            let pixels = s.points.map { (x: xAxis.position($0.x, plotLeft, plotRight), y: yAxis.position($0.y, plotBottom, plotTop)) }
-            let d = pixels.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(n($0.element.x)) \(n($0.element.y))" }.joined(separator: " ")
+            let pixels = s.points.map {
+                (x: xAxis.position($0.x, plotLeft, plotRight), y: yAxis.position($0.y, plotBottom, plotTop))
+            }
+            let d = pixels.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(n($0.element.x)) \(n($0.element.y))" }
+                .joined(separator: " ")
             let dash = s.dashed ? " stroke-dasharray=\"6 4\"" : ""
-            out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash)><title>\(escape(s.name))</title></path>\n"
+            out +=
+                "<path d=\"\(d)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash)><title>\(escape(s.name))</title></path>\n"
             // A lone point has no line to show it, so it always gets a marker.
             if s.markers || pixels.count == 1 {
                 for p in pixels {
@@ -359,7 +414,8 @@ enum HTMLReport {
         let y = 42.0
         for s in series {
             let dash = s.dashed ? " stroke-dasharray=\"6 4\"" : ""
-            out += "<line x1=\"\(n(x))\" y1=\"\(n(y - 4))\" x2=\"\(n(x + 24))\" y2=\"\(n(y - 4))\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash)/>"
+            out +=
+                "<line x1=\"\(n(x))\" y1=\"\(n(y - 4))\" x2=\"\(n(x + 24))\" y2=\"\(n(y - 4))\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash)/>"
             if s.markers { out += "<circle cx=\"\(n(x + 12))\" cy=\"\(n(y - 4))\" r=\"3\" fill=\"\(s.color)\"/>" }
             out += "<text x=\"\(n(x + 30))\" y=\"\(n(y))\" fill=\"#222\">\(escape(s.name))</text>\n"
             x += 30 + 7 * Double(s.name.count) + 24

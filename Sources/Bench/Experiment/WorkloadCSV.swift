@@ -33,7 +33,10 @@ enum WorkloadCSV {
             if v < 0 { line.append(UInt8(ascii: "-")) }
             var m = v.magnitude
             var digits: [UInt8] = []
-            repeat { digits.append(UInt8(ascii: "0") + UInt8(m % 10)); m /= 10 } while m > 0
+            repeat {
+                digits.append(UInt8(ascii: "0") + UInt8(m % 10))
+                m /= 10
+            } while m > 0
             line.append(contentsOf: digits.reversed())
         }
         do {
@@ -60,7 +63,9 @@ enum WorkloadCSV {
                 throw BenchError("cannot write \(temp): \(String(cString: strerror(errno)))")
             }
             fclose(file)
-            guard rename(temp, path) == 0 else { throw BenchError("cannot rename \(temp): \(String(cString: strerror(errno)))") }
+            guard rename(temp, path) == 0 else {
+                throw BenchError("cannot rename \(temp): \(String(cString: strerror(errno)))")
+            }
         } catch {
             fclose(file)
             unlink(temp)
@@ -71,14 +76,21 @@ enum WorkloadCSV {
 
     /// The header's column names (the first line, unquoted), or an error naming the file.
     static func header(of path: String) throws -> [String] {
-        guard let f = fopen(path, "r") else { throw BenchError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard let f = fopen(path, "r") else {
+            throw BenchError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
         defer { fclose(f) }
         var buf = [UInt8](repeating: 0, count: 65_536)
         let n = fread(&buf, 1, buf.count, f)
         guard n > 0 else { throw BenchError("\(path) is empty: it needs a header row") }
-        let first = buf[0..<n].split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-        guard let text = String(validating: first, as: UTF8.self) else { throw BenchError("\(path): the header is not valid UTF-8") }
-        return text.trimmingCharacters(in: .init(charactersIn: "\r")).split(separator: ",", omittingEmptySubsequences: false).map {
+        let first =
+            buf[0..<n].split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        guard let text = String(validating: first, as: UTF8.self) else {
+            throw BenchError("\(path): the header is not valid UTF-8")
+        }
+        return text.trimmingCharacters(in: .init(charactersIn: "\r")).split(
+            separator: ",", omittingEmptySubsequences: false
+        ).map {
             $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: .init(charactersIn: "\""))
         }
     }

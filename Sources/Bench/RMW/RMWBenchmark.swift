@@ -33,7 +33,10 @@ struct RMWBenchmark: ParsableCommand {
     @Option(help: "Checkpoint modes, comma-separated: none, full, incremental.")
     var mode = "incremental"
 
-    @OptionGroup(title: "Store tuning (defaults: WAL off, LZ4, 4 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)")
+    @OptionGroup(
+        title:
+            "Store tuning (defaults: WAL off, LZ4, 4 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)"
+    )
     var tuning: StoreTuning
 
     @Option(help: "The RocksDB harness binary to run beside the store (e.g. .build-rocksdb/rmw).")
@@ -89,13 +92,19 @@ struct RMWBenchmark: ParsableCommand {
         let base = dir ?? (NSTemporaryDirectory() + "lsm-rmw-bench-\(getpid())")
         defer { if !keep { try? FileManager.default.removeItem(atPath: base) } }
         let options = storeOptions
-        print("RMW workload: A=\(accounts) N=\(ops) C=\(checkpointEvery) S=\(zipf); modes \(modeList.joined(separator: ", "))")
+        print(
+            "RMW workload: A=\(accounts) N=\(ops) C=\(checkpointEvery) S=\(zipf); modes \(modeList.joined(separator: ", "))"
+        )
         print("LSMStore: WAL off, \(StoreTuning.describe(options))")
-        if let rocksdb { print("RocksDB: \(rocksdb), WAL off, lz4, 4 MiB write buffer, \(rocksdbCompaction), otherwise defaults") }
+        if let rocksdb {
+            print("RocksDB: \(rocksdb), WAL off, lz4, 4 MiB write buffer, \(rocksdbCompaction), otherwise defaults")
+        }
         if RMWReference.applies(accounts: accounts, zipf: zipf) {
-            print("reference values (A=100000, S=1.1): first five \(RMWReference.firstFive.map { "(\($0.account), \($0.amount))" }.joined(separator: ", ")); "
-                + "distinct after each 100k \(RMWReference.distinctPer100k.map(String.init).joined(separator: ", ")); "
-                + "after 1,000,000 ops \(RMWReference.finalBytes) bytes, FNV-1a-64 \(FNV1a64.hex(RMWReference.finalDigest))")
+            print(
+                "reference values (A=100000, S=1.1): first five \(RMWReference.firstFive.map { "(\($0.account), \($0.amount))" }.joined(separator: ", ")); "
+                    + "distinct after each 100k \(RMWReference.distinctPer100k.map(String.init).joined(separator: ", ")); "
+                    + "after 1,000,000 ops \(RMWReference.finalBytes) bytes, FNV-1a-64 \(FNV1a64.hex(RMWReference.finalDigest))"
+            )
         }
         var all: [RMWResult] = []
         var failed = false
@@ -108,9 +117,12 @@ struct RMWBenchmark: ParsableCommand {
                 if rocksFirst, let r = try runRocksDB(mode: m, dir: base + "/rocksdb") { theirs.append(r) }
                 let r = try RMWRunner(
                     accounts: accounts, ops: ops, checkpointEvery: checkpointEvery, zipf: zipf, mode: m,
-                    options: options, dir: base + "/lsmstore").run()
+                    options: options, dir: base + "/lsmstore"
+                ).run()
                 ours.append(r)
-                if !rocksFirst, rocksdb != nil, let r = try runRocksDB(mode: m, dir: base + "/rocksdb") { theirs.append(r) }
+                if !rocksFirst, rocksdb != nil, let r = try runRocksDB(mode: m, dir: base + "/rocksdb") {
+                    theirs.append(r)
+                }
             }
             for r in ours + theirs {
                 print(Self.describe(r))
@@ -135,7 +147,8 @@ struct RMWBenchmark: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: rocksdb)
         p.arguments = [
-            "--accounts", "\(accounts)", "--ops", "\(ops)", "--checkpoint-every", "\(checkpointEvery)", "--zipf", "\(zipf)",
+            "--accounts", "\(accounts)", "--ops", "\(ops)", "--checkpoint-every", "\(checkpointEvery)", "--zipf",
+            "\(zipf)",
             "--mode", mode, "--memtable-mb", "4", "--compaction", rocksdbCompaction, "--dir", dir,
         ]
         let out = Pipe()
@@ -156,23 +169,33 @@ struct RMWBenchmark: ParsableCommand {
 
     static func describe(_ r: RMWResult) -> String {
         let name = r.system == "rocksdb" ? "RocksDB \(r.version)" : "LSMStore"
-        var s = "\n== \(name), mode \(r.mode), \(r.compaction): "
-            + String(format: "%.0f RMW ops/s (without checkpoints), get %.0f/s, put %.0f/s; loop %.2f s, checkpoints %.2f s",
-                     r.rmwOpsPerS ?? 0, r.getPerS ?? 0, r.putPerS ?? 0, r.loopSeconds, r.checkpointSeconds)
+        var s =
+            "\n== \(name), mode \(r.mode), \(r.compaction): "
+            + String(
+                format: "%.0f RMW ops/s (without checkpoints), get %.0f/s, put %.0f/s; loop %.2f s, checkpoints %.2f s",
+                r.rmwOpsPerS ?? 0, r.getPerS ?? 0, r.putPerS ?? 0, r.loopSeconds, r.checkpointSeconds)
         if !r.checkpoints.isEmpty {
             s += "\n   id     at op   duration ms        bytes  files new/reused"
             for c in r.checkpoints {
-                s += String(format: "\n  %3d %9d %13.1f %12d %7d/%d", c.id, c.atOp, c.ms, c.bytes, c.filesCopied, c.filesReused)
+                s += String(
+                    format: "\n  %3d %9d %13.1f %12d %7d/%d", c.id, c.atOp, c.ms, c.bytes, c.filesCopied, c.filesReused)
             }
-            s += String(format: "\n   checkpoint median %.1f ms, %.2f MB", r.medianCheckpointMs, r.medianCheckpointBytes / 1e6)
+            s += String(
+                format: "\n   checkpoint median %.1f ms, %.2f MB", r.medianCheckpointMs, r.medianCheckpointBytes / 1e6)
         }
         if let x = r.restore {
-            if let ms = x.ms { s += String(format: "\n   restore of the latest checkpoint: %.1f ms;", ms) } else { s += "\n   live store:" }
-            s += String(format: " read back %d accounts in %.0f ms, %d mismatches; state %d bytes, FNV-1a-64 %@",
-                        x.keysFound, x.readMs ?? 0, x.mismatches, x.stateBytes, x.digest)
+            if let ms = x.ms {
+                s += String(format: "\n   restore of the latest checkpoint: %.1f ms;", ms)
+            } else {
+                s += "\n   live store:"
+            }
+            s += String(
+                format: " read back %d accounts in %.0f ms, %d mismatches; state %d bytes, FNV-1a-64 %@",
+                x.keysFound, x.readMs ?? 0, x.mismatches, x.stateBytes, x.digest)
         }
         func word(_ b: Bool?) -> String { b.map { $0 ? "pass" : "FAIL" } ?? "n/a" }
-        s += "\n   reference values: first five \(word(r.referenceChecks.firstFive)), distinct \(word(r.referenceChecks.distinct)), "
+        s +=
+            "\n   reference values: first five \(word(r.referenceChecks.firstFive)), distinct \(word(r.referenceChecks.distinct)), "
             + "final digest \(word(r.referenceChecks.digest))"
         return s
     }
@@ -190,7 +213,8 @@ struct RMWBenchmark: ParsableCommand {
         for (label, f, _) in rows {
             let a = med(ours, f), b = med(theirs, f)
             guard a > 0 || b > 0 else { continue }
-            s += "\n  " + label.padding(toLength: 26, withPad: " ", startingAt: 0)
+            s +=
+                "\n  " + label.padding(toLength: 26, withPad: " ", startingAt: 0)
                 + String(format: "%14.1f %14.1f   %@", a, b, ratio(a, b))
         }
         return s

@@ -84,7 +84,9 @@ struct RMWResult: Codable {
 
     /// Whether every check that applies passed: reference values, read-back, digest.
     var passed: Bool {
-        let refs = [referenceChecks.firstFive, referenceChecks.distinct, referenceChecks.digest].allSatisfy { $0 != false }
+        let refs = [referenceChecks.firstFive, referenceChecks.distinct, referenceChecks.digest].allSatisfy {
+            $0 != false
+        }
         return refs && (restore.map { $0.mismatches == 0 } ?? true)
     }
 

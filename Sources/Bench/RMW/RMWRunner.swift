@@ -78,9 +78,10 @@ struct RMWRunner {
                 let report = try checkpointer.checkpoint(mode: checkpointMode)
                 let c1 = Self.nowNanos()
                 checkpointNanos &+= c1 &- c0
-                checkpoints.append(.init(
-                    id: Int(report.id), atOp: i + 1, ms: Double(c1 - c0) / 1e6, bytes: Int(report.bytesWritten),
-                    filesCopied: report.filesNew, filesReused: report.filesReused))
+                checkpoints.append(
+                    .init(
+                        id: Int(report.id), atOp: i + 1, ms: Double(c1 - c0) / 1e6, bytes: Int(report.bytesWritten),
+                        filesCopied: report.filesNew, filesReused: report.filesReused))
                 if i + 1 == lastCheckpointOp { countsAtCheckpoint = counts }
             }
         }
@@ -137,10 +138,13 @@ struct RMWRunner {
                 checks.firstFive = firstFive == RMWReference.firstFive.map { [$0.account, Int($0.amount)] }
             }
             let n = min(distinctPer100k.count, RMWReference.distinctPer100k.count)
-            if n > 0 { checks.distinct = Array(distinctPer100k.prefix(n)) == Array(RMWReference.distinctPer100k.prefix(n)) }
+            if n > 0 {
+                checks.distinct = Array(distinctPer100k.prefix(n)) == Array(RMWReference.distinctPer100k.prefix(n))
+            }
             let finalStateRead = checkpointMode == nil || lastCheckpointOp == ops
             if ops == RMWReference.finalOps, finalStateRead, let restore {
-                checks.digest = restore.stateBytes == RMWReference.finalBytes
+                checks.digest =
+                    restore.stateBytes == RMWReference.finalBytes
                     && restore.digest == FNV1a64.hex(RMWReference.finalDigest) && restore.countSum == ops
             }
         }

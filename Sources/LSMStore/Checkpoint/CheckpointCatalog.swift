@@ -60,12 +60,15 @@ public struct CheckpointCatalog: Sendable {
     /// several stores and none is named, and when a checkpoint newer than the one chosen is
     /// damaged (its `_metadata` error is thrown: an older state is never presented as the
     /// latest) unless `fallBackPastDamaged`; then the damaged ones passed over are returned.
-    public func latest(storeID: String? = nil, fallBackPastDamaged: Bool = false) throws
+    public func latest(
+        storeID: String? = nil, fallBackPastDamaged: Bool = false
+    ) throws
         -> (checkpoint: CheckpointMetadata, passedOver: [(id: UInt64, error: LSMError)])
     {
         if storeID == nil, storeIDs.count > 1 {
             throw LSMError.invalidArgument(
-                "the storage holds checkpoints of \(storeIDs.count) stores (\(storeIDs.joined(separator: ", "))); name the store or a checkpoint id")
+                "the storage holds checkpoints of \(storeIDs.count) stores (\(storeIDs.joined(separator: ", "))); name the store or a checkpoint id"
+            )
         }
         let candidates = completed.filter { storeID == nil || $0.storeID == storeID }
         let chosen = candidates.last
@@ -73,7 +76,8 @@ public struct CheckpointCatalog: Sendable {
         if let newest = newerDamaged.last, !fallBackPastDamaged { throw newest.error }
         guard let chosen else {
             throw LSMError.invalidArgument(
-                storeID.map { "the storage holds no completed checkpoint of store \($0)" } ?? "the storage holds no completed checkpoint")
+                storeID.map { "the storage holds no completed checkpoint of store \($0)" }
+                    ?? "the storage holds no completed checkpoint")
         }
         return (chosen, newerDamaged)
     }

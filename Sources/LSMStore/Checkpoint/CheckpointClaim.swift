@@ -25,7 +25,9 @@ public struct CheckpointClaim: Sendable, Equatable {
     }
 
     static func decode(_ b: [UInt8], name: String) throws -> CheckpointClaim {
-        func bad(_ offset: Int, _ why: String) -> LSMError { .corruption(file: name, offset: UInt64(offset), reason: why) }
+        func bad(_ offset: Int, _ why: String) -> LSMError {
+            .corruption(file: name, offset: UInt64(offset), reason: why)
+        }
         guard b.count >= 8 + 4 + 1 + 8 + 4 else { throw bad(0, "claim too short (\(b.count) bytes)") }
         guard Array(b[0..<8]) == magic else { throw bad(0, "bad magic: not a checkpoint claim") }
         guard CRC32C.unmask(decodeFixed32(b, b.count - 4)) == CRC32C.checksum(b[0..<(b.count - 4)]) else {
@@ -35,7 +37,7 @@ public struct CheckpointClaim: Sendable, Equatable {
         guard version == formatVersion else { throw bad(8, "unsupported claim version \(version)") }
         var r = ByteReader(b, from: 12, to: b.count - 4)
         guard let idBytes = r.readLengthPrefixed(), let id = String(validating: idBytes, as: UTF8.self),
-              let created = r.readFixed64(), r.isAtEnd
+            let created = r.readFixed64(), r.isAtEnd
         else { throw bad(12, "malformed claim") }
         return CheckpointClaim(storeID: id, createdAtMillis: created)
     }

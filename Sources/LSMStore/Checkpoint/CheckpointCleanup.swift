@@ -8,28 +8,36 @@ extension Checkpointer {
     /// checkpoints; and, while a damaged checkpoint is there, every shared object (it may
     /// reference any of them: it is quarantined until repaired or discarded).
     @discardableResult
-    public func cleanup(dryRun: Bool = false, sparingClaimsYoungerThan grace: Duration = .seconds(3600)) throws -> [String] {
+    public func cleanup(
+        dryRun: Bool = false, sparingClaimsYoungerThan grace: Duration = .seconds(3600)
+    ) throws -> [String] {
         try lock.withLock {
-            let orphans = try Checkpointer.cleanup(storage, dryRun: dryRun, grace: grace, ownStore: storeHex, inProgress: pendingNames)
+            let orphans = try Checkpointer.cleanup(
+                storage, dryRun: dryRun, grace: grace, ownStore: storeHex, inProgress: pendingNames)
             try refreshLocked()
             return orphans
         }
     }
 
     static func cleanup(
-        _ storage: any CheckpointStorage, dryRun: Bool, grace: Duration, ownStore: String?, inProgress: [UInt64: Set<String>]
+        _ storage: any CheckpointStorage, dryRun: Bool, grace: Duration, ownStore: String?,
+        inProgress: [UInt64: Set<String>]
     ) throws -> [String] {
         let catalog = try CheckpointCatalog.load(storage)
         var registry = SharedFileRegistry()
         for m in catalog.completed { registry.register(m) }
         let pendingShared = inProgress.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         let now = currentTimeMillis()
-        let graceMillis = UInt64(max(0, grace.components.seconds)) * 1000 + UInt64(max(0, grace.components.attoseconds) / 1_000_000_000_000_000)
+        let graceMillis =
+            UInt64(max(0, grace.components.seconds)) * 1000
+            + UInt64(max(0, grace.components.attoseconds) / 1_000_000_000_000_000)
         var sparedStores = Set<String>()
         var orphans: [String] = []
         for id in catalog.ids {
             guard case .incomplete(let claim)? = catalog.states[id], inProgress[id] == nil else { continue }
-            if let claim, claim.storeID != ownStore, now < claim.createdAtMillis || now - claim.createdAtMillis < graceMillis {
+            if let claim, claim.storeID != ownStore,
+                now < claim.createdAtMillis || now - claim.createdAtMillis < graceMillis
+            {
                 sparedStores.insert(claim.storeID)
                 continue
             }
@@ -55,7 +63,9 @@ extension Checkpointer {
 
     /// Cleanup for tools, as `cleanup(dryRun:sparingClaimsYoungerThan:)` without a store of
     /// its own: incomplete checkpoints claimed less than `grace` ago are spared.
-    public static func cleanup(storage: any CheckpointStorage, dryRun: Bool, sparingClaimsYoungerThan grace: Duration = .seconds(3600)) throws -> [String] {
+    public static func cleanup(
+        storage: any CheckpointStorage, dryRun: Bool, sparingClaimsYoungerThan grace: Duration = .seconds(3600)
+    ) throws -> [String] {
         try cleanup(storage, dryRun: dryRun, grace: grace, ownStore: nil, inProgress: [:])
     }
 }

@@ -56,11 +56,15 @@ public struct CheckpointMetadata: Sendable, Equatable {
 
     func encode() -> [UInt8] {
         var p = [UInt8]()
-        func field(_ tag: UInt64, _ v: UInt64) { putVarint64(&p, tag); putVarint64(&p, v) }
+        func field(_ tag: UInt64, _ v: UInt64) {
+            putVarint64(&p, tag)
+            putVarint64(&p, v)
+        }
         field(1, id)
         field(2, mode == .full ? 0 : 1)
         field(3, sequence)
-        putVarint64(&p, 4); putLengthPrefixed(&p, Array(storeID.utf8))
+        putVarint64(&p, 4)
+        putLengthPrefixed(&p, Array(storeID.utf8))
         field(5, createdAtMillis)
         field(6, nextFileNumber)
         for f in files {
@@ -76,7 +80,8 @@ public struct CheckpointMetadata: Sendable, Equatable {
             e.append(f.uploadedHere ? 1 : 0)
             putLengthPrefixed(&p, e)
         }
-        putVarint64(&p, 8); putLengthPrefixed(&p, userMetadata)
+        putVarint64(&p, 8)
+        putLengthPrefixed(&p, userMetadata)
         var out = CheckpointMetadata.magic
         putFixed32(&out, CheckpointMetadata.formatVersion)
         putFixed32(&out, UInt32(p.count))
@@ -86,17 +91,22 @@ public struct CheckpointMetadata: Sendable, Equatable {
     }
 
     static func decode(_ b: [UInt8], name: String) throws -> CheckpointMetadata {
-        func bad(_ offset: Int, _ why: String) -> LSMError { .corruption(file: name, offset: UInt64(offset), reason: why) }
+        func bad(_ offset: Int, _ why: String) -> LSMError {
+            .corruption(file: name, offset: UInt64(offset), reason: why)
+        }
         guard b.count >= 20 else { throw bad(0, "metadata too short (\(b.count) bytes)") }
         guard Array(b[0..<8]) == magic else { throw bad(0, "bad magic: not checkpoint metadata") }
         let version = decodeFixed32(b, 8)
         guard version == formatVersion else { throw bad(8, "unsupported metadata version \(version)") }
         let length = Int(decodeFixed32(b, 12))
-        guard length == b.count - 20 else { throw bad(12, "payload length \(length) does not match file size \(b.count)") }
+        guard length == b.count - 20 else {
+            throw bad(12, "payload length \(length) does not match file size \(b.count)")
+        }
         let crc = CRC32C.unmask(decodeFixed32(b, b.count - 4))
         guard crc == CRC32C.checksum(b[0..<(b.count - 4)]) else { throw bad(b.count - 4, "checksum mismatch") }
         var m = CheckpointMetadata(
-            id: 0, mode: .full, sequence: 0, storeID: "", createdAtMillis: 0, nextFileNumber: 0, files: [], userMetadata: [])
+            id: 0, mode: .full, sequence: 0, storeID: "", createdAtMillis: 0, nextFileNumber: 0, files: [],
+            userMetadata: [])
         var r = ByteReader(b, from: 16, to: b.count - 4)
         var seen = Set<UInt64>()
         while !r.isAtEnd {
@@ -124,17 +134,18 @@ public struct CheckpointMetadata: Sendable, Equatable {
                 guard let e = r.readLengthPrefixed() else { throw bad(at, "bad file entry") }
                 var fr = ByteReader(e)
                 guard let level = fr.readVarint64(), level < UInt64(Version.numLevels),
-                      let number = fr.readVarint64(), let nameBytes = fr.readLengthPrefixed(),
-                      let fileName = String(validating: nameBytes, as: UTF8.self),
-                      let size = fr.readVarint64(), let checksum = fr.readFixed32(),
-                      let small = fr.readLengthPrefixed(), let large = fr.readLengthPrefixed(),
-                      InternalKey.isValid(small), InternalKey.isValid(large),
-                      let flag = fr.readByte(), fr.isAtEnd,
-                      CheckpointMetadata.isSafeName(fileName)
+                    let number = fr.readVarint64(), let nameBytes = fr.readLengthPrefixed(),
+                    let fileName = String(validating: nameBytes, as: UTF8.self),
+                    let size = fr.readVarint64(), let checksum = fr.readFixed32(),
+                    let small = fr.readLengthPrefixed(), let large = fr.readLengthPrefixed(),
+                    InternalKey.isValid(small), InternalKey.isValid(large),
+                    let flag = fr.readByte(), fr.isAtEnd,
+                    CheckpointMetadata.isSafeName(fileName)
                 else { throw bad(at, "malformed file entry") }
-                m.files.append(CheckpointFile(
-                    level: Int(level), fileNumber: number, name: fileName, size: size, checksum: checksum,
-                    smallestKey: small, largestKey: large, uploadedHere: flag != 0))
+                m.files.append(
+                    CheckpointFile(
+                        level: Int(level), fileNumber: number, name: fileName, size: size, checksum: checksum,
+                        smallestKey: small, largestKey: large, uploadedHere: flag != 0))
             case 8:
                 guard let u = r.readLengthPrefixed() else { throw bad(at, "bad user metadata") }
                 m.userMetadata = u

@@ -80,7 +80,8 @@ public struct LocalCheckpointStorage: CheckpointStorage {
 
     static func linkUnsupported(_ e: LSMError) -> Bool {
         guard case let .io(_, _, code) = e else { return false }
-        return code == EXDEV || code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK || code == ENOSYS
+        return code == EXDEV || code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK
+            || code == ENOSYS
     }
 
     public func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
@@ -208,7 +209,10 @@ public struct LocalCheckpointStorage: CheckpointStorage {
 /// Bytes used by the files under `paths` (recursively), each inode counted once: hard links
 /// shared between a store and its checkpoints, or between checkpoints, are not double counted.
 public func diskUsage(paths: [String], fileSystem fs: any FileSystem = PosixFileSystem()) throws -> UInt64 {
-    struct Inode: Hashable { let device: UInt64; let inode: UInt64 }
+    struct Inode: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
     var seen = Set<Inode>()
     var total: UInt64 = 0
     var stack = paths

@@ -62,7 +62,8 @@ public final class Checkpointer: @unchecked Sendable {
         guard try storage.size(name) != nil else { return nil }
         let m = try CheckpointMetadata.decode(try storage.get(name), name: name)
         guard m.id == id else {
-            throw LSMError.corruption(file: name, offset: 0, reason: "metadata names checkpoint \(m.id), folder is \(id)")
+            throw LSMError.corruption(
+                file: name, offset: 0, reason: "metadata names checkpoint \(m.id), folder is \(id)")
         }
         return m
     }
@@ -101,7 +102,9 @@ public final class Checkpointer: @unchecked Sendable {
     public var completedCheckpoints: [UInt64] { lock.withLock { registry.completedIDs } }
 
     /// Runs both phases of a checkpoint and applies retention.
-    public func checkpoint(mode: CheckpointMode, id: UInt64? = nil, userMetadata: [UInt8] = []) throws -> CheckpointReport {
+    public func checkpoint(
+        mode: CheckpointMode, id: UInt64? = nil, userMetadata: [UInt8] = []
+    ) throws -> CheckpointReport {
         let pending = try begin(mode: mode, id: id, userMetadata: userMetadata)
         do {
             return try pending.complete()
@@ -130,7 +133,8 @@ public final class Checkpointer: @unchecked Sendable {
             var n = id ?? (max(existing.last ?? 0, registry.completedIDs.last ?? 0, pendingNames.keys.max() ?? 0) + 1)
             while true {
                 if pendingNames[n] == nil, registry.checkpoints[n] == nil,
-                   try storage.createExclusively(CheckpointClaim.name(n), claim.encode()) {
+                    try storage.createExclusively(CheckpointClaim.name(n), claim.encode())
+                {
                     pendingNames[n] = []
                     return n
                 }

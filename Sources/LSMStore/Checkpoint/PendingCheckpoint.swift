@@ -22,7 +22,10 @@ public final class PendingCheckpoint: @unchecked Sendable {
     private var finished = false
     private let lock = Monitor()
 
-    init(owner: Checkpointer, id: UInt64, mode: CheckpointMode, ticket: CheckpointPinTicket, userMetadata: [UInt8], syncDuration: Duration) {
+    init(
+        owner: Checkpointer, id: UInt64, mode: CheckpointMode, ticket: CheckpointPinTicket, userMetadata: [UInt8],
+        syncDuration: Duration
+    ) {
         self.owner = owner
         self.id = id
         self.mode = mode
@@ -66,13 +69,15 @@ public final class PendingCheckpoint: @unchecked Sendable {
                         }
                     }
                     if uploaded { toUpload.append((name, FileNames.table(pin.dir, f.number), f)) }
-                    files.append(CheckpointFile(
-                        level: level, fileNumber: f.number, name: name, size: f.size, checksum: f.checksum,
-                        smallestKey: f.smallest, largestKey: f.largest, uploadedHere: uploaded))
+                    files.append(
+                        CheckpointFile(
+                            level: level, fileNumber: f.number, name: name, size: f.size, checksum: f.checksum,
+                            smallestKey: f.smallest, largestKey: f.largest, uploadedHere: uploaded))
                 }
             }
             let uploadStart = clock.now
-            let transfers = try storage.putMany(toUpload.map { ($0.name, $0.localPath) }, preferLink: mode == .incremental)
+            let transfers = try storage.putMany(
+                toUpload.map { ($0.name, $0.localPath) }, preferLink: mode == .incremental)
             report.uploadDuration = clock.now - uploadStart
             for (t, u) in zip(transfers, toUpload) { try account(t, u.localPath, u.file, into: &report) }
             let metadata = CheckpointMetadata(
@@ -99,15 +104,19 @@ public final class PendingCheckpoint: @unchecked Sendable {
         }
     }
 
-    private func account(_ t: Transfer, _ local: String, _ f: FileMetaData, into report: inout CheckpointReport) throws {
+    private func account(_ t: Transfer, _ local: String, _ f: FileMetaData, into report: inout CheckpointReport) throws
+    {
         guard t.bytes == f.size else {
-            throw LSMError.corruption(file: local, offset: min(t.bytes, f.size), reason: "size \(t.bytes) differs from the manifest's \(f.size)")
+            throw LSMError.corruption(
+                file: local, offset: min(t.bytes, f.size),
+                reason: "size \(t.bytes) differs from the manifest's \(f.size)")
         }
         // A copy's bytes were checksummed as they were read; a link's are read here, so a
         // table damaged on the store's disk is never handed to the checkpoint.
         let crc = try t.checksum ?? fileChecksum(owner.store.options.fileSystem, local)
         if crc != f.checksum {
-            throw LSMError.corruption(file: local, offset: 0, reason: "file checksum differs from the one recorded when it was written")
+            throw LSMError.corruption(
+                file: local, offset: 0, reason: "file checksum differs from the one recorded when it was written")
         }
         report.filesNew += 1
         report.bytesWritten += t.bytes

@@ -42,7 +42,8 @@ extension LSMStore {
         fallBackPastDamaged: Bool = false, to dir: String, options: Options = Options()
     ) throws -> LSMStore {
         try restoreReporting(
-            from: storage, checkpoint: id, storeID: storeID, fallBackPastDamaged: fallBackPastDamaged, to: dir, options: options
+            from: storage, checkpoint: id, storeID: storeID, fallBackPastDamaged: fallBackPastDamaged, to: dir,
+            options: options
         ).store
     }
 
@@ -60,7 +61,8 @@ extension LSMStore {
             }
             metadata = m
         } else {
-            (metadata, passedOver) = try CheckpointCatalog.load(storage).latest(storeID: storeID, fallBackPastDamaged: fallBackPastDamaged)
+            (metadata, passedOver) = try CheckpointCatalog.load(storage).latest(
+                storeID: storeID, fallBackPastDamaged: fallBackPastDamaged)
         }
         if try fs.stat(dir) != nil, !(try fs.listDirectory(dir)).isEmpty {
             throw LSMError.invalidArgument("\(dir) is not empty; restore into a new or empty directory")
@@ -82,19 +84,25 @@ extension LSMStore {
                 created.append(local)
                 report.transferDuration += clock.now - started
                 guard t.bytes == f.size else {
-                    throw LSMError.corruption(file: f.name, offset: min(t.bytes, f.size), reason: "size \(t.bytes), metadata says \(f.size)")
+                    throw LSMError.corruption(
+                        file: f.name, offset: min(t.bytes, f.size), reason: "size \(t.bytes), metadata says \(f.size)")
                 }
                 let verifyStart = clock.now
                 let crc = try t.checksum ?? fileChecksum(fs, local)
                 if t.checksum == nil { report.verifyDuration += clock.now - verifyStart }
                 if crc != f.checksum {
-                    throw LSMError.corruption(file: f.name, offset: 0, reason: "file checksum mismatch: the bytes differ from those the checkpoint recorded")
+                    throw LSMError.corruption(
+                        file: f.name, offset: 0,
+                        reason: "file checksum mismatch: the bytes differ from those the checkpoint recorded")
                 }
                 report.files += 1
                 if t.linked { report.filesLinked += 1 }
                 report.bytes += t.bytes
-                edit.addFile(f.level, FileMetaData(
-                    number: f.fileNumber, size: f.size, smallest: f.smallestKey, largest: f.largestKey, checksum: f.checksum))
+                edit.addFile(
+                    f.level,
+                    FileMetaData(
+                        number: f.fileNumber, size: f.size, smallest: f.smallestKey, largest: f.largestKey,
+                        checksum: f.checksum))
                 maxNumber = max(maxNumber, f.fileNumber)
             }
             try fs.syncDirectory(dir)
@@ -150,13 +158,17 @@ extension Checkpointer {
     /// Verifies checkpoint `id` (the latest when nil) in `storage`.
     public static func verify(storage: any CheckpointStorage, checkpoint id: UInt64? = nil) throws -> VerifyReport {
         let chosen: UInt64
-        if let id { chosen = id } else {
+        if let id {
+            chosen = id
+        } else {
             // The newest checkpoint with a `_metadata`, damaged or not: a damaged newest one
             // is reported, not skipped for an older one.
             let catalog = try CheckpointCatalog.load(storage)
-            guard let last = catalog.ids.last(where: {
-                if case .incomplete? = catalog.states[$0] { return false } else { return true }
-            }) else {
+            guard
+                let last = catalog.ids.last(where: {
+                    if case .incomplete? = catalog.states[$0] { return false } else { return true }
+                })
+            else {
                 throw LSMError.invalidArgument("the storage holds no completed checkpoint")
             }
             chosen = last
@@ -179,8 +191,9 @@ extension Checkpointer {
                     continue
                 }
                 guard size == f.size else {
-                    report.problems.append(.corruption(
-                        file: f.name, offset: min(size, f.size), reason: "size \(size), metadata says \(f.size)"))
+                    report.problems.append(
+                        .corruption(
+                            file: f.name, offset: min(size, f.size), reason: "size \(size), metadata says \(f.size)"))
                     continue
                 }
                 let bytes = try storage.get(f.name)
@@ -190,7 +203,8 @@ extension Checkpointer {
                     report.problems.append(.corruption(file: f.name, offset: 0, reason: "file checksum mismatch"))
                 }
                 // Block checksums too, so the damaged block's offset is named.
-                let reader = try SSTableReader(file: MemoryFile(path: f.name, bytes: bytes), fileNumber: f.fileNumber, cache: nil)
+                let reader = try SSTableReader(
+                    file: MemoryFile(path: f.name, bytes: bytes), fileNumber: f.fileNumber, cache: nil)
                 report.entriesChecked += try reader.verify()
             } catch let e as LSMError {
                 report.problems.append(e)

@@ -24,7 +24,9 @@ final class Compaction {
     private var overlappedBytes: UInt64 = 0
     private var levelPointers: [Int]
 
-    init(level: Int, inputs: [[FileMetaData]], version: Version, options: Options, isManual: Bool, inPlace: Bool = false) {
+    init(
+        level: Int, inputs: [[FileMetaData]], version: Version, options: Options, isManual: Bool, inPlace: Bool = false
+    ) {
         self.level = level
         self.outputLevel = inPlace ? level : level + 1
         self.inputs = inputs
@@ -178,7 +180,8 @@ extension VersionSet {
         guard let r = Compaction.userKeyRange(inputs0) else { return nil }
         let inputs1 = inPlace ? [] : v.overlappingFiles(level: level + 1, lo: r.lo, hi: r.hi)
         let c = Compaction(
-            level: level, inputs: [inputs0, inputs1], version: v, options: options, isManual: isManual, inPlace: inPlace)
+            level: level, inputs: [inputs0, inputs1], version: v, options: options, isManual: isManual, inPlace: inPlace
+        )
         if let largest = inputs0.max(by: { compareInternal($0.largest, $1.largest) < 0 })?.largest {
             c.edit.compactPointers.append((level, largest))
         }

@@ -9,8 +9,8 @@ extension StoreCore {
         while !shuttingDown {
             // (Partitioned style: a pending flush goes first, so compactions see its pieces.)
             if bgError == nil && !compactionRunning && manualCompactionWaiting == 0,
-               !(flushesAndCompactionsTakeTurns && (flushing || imm != nil)),
-               let c = versions.pickCompaction()
+                !(flushesAndCompactionsTakeTurns && (flushing || imm != nil)),
+                let c = versions.pickCompaction()
             {
                 compactionRunning = true
                 do {
@@ -53,8 +53,10 @@ extension StoreCore {
             if shuttingDown { throw LSMError.closed }
             let files = versions.current.levels[level]
             if files.isEmpty { continue }
-            guard let c = versions.makeCompaction(
-                level: level, inputs0: files, version: versions.current, isManual: true, inPlace: level == lastLevel)
+            guard
+                let c = versions.makeCompaction(
+                    level: level, inputs0: files, version: versions.current, isManual: true, inPlace: level == lastLevel
+                )
             else { continue }
             do {
                 try runCompaction(c)
@@ -84,7 +86,8 @@ extension StoreCore {
         var outputs: [FileMetaData] = []
         var produced: [UInt64] = []
         let result = Result<Void, Error> {
-            try mergeInputs(c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
+            try mergeInputs(
+                c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
         }
         let synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
         mu.lock()
@@ -117,7 +120,8 @@ extension StoreCore {
     /// markers with nothing below them, and cuts outputs at the target size (never inside
     /// one user key's versions, so files of a level never share a user key).
     private func mergeInputs(
-        _ c: Compaction, snapshots: [UInt64], smallestSnapshot: UInt64, outputs: inout [FileMetaData], produced: inout [UInt64]
+        _ c: Compaction, snapshots: [UInt64], smallestSnapshot: UInt64, outputs: inout [FileMetaData],
+        produced: inout [UInt64]
     ) throws {
         var children: [any InternalIterator] = []
         if c.level == 0 {
@@ -145,7 +149,9 @@ extension StoreCore {
                 let trailer = InternalKey.trailer(ikey)
                 let seq = trailer >> 8
                 let newUserKey = out.startsUserKey(ikey)
-                if newUserKey && out.hasOpenTable && (c.shouldStopBefore(ikey) || out.openTableSize >= c.maxOutputFileSize) {
+                if newUserKey && out.hasOpenTable
+                    && (c.shouldStopBefore(ikey) || out.openTableSize >= c.maxOutputFileSize)
+                {
                     try out.endTable()
                 }
                 // Every reader that sees a hidden version sees the newer one above it; a

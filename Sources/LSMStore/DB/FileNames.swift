@@ -46,7 +46,7 @@ enum FileNames {
         }
         let parts = text.dropLast().split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, case .manifest(let n)? = parse(String(parts[0])),
-              let crc = UInt32(parts[1], radix: 16)
+            let crc = UInt32(parts[1], radix: 16)
         else { throw LSMError.corruption(file: path, offset: 0, reason: "CURRENT is malformed") }
         guard crc == CRC32C.checksum(Array(parts[0].utf8)) else {
             throw LSMError.corruption(file: path, offset: 0, reason: "CURRENT checksum mismatch")

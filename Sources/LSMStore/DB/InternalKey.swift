@@ -73,7 +73,7 @@ func comparePrefix(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ n
 @inline(__always)
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     #if DEBUG
-    ComparisonCounter.record()
+        ComparisonCounter.record()
     #endif
     if let r = comparePrefix(a, b, min(a.count, b.count)) { return r }
     return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
@@ -88,7 +88,7 @@ func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
 @inline(__always)
 func compareInternal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     #if DEBUG
-    ComparisonCounter.record()
+        ComparisonCounter.record()
     #endif
     let ua = a.count - 8, ub = b.count - 8
     if let r = comparePrefix(a, b, min(ua, ub)) { return r }

@@ -90,7 +90,9 @@ public struct Options: Sendable {
         try check(targetFileSize >= 4096, "targetFileSize must be at least 4096")
         try check(blockCacheSize >= 0, "blockCacheSize must not be negative")
         try check(maxOpenFiles >= 10, "maxOpenFiles must be at least 10")
-        try check(partitionCompactionRatio > 0 && partitionCompactionRatio <= 100, "partitionCompactionRatio must be in (0, 100]")
+        try check(
+            partitionCompactionRatio > 0 && partitionCompactionRatio <= 100,
+            "partitionCompactionRatio must be in (0, 100]")
         try check(partitionMaxDepth >= 2, "partitionMaxDepth must be at least 2")
     }
 }

@@ -66,7 +66,8 @@ public struct StoreStats: Sendable, CustomStringConvertible {
         s += "memtable bytes: \(memtableBytes) (immutable: \(immutableMemtableBytes))\n"
         s += "last sequence: \(lastSequence)\n"
         s += "flushes: \(flushCount), bytes written: \(flushBytesWritten)\n"
-        s += "compactions: \(compactionCount) (trivial moves: \(trivialMoveCount)), bytes read: \(compactionBytesRead), written: \(compactionBytesWritten)\n"
+        s +=
+            "compactions: \(compactionCount) (trivial moves: \(trivialMoveCount)), bytes read: \(compactionBytesRead), written: \(compactionBytesWritten)\n"
         s += "user bytes written: \(userBytesWritten), WAL bytes: \(walBytesWritten)\n"
         s += "write amplification: \(String(format2: writeAmplification))\n"
         s += "write slowdowns: \(writeSlowdowns), stalls: \(writeStalls)\n"

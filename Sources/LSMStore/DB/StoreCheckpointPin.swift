@@ -62,8 +62,9 @@ extension StoreCore {
                 if let e = bgError { throw e }
                 throw LSMError.closed
             }
-            return CheckpointPin(version: pin.version, sequence: sequence, storeID: pin.storeID,
-                                 nextFileNumber: pin.nextFileNumber, dir: pin.dir)
+            return CheckpointPin(
+                version: pin.version, sequence: sequence, storeID: pin.storeID,
+                nextFileNumber: pin.nextFileNumber, dir: pin.dir)
         }
     }
 

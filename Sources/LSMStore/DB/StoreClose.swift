@@ -14,7 +14,9 @@ extension StoreCore {
         if !options.walEnabled && (!mem.isEmpty || imm != nil) {
             // Without a WAL the memtable is the only copy of recent writes: flush it, and
             // report when that is impossible rather than drop them silently.
-            if let e = bgError { flushError = e } else {
+            if let e = bgError {
+                flushError = e
+            } else {
                 do { try flushLocked() } catch { flushError = error }
             }
         }

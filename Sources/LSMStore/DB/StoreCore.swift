@@ -65,7 +65,8 @@ final class StoreCore: @unchecked Sendable {
         self.tableOptions = TableOptions(options)
         self.versions = VersionSet(dir: dir, fs: options.fileSystem, options: options)
         self.blockCache = options.blockCacheSize > 0 ? BlockCache(capacity: options.blockCacheSize) : nil
-        self.tables = TableCache(dir: dir, fs: options.fileSystem, capacity: options.maxOpenFiles, blockCache: blockCache)
+        self.tables = TableCache(
+            dir: dir, fs: options.fileSystem, capacity: options.maxOpenFiles, blockCache: blockCache)
     }
 
     // MARK: Threads' shared flags

@@ -108,7 +108,7 @@ extension StoreCore {
                     let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
                     var crossed = false
                     while boundary < boundaries.count,
-                          boundaries[boundary].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0
+                        boundaries[boundary].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0
                     {
                         boundary += 1
                         crossed = true

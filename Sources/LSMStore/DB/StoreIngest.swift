@@ -30,7 +30,8 @@ extension StoreCore {
             batch.forEachUnchecked { kind, key, value in
                 guard failure == nil else { return }
                 if !first && compareBytes(key, previous.view) <= 0 {
-                    failure = .invalidArgument("ingest: keys must strictly ascend (operation \(sequence - firstSequence))")
+                    failure = .invalidArgument(
+                        "ingest: keys must strictly ascend (operation \(sequence - firstSequence))")
                     return
                 }
                 first = false

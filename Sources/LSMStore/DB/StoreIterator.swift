@@ -90,7 +90,12 @@ public final class StoreIterator {
     public func next() throws -> (key: [UInt8], value: [UInt8])? {
         if done { return nil }
         if !started {
-            if let lower { try seek(lower) } else { try inner.seekToFirst(); started = true }
+            if let lower {
+                try seek(lower)
+            } else {
+                try inner.seekToFirst()
+                started = true
+            }
         }
         while inner.isValid {
             let ikey = inner.keyView

@@ -34,7 +34,8 @@ extension StoreCore {
             if !options.createIfMissing { throw LSMError.invalidArgument("no store in \(dir) (CURRENT is missing)") }
             let names = try fs.listDirectory(dir)
             if names.contains(where: { if case .table = FileNames.parse($0) { return true } else { return false } }) {
-                throw LSMError.corruption(file: FileNames.current(dir), offset: 0, reason: "CURRENT is missing but table files exist")
+                throw LSMError.corruption(
+                    file: FileNames.current(dir), offset: 0, reason: "CURRENT is missing but table files exist")
             }
             versions.create()
         }
@@ -55,10 +56,13 @@ extension StoreCore {
         // were synced (truncated or damaged at a record boundary): replaying would silently
         // serve an old version of the data.
         if options.walEnabled, versions.logNumber > 0, !allLogs.contains(versions.logNumber),
-           allLogs.contains(where: { $0 > versions.logNumber }) {
+            allLogs.contains(where: { $0 > versions.logNumber })
+        {
             throw LSMError.corruption(
                 file: FileNames.manifest(dir, versions.manifestNumber), offset: 0,
-                reason: "the manifest names log \(versions.logNumber), which is gone while newer logs exist: records were lost from its end")
+                reason:
+                    "the manifest names log \(versions.logNumber), which is gone while newer logs exist: records were lost from its end"
+            )
         }
         var replay = Memtable()
         var maxSequence = versions.lastSequence
@@ -68,8 +72,10 @@ extension StoreCore {
             let path = FileNames.log(dir, n)
             let data = try fs.readFile(path)
             if stopped {
-                counters.walDroppedAtOpen.append(WALDroppedRange(
-                    file: path, offset: 0, bytes: UInt64(data.count), reason: "an older log is damaged (point-in-time recovery)"))
+                counters.walDroppedAtOpen.append(
+                    WALDroppedRange(
+                        file: path, offset: 0, bytes: UInt64(data.count),
+                        reason: "an older log is damaged (point-in-time recovery)"))
                 continue
             }
             // Only the newest log can hold a torn write: an older one was synced whole before
@@ -89,7 +95,8 @@ extension StoreCore {
                     let batch = WriteBatch(rep: record)
                     let (last, overflow) = batch.sequence.addingReportingOverflow(UInt64(batch.count))
                     if overflow || last > maxSequenceNumber {
-                        batchError = "batch sequence \(batch.sequence) with \(batch.count) entries passes the largest sequence number"
+                        batchError =
+                            "batch sequence \(batch.sequence) with \(batch.count) entries passes the largest sequence number"
                     } else if let bad = batch.forEach({ _, _, _ in }) {
                         batchError = "malformed batch (entry at \(bad))"
                     } else {
@@ -105,8 +112,9 @@ extension StoreCore {
                     guard options.walRecoveryMode == .pointInTime else {
                         throw LSMError.corruption(file: path, offset: UInt64(offset), reason: batchError)
                     }
-                    counters.walDroppedAtOpen.append(WALDroppedRange(
-                        file: path, offset: UInt64(offset), bytes: UInt64(data.count - offset), reason: batchError))
+                    counters.walDroppedAtOpen.append(
+                        WALDroppedRange(
+                            file: path, offset: UInt64(offset), bytes: UInt64(data.count - offset), reason: batchError))
                     stopped = true
                     break
                 }
@@ -117,8 +125,9 @@ extension StoreCore {
             }
             if !stopped, let d = reader.dropped {
                 counters.walTornTailBytesDropped += UInt64(reader.droppedTail)
-                counters.walDroppedAtOpen.append(WALDroppedRange(
-                    file: path, offset: UInt64(d.offset), bytes: UInt64(reader.droppedTail), reason: d.reason))
+                counters.walDroppedAtOpen.append(
+                    WALDroppedRange(
+                        file: path, offset: UInt64(d.offset), bytes: UInt64(reader.droppedTail), reason: d.reason))
                 if options.walRecoveryMode == .pointInTime { stopped = true }
             }
         }

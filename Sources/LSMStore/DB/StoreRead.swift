@@ -46,9 +46,12 @@ extension StoreCore {
                     }
                     let version = view.version
                     for f in version.level0Candidates(key) {
-                        if case .found(let r) = try tables.reader(for: f).get(lk, userKeyHash: keyHash, { kind, v in
-                            kind == .value ? try body(v) : nil
-                        }) {
+                        if case .found(let r) = try tables.reader(for: f).get(
+                            lk, userKeyHash: keyHash,
+                            { kind, v in
+                                kind == .value ? try body(v) : nil
+                            })
+                        {
                             return r
                         }
                     }
@@ -57,9 +60,12 @@ extension StoreCore {
                         if files.isEmpty { continue }
                         let i = version.findFile(level: level, lookup)
                         guard i < files.count, files[i].contains(userKey: key) else { continue }
-                        if case .found(let r) = try tables.reader(for: files[i]).get(lk, userKeyHash: keyHash, { kind, v in
-                            kind == .value ? try body(v) : nil
-                        }) {
+                        if case .found(let r) = try tables.reader(for: files[i]).get(
+                            lk, userKeyHash: keyHash,
+                            { kind, v in
+                                kind == .value ? try body(v) : nil
+                            })
+                        {
                             return r
                         }
                     }
@@ -98,7 +104,9 @@ extension StoreCore {
     func stats() -> StoreStats {
         mu.withLock {
             var s = counters
-            s.levels = versions.current.levels.map { StoreStats.Level(files: $0.count, bytes: $0.reduce(0) { $0 + $1.size }) }
+            s.levels = versions.current.levels.map {
+                StoreStats.Level(files: $0.count, bytes: $0.reduce(0) { $0 + $1.size })
+            }
             s.memtableBytes = mem.approximateSize
             s.immutableMemtableBytes = imm?.approximateSize ?? 0
             s.lastSequence = versions.lastSequence

@@ -107,10 +107,12 @@ extension StoreCore {
 
     /// L0 depth (files over one key) at which writes are delayed, and at which they wait.
     var slowdownDepth: Int {
-        options.compactionStyle == .partitioned ? max(options.l0SlowdownTrigger, 2 * options.partitionMaxDepth) : options.l0SlowdownTrigger
+        options.compactionStyle == .partitioned
+            ? max(options.l0SlowdownTrigger, 2 * options.partitionMaxDepth) : options.l0SlowdownTrigger
     }
     var stopDepth: Int {
-        options.compactionStyle == .partitioned ? max(options.l0StopTrigger, 3 * options.partitionMaxDepth) : options.l0StopTrigger
+        options.compactionStyle == .partitioned
+            ? max(options.l0StopTrigger, 3 * options.partitionMaxDepth) : options.l0StopTrigger
     }
 
     /// Flushes the active memtable and waits until it is in an L0 table. Caller holds `mu`

@@ -131,7 +131,7 @@ public struct WriteBatch: Sendable {
         while !r.isAtEnd {
             let at = r.position
             guard let tag = r.readByte(), let kind = ValueKind(rawValue: tag),
-                  let key = r.readLengthPrefixed()
+                let key = r.readLengthPrefixed()
             else { return at }
             if kind == .value {
                 guard let value = r.readLengthPrefixed() else { return at }

@@ -171,7 +171,8 @@ final class Memtable: @unchecked Sendable {
             let node = allocateNode(height: h, keyCount: key.count + 8, valueCount: value.count)
             let k = Memtable.keyStart(node)
             if key.count > 0 { k.copyMemory(from: key.baseAddress!, byteCount: key.count) }
-            k.storeBytes(of: ((sequence << 8) | UInt64(kind.rawValue)).littleEndian, toByteOffset: key.count, as: UInt64.self)
+            k.storeBytes(
+                of: ((sequence << 8) | UInt64(kind.rawValue)).littleEndian, toByteOffset: key.count, as: UInt64.self)
             if value.count > 0 { (k + key.count + 8).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             let newKey = Memtable.key(node)
             if let last = lastInserted, compareInternal(Memtable.key(last), newKey) < 0 {
@@ -185,7 +186,8 @@ final class Memtable: @unchecked Sendable {
                 // O(1) comparisons per entry; a random larger key O(log n), as from the head.
                 var valid = 0
                 while valid < Memtable.maxHeight, let n = Memtable.next(finger[valid], valid),
-                      compareInternal(Memtable.key(n), newKey) < 0 {
+                    compareInternal(Memtable.key(n), newKey) < 0
+                {
                     valid += 1
                 }
                 var above: Node = valid < Memtable.maxHeight ? finger[valid] : head
@@ -250,7 +252,9 @@ final class Memtable: @unchecked Sendable {
                 let other = Memtable.key(existing)
                 if Memtable.sameBytes(Memtable.userKey(other), user) {
                     // Sequence numbers only grow, but keep the newer one whatever the order.
-                    if InternalKey.trailer(key) >> 8 > InternalKey.trailer(other) >> 8 { index[i].node = UInt(bitPattern: node) }
+                    if InternalKey.trailer(key) >> 8 > InternalKey.trailer(other) >> 8 {
+                        index[i].node = UInt(bitPattern: node)
+                    }
                     return
                 }
             }
@@ -288,7 +292,8 @@ final class Memtable: @unchecked Sendable {
 
     /// Convenience for tests and recovery.
     func add(sequence: UInt64, kind: ValueKind, key: [UInt8], value: [UInt8]) {
-        key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(sequence: sequence, kind: kind, key: k, value: v) } }
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(sequence: sequence, kind: kind, key: k, value: v) }
+        }
     }
 
     /// Result of a point lookup.

@@ -38,7 +38,8 @@ final class Block: @unchecked Sendable {
         self.fileName = fileName
         self.fileOffset = fileOffset
         guard contents.count >= 4 else {
-            throw LSMError.corruption(file: fileName, offset: fileOffset, reason: "block too short (\(contents.count) bytes)")
+            throw LSMError.corruption(
+                file: fileName, offset: fileOffset, reason: "block too short (\(contents.count) bytes)")
         }
         let n = Int(loadFixed32(contents.base, contents.count - 4))
         guard n >= 1, n <= (contents.count - 4) / 4 else {
@@ -75,10 +76,14 @@ final class Block: @unchecked Sendable {
             var p = restartPoint(mid)
             let at = p
             guard p < limit, let shared = decodeVarint64(base, &p, limit), shared == 0,
-                  let nonShared = decodeVarint64(base, &p, limit), decodeVarint64(base, &p, limit) != nil,
-                  nonShared <= UInt64(limit - p)
+                let nonShared = decodeVarint64(base, &p, limit), decodeVarint64(base, &p, limit) != nil,
+                nonShared <= UInt64(limit - p)
             else { throw corrupt(at) }
-            if compare(UnsafeRawBufferPointer(start: base + p, count: Int(nonShared))) < 0 { left = mid } else { right = mid - 1 }
+            if compare(UnsafeRawBufferPointer(start: base + p, count: Int(nonShared))) < 0 {
+                left = mid
+            } else {
+                right = mid - 1
+            }
         }
         var p = restartPoint(left)
         guard p < limit else { throw corrupt(p) }
@@ -91,8 +96,8 @@ final class Block: @unchecked Sendable {
             while p < limit {
                 let at = p
                 guard let shared = decodeVarint64(base, &p, limit), let nonShared = decodeVarint64(base, &p, limit),
-                      let vlen = decodeVarint64(base, &p, limit),
-                      shared <= UInt64(keyLength), nonShared <= UInt64(limit - p), vlen <= UInt64(limit - p) - nonShared
+                    let vlen = decodeVarint64(base, &p, limit),
+                    shared <= UInt64(keyLength), nonShared <= UInt64(limit - p), vlen <= UInt64(limit - p) - nonShared
                 else { throw corrupt(at) }
                 let length = Int(shared) + Int(nonShared)
                 if length > capacity {
@@ -110,11 +115,13 @@ final class Block: @unchecked Sendable {
                 p += Int(nonShared)
                 let key = UnsafeRawBufferPointer(start: buffer, count: keyLength)
                 guard keyLength >= 8, ValueKind(rawValue: key[keyLength - 8]) != nil else {
-                    throw LSMError.corruption(file: fileName, offset: fileOffset, reason: "block entry at \(at): not an internal key (\(keyLength) bytes)")
+                    throw LSMError.corruption(
+                        file: fileName, offset: fileOffset,
+                        reason: "block entry at \(at): not an internal key (\(keyLength) bytes)")
                 }
                 if compare(key) >= 0 {
                     guard keyLength == target.count, keyLength >= 8,
-                          keyLength == 8 || memcmp(buffer, target.baseAddress!, keyLength - 8) == 0
+                        keyLength == 8 || memcmp(buffer, target.baseAddress!, keyLength - 8) == 0
                     else { return nil }
                     return (key[keyLength - 8], p..<(p + Int(vlen)))
                 }
@@ -168,11 +175,11 @@ final class BlockIterator: InternalIterator {
         let limit = block.restartsOffset
         var p = offset
         guard let shared = decodeVarint64(base, &p, limit),
-              let nonShared = decodeVarint64(base, &p, limit),
-              let vlen = decodeVarint64(base, &p, limit)
+            let nonShared = decodeVarint64(base, &p, limit),
+            let vlen = decodeVarint64(base, &p, limit)
         else { throw corruption(offset, "bad entry header") }
         guard shared <= UInt64(keyBuf.count), nonShared <= UInt64(limit - p),
-              vlen <= UInt64(limit - p) - nonShared
+            vlen <= UInt64(limit - p) - nonShared
         else { throw corruption(offset, "entry overruns the block") }
         keyBuf.replace(from: Int(shared), with: UnsafeRawBufferPointer(start: base + p, count: Int(nonShared)))
         // Every key of a block (data or index) is an internal key: a shorter one, or an

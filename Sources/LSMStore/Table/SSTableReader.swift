@@ -24,7 +24,9 @@ final class SSTableReader: @unchecked Sendable {
 
     var path: String { file.path }
 
-    static func open(fileSystem fs: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> SSTableReader {
+    static func open(
+        fileSystem fs: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?
+    ) throws -> SSTableReader {
         let file = try fs.openRandomAccess(path)
         return try SSTableReader(file: file, fileNumber: fileNumber, cache: cache)
     }
@@ -43,7 +45,9 @@ final class SSTableReader: @unchecked Sendable {
             try file.readExactly(at: footerOffset, count: Footer.size), fileName: file.path, fileOffset: footerOffset)
         func checkHandle(_ h: BlockHandle, _ what: String) throws {
             let trailer = UInt64(blockTrailerSize)
-            guard h.offset <= footerOffset, footerOffset - h.offset >= trailer, h.size <= footerOffset - h.offset - trailer else {
+            guard h.offset <= footerOffset, footerOffset - h.offset >= trailer,
+                h.size <= footerOffset - h.offset - trailer
+            else {
                 throw LSMError.corruption(file: file.path, offset: footerOffset, reason: "\(what) handle out of range")
             }
         }
@@ -70,7 +74,8 @@ final class SSTableReader: @unchecked Sendable {
             }
             try checkHandle(h, "data block")
             if let last = keys.last, compareInternal(last, k) >= 0 {
-                throw LSMError.corruption(file: file.path, offset: footer.index.offset, reason: "index keys out of order")
+                throw LSMError.corruption(
+                    file: file.path, offset: footer.index.offset, reason: "index keys out of order")
             }
             keys.append(k)
             handles.append(h)
@@ -131,8 +136,10 @@ final class SSTableReader: @unchecked Sendable {
         let block = try dataBlock(i)
         guard let (kind, range) = try block.find(lookup) else { return .absent }
         return try withExtendedLifetime(block) {
-            .found(try body(ValueKind(rawValue: kind),
-                            UnsafeRawBufferPointer(start: block.contents.base + range.lowerBound, count: range.count)))
+            .found(
+                try body(
+                    ValueKind(rawValue: kind),
+                    UnsafeRawBufferPointer(start: block.contents.base + range.lowerBound, count: range.count)))
         }
     }
 
@@ -161,7 +168,8 @@ final class SSTableReader: @unchecked Sendable {
                 try it.next()
             }
             if let p = prev, compareInternal(p, indexKeys[i]) != 0 {
-                throw LSMError.corruption(file: file.path, offset: h.offset, reason: "block's last key differs from its index entry")
+                throw LSMError.corruption(
+                    file: file.path, offset: h.offset, reason: "block's last key differs from its index entry")
             }
         }
         if count != properties.entryCount {

@@ -66,8 +66,11 @@ final class SSTableWriter {
         let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
         if filter != nil {
             let h = bloomHash(userKey)
-            let same = lastKey.count == ikey.count
-                && lastKey.withUnsafeBytes { compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)]), userKey) == 0 }
+            let same =
+                lastKey.count == ikey.count
+                && lastKey.withUnsafeBytes {
+                    compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)]), userKey) == 0
+                }
             if h != lastUserKeyHash || !same {
                 filter!.add(userKeyHash: h)
                 lastUserKeyHash = h

@@ -14,7 +14,8 @@ final class TableCache: @unchecked Sendable {
 
     func reader(_ number: UInt64) throws -> SSTableReader {
         if let r = readers.get(number) { return r }
-        let r = try SSTableReader.open(fileSystem: fs, path: FileNames.table(dir, number), fileNumber: number, cache: blockCache)
+        let r = try SSTableReader.open(
+            fileSystem: fs, path: FileNames.table(dir, number), fileNumber: number, cache: blockCache)
         readers.insert(number, r, charge: 1)
         return r
     }

@@ -49,14 +49,18 @@ struct Footer {
     }
 
     static func decode(_ b: [UInt8], fileName: String, fileOffset: UInt64) throws -> Footer {
-        func bad(_ why: String) -> LSMError { .corruption(file: fileName, offset: fileOffset, reason: "footer: \(why)") }
+        func bad(_ why: String) -> LSMError {
+            .corruption(file: fileName, offset: fileOffset, reason: "footer: \(why)")
+        }
         guard b.count == size else { throw bad("wrong size") }
         guard decodeFixed64(b, 56) == magic else { throw bad("bad magic number (not an SST, or truncated)") }
         let crc = CRC32C.unmask(decodeFixed32(b, 52))
         guard crc == CRC32C.checksum(b[0..<52]) else { throw bad("checksum mismatch") }
         let version = decodeFixed32(b, 48)
         guard version == formatVersion else { throw bad("unsupported format version \(version)") }
-        func h(_ i: Int) -> BlockHandle { BlockHandle(offset: decodeFixed64(b, i * 16), size: decodeFixed64(b, i * 16 + 8)) }
+        func h(_ i: Int) -> BlockHandle {
+            BlockHandle(offset: decodeFixed64(b, i * 16), size: decodeFixed64(b, i * 16 + 8))
+        }
         return Footer(index: h(0), filter: h(1), properties: h(2))
     }
 }
@@ -149,7 +153,9 @@ let blockTrailerSize = 5
 func encodeBlockForStorage(_ raw: [UInt8], compression: Compression) -> (bytes: [UInt8], type: BlockCompressionType) {
     var stored: [UInt8]
     var type = BlockCompressionType.uncompressed
-    if compression == .lz4, let c = LZ4.compress(raw), c.count + varintLength(UInt64(raw.count)) < raw.count - raw.count / 8 {
+    if compression == .lz4, let c = LZ4.compress(raw),
+        c.count + varintLength(UInt64(raw.count)) < raw.count - raw.count / 8
+    {
         stored = []
         stored.reserveCapacity(c.count + 10 + blockTrailerSize)
         putVarint64(&stored, UInt64(raw.count))
@@ -178,7 +184,8 @@ func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) thro
         let got = try file.read(at: handle.offset, into: buf)
         guard got == total else {
             throw LSMError.corruption(
-                file: name, offset: handle.offset, reason: "truncated: wanted \(total) bytes, file has \(got) from there")
+                file: name, offset: handle.offset,
+                reason: "truncated: wanted \(total) bytes, file has \(got) from there")
         }
         let bytes = UnsafeRawBufferPointer(buf)
         let expected = CRC32C.unmask(loadFixed32(bytes.baseAddress!, n + 1))
@@ -195,7 +202,9 @@ func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) thro
                 throw LSMError.corruption(file: name, offset: handle.offset, reason: "bad LZ4 block length")
             }
             let out = BlockContents(count: Int(rawLen))
-            guard LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[p..<n]), into: out.base, outputSize: Int(rawLen)) else {
+            guard
+                LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[p..<n]), into: out.base, outputSize: Int(rawLen))
+            else {
                 throw LSMError.corruption(file: name, offset: handle.offset, reason: "LZ4 block does not decompress")
             }
             return out

@@ -61,7 +61,8 @@ final class TableOutput {
         if writer == nil {
             number = core.reserveOutput()
             reserved.append(number)
-            writer = SSTableWriter(file: try core.fs.create(FileNames.table(core.dir, number)), options: core.tableOptions)
+            writer = SSTableWriter(
+                file: try core.fs.create(FileNames.table(core.dir, number)), options: core.tableOptions)
         }
         try writer?.add(ikey, value)
     }

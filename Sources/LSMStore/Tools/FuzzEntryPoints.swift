@@ -113,12 +113,16 @@
             }
             for k in indexKeys + [probe] {
                 try it.seek(k)
-                _ = try k.withUnsafeBytes { try reader.get($0, userKeyHash: bloomHash(k)) { kind, value in (kind, value.count) } }
+                _ = try k.withUnsafeBytes {
+                    try reader.get($0, userKeyHash: bloomHash(k)) { kind, value in (kind, value.count) }
+                }
             }
         } catch {}
         // A manifest names a table with valid internal keys (its decoder checks them); what
         // the table holds inside is what is crafted.
-        func valid(_ k: [UInt8]) -> [UInt8] { InternalKey.isValid(k) ? k : k + [ValueKind.value.rawValue, 0, 0, 0, 0, 0, 0, 0] }
+        func valid(_ k: [UInt8]) -> [UInt8] {
+            InternalKey.isValid(k) ? k : k + [ValueKind.value.rawValue, 0, 0, 0, 0, 0, 0, 0]
+        }
         runStore(withTable: file, smallest: valid(indexKeys.first ?? []), largest: valid(indexKeys.last ?? []), fs: fs)
     }
 
@@ -144,8 +148,12 @@
             versions.lastSequence = 1 << 20
             var edit = VersionEdit()
             let crc = CRC32C.checksum(table)
-            edit.addFile(0, FileMetaData(number: 7, size: UInt64(table.count), smallest: smallest, largest: largest, checksum: crc))
-            edit.addFile(1, FileMetaData(number: 8, size: UInt64(table.count), smallest: smallest, largest: largest, checksum: crc))
+            edit.addFile(
+                0,
+                FileMetaData(number: 7, size: UInt64(table.count), smallest: smallest, largest: largest, checksum: crc))
+            edit.addFile(
+                1,
+                FileMetaData(number: 8, size: UInt64(table.count), smallest: smallest, largest: largest, checksum: crc))
             edit.logNumber = 0
             try versions.logAndApply(&edit)
             versions.close()
@@ -245,7 +253,9 @@
         do {
             let storage = try LocalCheckpointStorage(root: "/storage", fileSystem: fs, allowLinks: false)
             guard try storage.createExclusively(Checkpointer.metadataName(m.id), framed) else { return }
-            for f in m.files { _ = try? storage.putAtomically(f.name, [UInt8](repeating: 0, count: Int(min(f.size, 4096)))) }
+            for f in m.files {
+                _ = try? storage.putAtomically(f.name, [UInt8](repeating: 0, count: Int(min(f.size, 4096))))
+            }
             _ = try CheckpointCatalog.load(storage).latest()
             _ = try Checkpointer.verify(storage: storage)
             var options = Options()

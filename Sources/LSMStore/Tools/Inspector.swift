@@ -38,18 +38,21 @@ public enum Inspector {
     }
 
     /// Reads the live version of the store in `dir` without opening it.
-    public static func manifest(at dir: String, fileSystem fs: any FileSystem = PosixFileSystem()) throws -> ManifestInfo {
+    public static func manifest(
+        at dir: String, fileSystem fs: any FileSystem = PosixFileSystem()
+    ) throws -> ManifestInfo {
         let set = VersionSet(dir: dir, fs: fs, options: Options())
         let number = try set.recover()
         let edits = set.lastRecoveredEditCount
         var files: [TableFile] = []
         for (level, list) in set.current.levels.enumerated() {
             for f in list {
-                files.append(TableFile(
-                    level: level, number: f.number, size: f.size,
-                    smallestKey: f.smallestUserKey, largestKey: f.largestUserKey,
-                    smallestKeySequence: InternalKey.sequence(f.smallest),
-                    largestKeySequence: InternalKey.sequence(f.largest)))
+                files.append(
+                    TableFile(
+                        level: level, number: f.number, size: f.size,
+                        smallestKey: f.smallestUserKey, largestKey: f.largestUserKey,
+                        smallestKeySequence: InternalKey.sequence(f.smallest),
+                        largestKeySequence: InternalKey.sequence(f.largest)))
             }
         }
         return ManifestInfo(
@@ -113,17 +116,20 @@ public enum Inspector {
                 if includeEntries {
                     let k = it.key
                     guard let kind = InternalKey.kind(k) else {
-                        throw LSMError.corruption(file: path, offset: reader.indexHandles[i].offset, reason: "malformed internal key")
+                        throw LSMError.corruption(
+                            file: path, offset: reader.indexHandles[i].offset, reason: "malformed internal key")
                     }
-                    entries.append(Entry(
-                        key: InternalKey.userKey(k), sequence: InternalKey.sequence(k),
-                        isDeletion: kind == .deletion, value: it.value))
+                    entries.append(
+                        Entry(
+                            key: InternalKey.userKey(k), sequence: InternalKey.sequence(k),
+                            isDeletion: kind == .deletion, value: it.value))
                 }
                 try it.next()
             }
-            blocks.append(BlockInfo(
-                offset: reader.indexHandles[i].offset, storedSize: reader.indexHandles[i].size,
-                uncompressedSize: block.contents.count, entryCount: n))
+            blocks.append(
+                BlockInfo(
+                    offset: reader.indexHandles[i].offset, storedSize: reader.indexHandles[i].size,
+                    uncompressedSize: block.contents.count, entryCount: n))
         }
         _ = try reader.verify()
         return TableDump(
@@ -150,7 +156,8 @@ public enum Inspector {
 
     /// Re-reads every live table block and the write-ahead logs of the store in `dir`,
     /// checking every checksum, the entry order and the sizes the manifest records.
-    public static func verify(at dir: String, fileSystem fs: any FileSystem = PosixFileSystem()) throws -> VerifyReport {
+    public static func verify(at dir: String, fileSystem fs: any FileSystem = PosixFileSystem()) throws -> VerifyReport
+    {
         var report = VerifyReport()
         let info = try manifest(at: dir, fileSystem: fs)
         for f in info.files {
@@ -161,9 +168,10 @@ public enum Inspector {
                     continue
                 }
                 if st.size != f.size {
-                    report.problems.append(.corruption(
-                        file: path, offset: min(st.size, f.size),
-                        reason: "size \(st.size) differs from the manifest's \(f.size)"))
+                    report.problems.append(
+                        .corruption(
+                            file: path, offset: min(st.size, f.size),
+                            reason: "size \(st.size) differs from the manifest's \(f.size)"))
                     continue
                 }
                 let reader = try SSTableReader.open(fileSystem: fs, path: path, fileNumber: f.number, cache: nil)
@@ -183,7 +191,8 @@ public enum Inspector {
             let path = FileNames.log(dir, n)
             do {
                 // As recovery reads them by default: only the newest log may end in a torn write.
-                var reader = LogReader(data: try fs.readFile(path), fileName: path, tail: i == logs.count - 1 ? .dropTornWrite : .strict)
+                var reader = LogReader(
+                    data: try fs.readFile(path), fileName: path, tail: i == logs.count - 1 ? .dropTornWrite : .strict)
                 while let (record, offset) = try reader.next() {
                     let batch = WriteBatch(rep: record)
                     if record.count < WriteBatch.headerSize || batch.forEach({ _, _, _ in }) != nil {
@@ -191,7 +200,9 @@ public enum Inspector {
                     }
                 }
                 if let d = reader.dropped {
-                    report.tornWrites.append(WALDroppedRange(file: path, offset: UInt64(d.offset), bytes: UInt64(reader.droppedTail), reason: d.reason))
+                    report.tornWrites.append(
+                        WALDroppedRange(
+                            file: path, offset: UInt64(d.offset), bytes: UInt64(reader.droppedTail), reason: d.reason))
                 }
                 report.logsChecked += 1
             } catch let e as LSMError {

@@ -5,7 +5,9 @@
 /// store's API: reachable with `@_spi(Measurement) import LSMStore`.
 @_spi(Measurement) public enum StoredSize {
     /// Stored size of `entries` (sorted by key, unique) as data blocks of `options`.
-    public static func dataBlockBytes(sortedEntries entries: [(key: [UInt8], value: [UInt8])], options: Options = Options()) -> Int {
+    public static func dataBlockBytes(
+        sortedEntries entries: [(key: [UInt8], value: [UInt8])], options: Options = Options()
+    ) -> Int {
         var sizer = DataBlockSizer(options: options)
         for (k, v) in entries {
             k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in sizer.add(key: kb, value: vb) } }

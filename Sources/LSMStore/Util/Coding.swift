@@ -37,7 +37,10 @@ func putLengthPrefixed(_ dst: inout [UInt8], _ bytes: [UInt8]) {
 @inline(__always)
 func varintLength(_ v: UInt64) -> Int {
     var v = v, n = 1
-    while v >= 0x80 { v >>= 7; n += 1 }
+    while v >= 0x80 {
+        v >>= 7
+        n += 1
+    }
     return n
 }
 

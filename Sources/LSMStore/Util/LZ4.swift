@@ -25,9 +25,10 @@ enum LZ4 {
 
     /// Decompresses one LZ4 block into exactly `outputSize` bytes at `dst`. Returns false when
     /// the input is malformed or does not decode to exactly `outputSize` bytes.
-    static func decompress(_ input: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, outputSize: Int) -> Bool {
+    static func decompress(_ input: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, outputSize: Int) -> Bool
+    {
         guard let src = input.baseAddress, input.count > 0, input.count <= Int(Int32.max),
-              outputSize <= Int(Int32.max)
+            outputSize <= Int(Int32.max)
         else { return outputSize == 0 && input.count <= 1 }
         let n = LZ4_decompress_safe(
             src.assumingMemoryBound(to: CChar.self),

@@ -13,12 +13,19 @@ final class BackgroundThread: @unchecked Sendable {
 
     /// Starts `body` on a new thread named `name` (at most 15 bytes show in `top -H`, `perf`).
     init(name: String, _ body: @escaping @Sendable () -> Void) {
-        let ctx = Unmanaged.passRetained(Box { lsm_set_thread_name(name); body() }).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, ctx)
+        let ctx = Unmanaged.passRetained(
+            Box {
+                lsm_set_thread_name(name)
+                body()
+            }
+        ).toOpaque()
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                box.body()
+                return nil
+            }, ctx)
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 

@@ -24,7 +24,10 @@ final class Version: @unchecked Sendable {
     static func maxBytes(forLevel level: Int, options: Options) -> Double {
         var r = Double(options.baseLevelSize)
         var l = level
-        while l > 1 { r *= Double(options.levelSizeMultiplier); l -= 1 }
+        while l > 1 {
+            r *= Double(options.levelSizeMultiplier)
+            l -= 1
+        }
         return r
     }
 
@@ -73,7 +76,10 @@ final class Version: @unchecked Sendable {
             events.append((f.smallestUserKey, 1))
             events.append((f.largestUserKey, -1))
         }
-        events.sort { let c = compareBytes($0.key, $1.key); return c < 0 || (c == 0 && $0.delta > $1.delta) }
+        events.sort {
+            let c = compareBytes($0.key, $1.key)
+            return c < 0 || (c == 0 && $0.delta > $1.delta)
+        }
         var depth = 0
         for e in events {
             depth += e.delta
@@ -186,7 +192,8 @@ final class Version: @unchecked Sendable {
     func overlapError() -> String? {
         for l in 1..<Version.numLevels {
             let files = levels[l]
-            for i in files.indices.dropFirst() where compareBytes(files[i - 1].largestUserKey, files[i].smallestUserKey) >= 0 {
+            for i in files.indices.dropFirst()
+            where compareBytes(files[i - 1].largestUserKey, files[i].smallestUserKey) >= 0 {
                 return "level \(l) files \(files[i - 1].number) and \(files[i].number) overlap"
             }
         }

@@ -18,21 +18,41 @@ struct VersionEdit {
 
     func encode() -> [UInt8] {
         var out = [UInt8]()
-        if let v = logNumber { putVarint64(&out, 1); putVarint64(&out, v) }
-        if let v = nextFileNumber { putVarint64(&out, 2); putVarint64(&out, v) }
-        if let v = lastSequence { putVarint64(&out, 3); putVarint64(&out, v) }
+        if let v = logNumber {
+            putVarint64(&out, 1)
+            putVarint64(&out, v)
+        }
+        if let v = nextFileNumber {
+            putVarint64(&out, 2)
+            putVarint64(&out, v)
+        }
+        if let v = lastSequence {
+            putVarint64(&out, 3)
+            putVarint64(&out, v)
+        }
         for (level, key) in compactPointers {
-            putVarint64(&out, 4); putVarint64(&out, UInt64(level)); putLengthPrefixed(&out, key)
+            putVarint64(&out, 4)
+            putVarint64(&out, UInt64(level))
+            putLengthPrefixed(&out, key)
         }
         for (level, number) in deletedFiles {
-            putVarint64(&out, 5); putVarint64(&out, UInt64(level)); putVarint64(&out, number)
+            putVarint64(&out, 5)
+            putVarint64(&out, UInt64(level))
+            putVarint64(&out, number)
         }
         for (level, f) in newFiles {
-            putVarint64(&out, 6); putVarint64(&out, UInt64(level)); putVarint64(&out, f.number)
-            putVarint64(&out, f.size); putLengthPrefixed(&out, f.smallest); putLengthPrefixed(&out, f.largest)
+            putVarint64(&out, 6)
+            putVarint64(&out, UInt64(level))
+            putVarint64(&out, f.number)
+            putVarint64(&out, f.size)
+            putLengthPrefixed(&out, f.smallest)
+            putLengthPrefixed(&out, f.largest)
             putFixed32(&out, f.checksum)
         }
-        if let id = storeID { putVarint64(&out, 7); putLengthPrefixed(&out, id) }
+        if let id = storeID {
+            putVarint64(&out, 7)
+            putLengthPrefixed(&out, id)
+        }
         return out
     }
 
@@ -47,9 +67,15 @@ struct VersionEdit {
         while !r.isAtEnd {
             guard let tag = r.readVarint64() else { return nil }
             switch tag {
-            case 1: guard let v = r.readVarint64() else { return nil }; e.logNumber = v
-            case 2: guard let v = r.readVarint64() else { return nil }; e.nextFileNumber = v
-            case 3: guard let v = r.readVarint64() else { return nil }; e.lastSequence = v
+            case 1:
+                guard let v = r.readVarint64() else { return nil }
+                e.logNumber = v
+            case 2:
+                guard let v = r.readVarint64() else { return nil }
+                e.nextFileNumber = v
+            case 3:
+                guard let v = r.readVarint64() else { return nil }
+                e.lastSequence = v
             case 4:
                 guard let l = level(r.readVarint64()), let k = r.readLengthPrefixed() else { return nil }
                 e.compactPointers.append((l, k))
@@ -58,8 +84,8 @@ struct VersionEdit {
                 e.deletedFiles.append((l, n))
             case 6:
                 guard let l = level(r.readVarint64()), let n = r.readVarint64(), let s = r.readVarint64(),
-                      let small = r.readLengthPrefixed(), let large = r.readLengthPrefixed(),
-                      let crc = r.readFixed32(), InternalKey.isValid(small), InternalKey.isValid(large)
+                    let small = r.readLengthPrefixed(), let large = r.readLengthPrefixed(),
+                    let crc = r.readFixed32(), InternalKey.isValid(small), InternalKey.isValid(large)
                 else { return nil }
                 e.newFiles.append((l, FileMetaData(number: n, size: s, smallest: small, largest: large, checksum: crc)))
             case 7:

@@ -65,22 +65,33 @@ final class VersionSet: @unchecked Sendable {
             guard let edit = VersionEdit.decode(record) else {
                 throw LSMError.corruption(file: path, offset: UInt64(offset), reason: "malformed version edit")
             }
-            if let v = edit.logNumber { logNumber = v; haveLog = true }
-            if let v = edit.nextFileNumber { nextFileNumber = v; haveNext = true }
-            if let v = edit.lastSequence { lastSequence = v; haveLast = true }
+            if let v = edit.logNumber {
+                logNumber = v
+                haveLog = true
+            }
+            if let v = edit.nextFileNumber {
+                nextFileNumber = v
+                haveNext = true
+            }
+            if let v = edit.lastSequence {
+                lastSequence = v
+                haveLast = true
+            }
             if let v = edit.storeID { storeID = v }
             for (l, k) in edit.compactPointers { compactPointers[l] = k }
             version = version.applying(edit)
             lastRecoveredEditCount += 1
         }
         guard haveNext, haveLast, haveLog, !storeID.isEmpty else {
-            throw LSMError.corruption(file: path, offset: 0, reason: "manifest lacks next file number, last sequence, log number or store id")
+            throw LSMError.corruption(
+                file: path, offset: 0, reason: "manifest lacks next file number, last sequence, log number or store id")
         }
         if let why = version.overlapError() {
             throw LSMError.corruption(file: path, offset: 0, reason: why)
         }
         for f in version.allFiles where f.number >= nextFileNumber {
-            throw LSMError.corruption(file: path, offset: 0, reason: "file \(f.number) is not below next file number \(nextFileNumber)")
+            throw LSMError.corruption(
+                file: path, offset: 0, reason: "file \(f.number) is not below next file number \(nextFileNumber)")
         }
         install(version)
         return number

@@ -57,14 +57,16 @@ struct LogReader {
             let length = Int(data[p + 4]) | (Int(data[p + 5]) << 8)
             let type = data[p + 6]
             if type == 0 && length == 0 && decodeFixed32(data, p) == 0 {
-                return .bad(at: at, reason: "zero-filled bytes where a record was expected", end: at + LogFormat.headerSize)
+                return .bad(
+                    at: at, reason: "zero-filled bytes where a record was expected", end: at + LogFormat.headerSize)
             }
             if inBlock + LogFormat.headerSize + length > LogFormat.blockSize {
                 // The length cannot be right. If the block would end past the end of the file,
                 // this may be a header whose append was cut short; otherwise it is damage.
                 let blockEnd = at - inBlock + LogFormat.blockSize
-                return .bad(at: at, reason: "record length \(length) crosses the block boundary",
-                            end: blockEnd > data.count ? nil : at + LogFormat.headerSize)
+                return .bad(
+                    at: at, reason: "record length \(length) crosses the block boundary",
+                    end: blockEnd > data.count ? nil : at + LogFormat.headerSize)
             }
             if p + LogFormat.headerSize + length > data.count {
                 return .bad(at: at, reason: "truncated record: length \(length) past end of file", end: nil)
@@ -72,9 +74,10 @@ struct LogReader {
             let end = p + LogFormat.headerSize + length
             let expected = CRC32C.unmask(decodeFixed32(data, p))
             let actual = data.withUnsafeBytes {
-                CRC32C.unmask(LogFormat.checksum(
-                    type: type,
-                    payload: UnsafeRawBufferPointer(rebasing: $0[(p + 7)..<end])))
+                CRC32C.unmask(
+                    LogFormat.checksum(
+                        type: type,
+                        payload: UnsafeRawBufferPointer(rebasing: $0[(p + 7)..<end])))
             }
             if expected != actual { return .bad(at: at, reason: "checksum mismatch", end: end) }
             if type < 1 || type > 4 { return .bad(at: at, reason: "unknown record type \(type)", end: end) }
@@ -98,7 +101,8 @@ struct LogReader {
             let type = data[q + 6]
             let length = Int(data[q + 4]) | (Int(data[q + 5]) << 8)
             if type >= 1 && type <= 4 && inBlock + LogFormat.headerSize + length <= LogFormat.blockSize
-                && q + LogFormat.headerSize + length <= data.count {
+                && q + LogFormat.headerSize + length <= data.count
+            {
                 var p = q
                 if case .record = readPhysical(&p) { return q }
             }
@@ -146,12 +150,15 @@ struct LogReader {
             case .eof:
                 pos = data.count
                 if assembling != nil {
-                    try endLog(at: recordStart, damageAt: recordStart, reason: "the log ends inside a fragmented record", tornWrite: true)
+                    try endLog(
+                        at: recordStart, damageAt: recordStart, reason: "the log ends inside a fragmented record",
+                        tornWrite: true)
                 }
                 return nil
             case let .bad(at, reason, end):
-                try endLog(at: assembling != nil ? recordStart : at, damageAt: at, reason: reason,
-                           tornWrite: isTornWrite(at: at, end: end))
+                try endLog(
+                    at: assembling != nil ? recordStart : at, damageAt: at, reason: reason,
+                    tornWrite: isTornWrite(at: at, end: end))
                 return nil
             case let .record(type, start, length, headerAt):
                 let payload = data[start..<(start + length)]
@@ -163,13 +170,17 @@ struct LogReader {
                 case .first:
                     if assembling != nil { grammarError = "first fragment inside a fragmented record" }
                 case .middle, .last:
-                    if assembling == nil { grammarError = "\(kind == .middle ? "middle" : "last") fragment without a first" }
+                    if assembling == nil {
+                        grammarError = "\(kind == .middle ? "middle" : "last") fragment without a first"
+                    }
                 case .zero:
                     grammarError = "zero record type"
                 }
                 if let grammarError {
                     // Intact records in the wrong order are never a torn write.
-                    try endLog(at: assembling != nil ? recordStart : headerAt, damageAt: headerAt, reason: grammarError, tornWrite: false)
+                    try endLog(
+                        at: assembling != nil ? recordStart : headerAt, damageAt: headerAt, reason: grammarError,
+                        tornWrite: false)
                     return nil
                 }
                 pos = p

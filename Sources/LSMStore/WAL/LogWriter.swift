@@ -28,7 +28,8 @@ final class LogWriter {
             let end = offset + fragment == payload.count
             let type: LogFormat.RecordType = first ? (end ? .full : .first) : (end ? .last : .middle)
             let crc = payload.withUnsafeBytes {
-                LogFormat.checksum(type: type.rawValue, payload: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + fragment)]))
+                LogFormat.checksum(
+                    type: type.rawValue, payload: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + fragment)]))
             }
             putFixed32(&out, crc)
             out.append(UInt8(fragment & 0xff))

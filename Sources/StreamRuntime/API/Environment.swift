@@ -68,8 +68,12 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
         guard maxParallelism <= 1 << 15 else { throw StreamError.invalidJob("maxParallelism must be at most 32768") }
         guard checkpointing.maxConcurrent >= 1 else { throw StreamError.invalidJob("maxConcurrent must be at least 1") }
         guard checkpointing.retained >= 1 else { throw StreamError.invalidJob("retained must be at least 1") }
-        if case .everyRecords(let n) = checkpointing.trigger, n <= 0 { throw StreamError.invalidJob("everyRecords must be positive") }
-        if case .intervalMilliseconds(let n) = checkpointing.trigger, n <= 0 { throw StreamError.invalidJob("interval must be positive") }
+        if case .everyRecords(let n) = checkpointing.trigger, n <= 0 {
+            throw StreamError.invalidJob("everyRecords must be positive")
+        }
+        if case .intervalMilliseconds(let n) = checkpointing.trigger, n <= 0 {
+            throw StreamError.invalidJob("interval must be positive")
+        }
         return try job.run(self, name)
     }
 }
@@ -94,14 +98,18 @@ public struct DataStream<Source: StreamSource, T: Sendable>: Sendable {
     /// Replaces each record by the records `f` returns.
     public func flatMap<U: Sendable>(_ f: @escaping @Sendable (T) throws -> [U]) -> DataStream<Source, U> {
         let t = transform
-        return DataStream<Source, U>(makeSource: makeSource, transform: { v, emit in
-            try t(v) { for u in try f($0) { try emit(u) } }
-        })
+        return DataStream<Source, U>(
+            makeSource: makeSource,
+            transform: { v, emit in
+                try t(v) { for u in try f($0) { try emit(u) } }
+            })
     }
 
     /// Partitions the stream by key: records with one key go to one subtask, whose keyed
     /// state is that key's. `codec` encodes keys (their bytes choose the key group).
-    public func keyBy<K: Sendable>(codec: some StateCodec<K>, _ key: @escaping @Sendable (T) -> K) -> KeyedStream<Source, K, T> {
+    public func keyBy<K: Sendable>(
+        codec: some StateCodec<K>, _ key: @escaping @Sendable (T) -> K
+    ) -> KeyedStream<Source, K, T> {
         KeyedStream(stream: self, codec: codec, key: key)
     }
 }
@@ -128,7 +136,8 @@ where F.Key == K, F.Input == T {
 
     /// Sends every output record to a sink; `make` creates one sink per subtask (given its
     /// index). Returns the runnable job.
-    public func sink<S: StreamSink>(_ make: @escaping @Sendable (Int) throws -> S) -> StreamJob where S.Input == F.Output {
+    public func sink<S: StreamSink>(_ make: @escaping @Sendable (Int) throws -> S) -> StreamJob
+    where S.Input == F.Output {
         let keyed = self.keyed, makeFunction = self.makeFunction
         return StreamJob { env, name in
             try JobRunner(env: env, name: name, keyed: keyed, makeFunction: makeFunction, makeSink: make).run()

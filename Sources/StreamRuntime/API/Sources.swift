@@ -32,7 +32,9 @@ public struct GeneratorSource<T: Sendable>: StreamSource {
             dropped = 0
             return
         }
-        guard position.count == 16 else { throw StreamError.checkpoint("bad generator position (\(position.count) bytes)") }
+        guard position.count == 16 else {
+            throw StreamError.checkpoint("bad generator position (\(position.count) bytes)")
+        }
         index = Int(Self.load(position, 0))
         dropped = Int(Self.load(position, 8))
     }

@@ -39,9 +39,10 @@ struct CSVCursor {
         while try reader.nextRecord() {
             let outcome = parse(reader)
             if outcome == .malformed && policy == .fail {
-                throw CSVError.malformedRow(path: path, line: reader.recordLineNumber,
-                                            content: reader.recordText(maxCharacters: 200),
-                                            reason: malformedReason)
+                throw CSVError.malformedRow(
+                    path: path, line: reader.recordLineNumber,
+                    content: reader.recordText(maxCharacters: 200),
+                    reason: malformedReason)
             }
             position.byteOffset = reader.nextOffset
             position.lineNumber = reader.nextLineNumber
@@ -86,8 +87,9 @@ struct CSVCursor {
                 values[k] = .int(v)
             case .decimal2:
                 guard !reader.fieldHasDoubledQuotes(fieldIndex), let v = CSVFieldParser.decimal2(raw) else {
-                    return malformed(reader, k, fieldIndex,
-                                     "is not a number with at most 2 decimals in the Int64 range of hundredths")
+                    return malformed(
+                        reader, k, fieldIndex,
+                        "is not a number with at most 2 decimals in the Int64 range of hundredths")
                 }
                 values[k] = .decimal(v)
             case .string:
@@ -100,8 +102,10 @@ struct CSVCursor {
         return dropped ? .dropped : .emit
     }
 
-    private mutating func malformed(_ reader: CSVReader, _ column: Int, _ fieldIndex: Int,
-                                    _ what: String) -> Outcome {
+    private mutating func malformed(
+        _ reader: CSVReader, _ column: Int, _ fieldIndex: Int,
+        _ what: String
+    ) -> Outcome {
         var text = reader.fieldString(fieldIndex)
         if text.count > 40 { text = String(text.prefix(40)) + "…" }
         malformedReason = "column \"\(columnNames[column])\": \"\(text)\" \(what)"

@@ -8,7 +8,12 @@ enum CSVFieldParser {
         guard n > 0 else { return nil }
         var i = 0
         var negative = false
-        if bytes[0] == minus { negative = true; i = 1 } else if bytes[0] == plus { i = 1 }
+        if bytes[0] == minus {
+            negative = true
+            i = 1
+        } else if bytes[0] == plus {
+            i = 1
+        }
         guard i < n else { return nil }
         var magnitude: UInt64 = 0
         if n - i <= 18 {
@@ -42,7 +47,12 @@ enum CSVFieldParser {
         guard n > 0 else { return nil }
         var i = 0
         var negative = false
-        if bytes[0] == minus { negative = true; i = 1 } else if bytes[0] == plus { i = 1 }
+        if bytes[0] == minus {
+            negative = true
+            i = 1
+        } else if bytes[0] == plus {
+            i = 1
+        }
         var whole: UInt64 = 0
         var wholeDigits = 0
         var overflow = false

@@ -87,9 +87,11 @@ final class CSVReader {
 
     /// Opens `path` and positions the reader at `startOffset`, which must be a record boundary
     /// (0, or an offset a previous reader reported), on line `lineNumber`.
-    init(path: String, startOffset: UInt64 = 0, lineNumber: Int = 1,
-         maxRecordLength: Int = CSVReader.defaultMaxRecordLength,
-         chunkSize: Int = CSVReader.defaultChunkSize) throws {
+    init(
+        path: String, startOffset: UInt64 = 0, lineNumber: Int = 1,
+        maxRecordLength: Int = CSVReader.defaultMaxRecordLength,
+        chunkSize: Int = CSVReader.defaultChunkSize
+    ) throws {
         precondition(maxRecordLength > 0 && chunkSize > 0, "limits must be positive")
         self.path = path
         self.file = try CSVFile(path: path)
@@ -126,13 +128,24 @@ final class CSVReader {
                 continue
             }
             let c = buffer[pos]
-            if c == lf { pos += 1; line += 1; continue }
+            if c == lf {
+                pos += 1
+                line += 1
+                continue
+            }
             if c == cr {
                 if pos + 1 < end {
-                    if buffer[pos + 1] == lf { pos += 2; line += 1; continue }
+                    if buffer[pos + 1] == lf {
+                        pos += 2
+                        line += 1
+                        continue
+                    }
                     break
                 }
-                if atEOF { pos += 1; continue }
+                if atEOF {
+                    pos += 1
+                    continue
+                }
                 try refill()
                 continue
             }
@@ -310,10 +323,17 @@ final class CSVReader {
                 var doubled = false
                 var closed = false
                 while p < end {
-                    guard let q = memchr(b + p, Int32(quote), end - p) else { p = end; break }
+                    guard let q = memchr(b + p, Int32(quote), end - p) else {
+                        p = end
+                        break
+                    }
                     p = UnsafeRawPointer(b).distance(to: UnsafeRawPointer(q))
                     if p + 1 < end {
-                        if b[p + 1] == quote { doubled = true; p += 2; continue }
+                        if b[p + 1] == quote {
+                            doubled = true
+                            p += 2
+                            continue
+                        }
                         closed = true
                         break
                     }
@@ -335,7 +355,10 @@ final class CSVReader {
                     return finish(contentEnd: end, next: end, lines: lines, issue: issue)
                 }
                 let c = b[p]
-                if c == comma { p += 1; continue }
+                if c == comma {
+                    p += 1
+                    continue
+                }
                 if c == lf { return finish(contentEnd: p, next: p + 1, lines: lines + 1, issue: issue) }
                 if c == cr {
                     if p + 1 == end {
@@ -353,7 +376,10 @@ final class CSVReader {
                     if !eof { return false }
                     return finish(contentEnd: end, next: end, lines: lines, issue: issue)
                 }
-                if b[p] == comma { p += 1; continue }
+                if b[p] == comma {
+                    p += 1
+                    continue
+                }
                 let contentEnd = b[p - 1] == cr ? p - 1 : p
                 return finish(contentEnd: contentEnd, next: p + 1, lines: lines + 1, issue: issue)
             } else {

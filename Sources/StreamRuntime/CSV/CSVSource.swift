@@ -55,9 +55,11 @@ public final class CSVSource {
     /// - Throws: `CSVError.fileNotFound`, `.io`, `.noHeader`, `.missingColumn`,
     ///   `.recordTooLong` (for the header), or `.invalidPosition` when `position` does not fit
     ///   the file.
-    public init(path: String, columns: [CSVColumn], policy: MalformedRowPolicy = .fail,
-                resumingAt position: CSVPosition? = nil,
-                maxRecordLength: Int = CSVSource.defaultMaxRecordLength) throws {
+    public init(
+        path: String, columns: [CSVColumn], policy: MalformedRowPolicy = .fail,
+        resumingAt position: CSVPosition? = nil,
+        maxRecordLength: Int = CSVSource.defaultMaxRecordLength
+    ) throws {
         self.path = path
         self.policy = policy
         let reader = try CSVReader(path: path, maxRecordLength: maxRecordLength)
@@ -96,8 +98,10 @@ public final class CSVSource {
         }
     }
 
-    private static func validate(_ position: CSVPosition, headerEnd: UInt64, reader: CSVReader,
-                                 path: String) throws {
+    private static func validate(
+        _ position: CSVPosition, headerEnd: UInt64, reader: CSVReader,
+        path: String
+    ) throws {
         func invalid(_ reason: String) -> CSVError {
             .invalidPosition(path: path, byteOffset: position.byteOffset, reason: reason)
         }
@@ -109,11 +113,13 @@ public final class CSVSource {
             throw invalid("the file has only \(size) bytes")
         }
         if position.byteOffset > headerEnd && position.byteOffset < size,
-           try reader.fileByte(at: position.byteOffset - 1) != UInt8(ascii: "\n") {
+            try reader.fileByte(at: position.byteOffset - 1) != UInt8(ascii: "\n")
+        {
             throw invalid("it is not at the start of a line; the file changed since the position was saved")
         }
         if position.lineNumber < 2 || position.rowsRead < 0 || position.rowsDropped < 0
-            || position.rowsMalformed < 0 || position.rowsDropped + position.rowsMalformed > position.rowsRead {
+            || position.rowsMalformed < 0 || position.rowsDropped + position.rowsMalformed > position.rowsRead
+        {
             throw invalid("its line number or counters are inconsistent")
         }
     }
@@ -137,8 +143,10 @@ public struct CSVPosition: Sendable, Codable, Equatable, Hashable {
     public var rowsMalformed: Int
 
     /// Creates a position.
-    public init(byteOffset: UInt64, lineNumber: Int, rowsRead: Int = 0, rowsDropped: Int = 0,
-                rowsMalformed: Int = 0) {
+    public init(
+        byteOffset: UInt64, lineNumber: Int, rowsRead: Int = 0, rowsDropped: Int = 0,
+        rowsMalformed: Int = 0
+    ) {
         self.byteOffset = byteOffset
         self.lineNumber = lineNumber
         self.rowsRead = rowsRead

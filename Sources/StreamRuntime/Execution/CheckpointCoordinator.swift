@@ -128,7 +128,9 @@ final class CheckpointCoordinator {
             // the acks are only looked at later (the end of the input waits for all of them).
             let timeout = Double(env.checkpointing.timeoutMilliseconds)
             for f in inFlight {
-                if f.acks.count == env.parallelism, let last = f.acks.map(\.at).max(), ms(last - f.injectedAt) <= timeout {
+                if f.acks.count == env.parallelism, let last = f.acks.map(\.at).max(),
+                    ms(last - f.injectedAt) <= timeout
+                {
                     completeCheckpoint(f, checkpointers: checkpointers)
                 } else if ms(clock.now - f.injectedAt) > timeout {
                     abortInFlight(f, checkpointers: checkpointers)
@@ -142,7 +144,8 @@ final class CheckpointCoordinator {
     func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer]) {
         failedCheckpoints += 1
         let errors = f.acks.compactMap(\.error)
-        env.logger.warning("checkpoint \(f.id) aborted: \(errors.isEmpty ? "timed out" : errors.joined(separator: "; "))")
+        env.logger.warning(
+            "checkpoint \(f.id) aborted: \(errors.isEmpty ? "timed out" : errors.joined(separator: "; "))")
         for a in f.acks where a.report != nil { try? checkpointers[a.subtask].discard(a.id) }
         inFlight.removeAll { $0.id == f.id }
         lastCompletedAt = clock.now
@@ -158,13 +161,15 @@ final class CheckpointCoordinator {
         let p = env.parallelism
         let meta = JobCheckpointMetadata(
             id: f.id, parallelism: p, maxParallelism: env.maxParallelism, sourcePosition: f.sourcePosition,
-            sourceRecords: f.sourceRecords, subtaskStorages: (0..<p).map { JobLayout.subtaskStorageName(parallelism: p, subtask: $0) },
+            sourceRecords: f.sourceRecords,
+            subtaskStorages: (0..<p).map { JobLayout.subtaskStorageName(parallelism: p, subtask: $0) },
             createdAtMillis: UInt64(Date().timeIntervalSince1970 * 1000))
         do {
             let bytes = try meta.encode()
             // Created exclusively: another job writing into the same folder cannot replace it.
             guard try jobStorage.createExclusively(CheckpointLayout.metadata(f.id), bytes) else {
-                throw StreamError.checkpoint("job checkpoint \(f.id) was created by another writer in \(env.checkpointDirectory)")
+                throw StreamError.checkpoint(
+                    "job checkpoint \(f.id) was created by another writer in \(env.checkpointDirectory)")
             }
             try jobStorage.sync("")
             let total = ms(clock.now - f.injectedAt)
@@ -182,18 +187,23 @@ final class CheckpointCoordinator {
                 alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
                 syncMilliseconds: f.acks.map { ms($0.cacheFlush) }.max() ?? 0,
                 captureMilliseconds: f.acks.map { ms($0.cutCapture) }.max() ?? 0,
-                asyncMilliseconds: f.acks.map { ms($0.cutApply + ($0.report.map { $0.syncDuration + $0.asyncDuration } ?? .zero)) }.max() ?? 0,
+                asyncMilliseconds: f.acks.map {
+                    ms($0.cutApply + ($0.report.map { $0.syncDuration + $0.asyncDuration } ?? .zero))
+                }.max() ?? 0,
                 totalMilliseconds: total,
                 bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
                 fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
-                filesNew: reports.reduce(0) { $0 + $1.filesNew }, filesReused: reports.reduce(0) { $0 + $1.filesReused },
+                filesNew: reports.reduce(0) { $0 + $1.filesNew },
+                filesReused: reports.reduce(0) { $0 + $1.filesReused },
                 lowerBoundBytes: 0, storageBytesOnDisk: storage, subtasks: reports)
             checkpoints.append(stats)
-            env.logger.info("checkpoint \(stats.id) completed", metadata: [
-                "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
-                "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
-                "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
-            ])
+            env.logger.info(
+                "checkpoint \(stats.id) completed",
+                metadata: [
+                    "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
+                    "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
+                    "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
+                ])
         } catch {
             failedCheckpoints += 1
             env.logger.warning("checkpoint \(f.id) failed: \(error)")

@@ -31,7 +31,8 @@ struct JobCheckpointMetadata: Codable, Equatable {
             throw StreamError.checkpoint("\(name): not job checkpoint metadata")
         }
         let json = Array(lines[1])
-        guard let crc = UInt32(String(decoding: lines[2], as: UTF8.self), radix: 16), crc == Checksum.crc32c(json) else {
+        guard let crc = UInt32(String(decoding: lines[2], as: UTF8.self), radix: 16), crc == Checksum.crc32c(json)
+        else {
             throw StreamError.checkpoint("\(name): checksum mismatch")
         }
         let m: JobCheckpointMetadata
@@ -43,8 +44,10 @@ struct JobCheckpointMetadata: Codable, Equatable {
         // Checksummed is not the same as sensible: the folders it names are path components
         // under subtasks/, and the counts must agree.
         guard m.parallelism >= 1, m.maxParallelism >= m.parallelism, m.maxParallelism <= 1 << 15,
-              m.subtaskStorages.count == m.parallelism, m.sourceRecords >= 0,
-              m.subtaskStorages.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("/") && !$0.contains("\0") })
+            m.subtaskStorages.count == m.parallelism, m.sourceRecords >= 0,
+            m.subtaskStorages.allSatisfy({
+                !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("/") && !$0.contains("\0")
+            })
         else {
             throw StreamError.checkpoint("\(name): parallelism, key groups or subtask storage names are not valid")
         }

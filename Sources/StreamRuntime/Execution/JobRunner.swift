@@ -8,7 +8,8 @@ import Logging
 /// subtask's store checkpoint), recorded in the job `_metadata` once every subtask has
 /// finished its part. A failure stops the attempt; the restart strategy restores every
 /// subtask from the latest completed checkpoint and resumes the source from its position.
-final class JobRunner<Source: StreamSource, K: Sendable, T: Sendable, F: KeyedProcessFunction, S: StreamSink>: @unchecked Sendable
+final class JobRunner<Source: StreamSource, K: Sendable, T: Sendable, F: KeyedProcessFunction, S: StreamSink>:
+    @unchecked Sendable
 where F.Key == K, F.Input == T, S.Input == F.Output {
     let env: StreamExecutionEnvironment
     let name: String
@@ -80,7 +81,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     env.logger.error("job \(name) failed for good after \(restarts.count + 1) attempt(s): \(cause)")
                     throw StreamError.jobFailed(attempts: restarts.count + 1, cause: cause)
                 }
-                env.logger.warning("job \(name) failed: \(cause); restarting (\(restarts.count + 1) of \(attempts)) in \(delay) ms")
+                env.logger.warning(
+                    "job \(name) failed: \(cause); restarting (\(restarts.count + 1) of \(attempts)) in \(delay) ms")
                 if delay > 0 { Thread.sleep(forTimeInterval: Double(delay) / 1000) }
                 restoreFrom = try coordinator.latestJobCheckpoint()
                 restarts.append((cause, 0))
@@ -119,25 +121,31 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             return try (0..<p).map { try LSMStore.open(at: "\(base)/subtask-\($0)", options: options) }
         }
         let restoreStart = clock.now
-        defer { if !restarts.isEmpty { restarts[restarts.count - 1].restoreSeconds = ms(clock.now - restoreStart) / 1000 } }
+        defer {
+            if !restarts.isEmpty { restarts[restarts.count - 1].restoreSeconds = ms(clock.now - restoreStart) / 1000 }
+        }
         guard m.maxParallelism == env.maxParallelism else {
-            throw StreamError.checkpoint("checkpoint \(m.id) has maxParallelism \(m.maxParallelism), the job \(env.maxParallelism)")
+            throw StreamError.checkpoint(
+                "checkpoint \(m.id) has maxParallelism \(m.maxParallelism), the job \(env.maxParallelism)")
         }
         guard m.subtaskStorages.count == m.parallelism else {
-            throw StreamError.checkpoint("checkpoint \(m.id) lists \(m.subtaskStorages.count) subtask storages for parallelism \(m.parallelism)")
+            throw StreamError.checkpoint(
+                "checkpoint \(m.id) lists \(m.subtaskStorages.count) subtask storages for parallelism \(m.parallelism)")
         }
         func oldStorage(_ i: Int) throws -> LocalCheckpointStorage {
             try LocalCheckpointStorage(root: JobLayout.subtaskStorage(env.checkpointDirectory, m.subtaskStorages[i]))
         }
         if m.parallelism == p {
             return try (0..<p).map { i in
-                try LSMStore.restore(from: oldStorage(i), checkpoint: m.id, to: "\(base)/subtask-\(i)", options: options)
+                try LSMStore.restore(
+                    from: oldStorage(i), checkpoint: m.id, to: "\(base)/subtask-\(i)", options: options)
             }
         }
         // Rescale: each new subtask takes the key groups it owns from the old subtasks' stores.
         var olds: [LSMStore] = []
         for i in 0..<m.parallelism {
-            olds.append(try LSMStore.restore(from: oldStorage(i), checkpoint: m.id, to: "\(base)/old-\(i)", options: options))
+            olds.append(
+                try LSMStore.restore(from: oldStorage(i), checkpoint: m.id, to: "\(base)/old-\(i)", options: options))
         }
         defer {
             for (i, s) in olds.enumerated() {
@@ -170,7 +178,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
     // MARK: One attempt
 
-    func runAttempt(_ attempt: Int, restoreFrom: JobCheckpointMetadata?) throws -> (stores: [LSMStore], processed: Int, counters: [String: Int]) {
+    func runAttempt(
+        _ attempt: Int, restoreFrom: JobCheckpointMetadata?
+    ) throws -> (stores: [LSMStore], processed: Int, counters: [String: Int]) {
         let p = env.parallelism
         let stores = try openStores(attempt, restoreFrom: restoreFrom)
         var closeOnFailure = true
@@ -178,7 +188,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         // Subtask checkpoint storages: job retention decides what goes, so each keeps all.
         let checkpointers: [Checkpointer] = try (0..<p).map { i in
             let storage = try LocalCheckpointStorage(
-                root: JobLayout.subtaskStorage(env.checkpointDirectory, JobLayout.subtaskStorageName(parallelism: p, subtask: i)))
+                root: JobLayout.subtaskStorage(
+                    env.checkpointDirectory, JobLayout.subtaskStorageName(parallelism: p, subtask: i)))
             let cp = try Checkpointer(store: stores[i], storage: storage, retained: Int.max / 2)
             // Anything after the checkpoint we resume from belongs to the failed attempt.
             for id in cp.completedCheckpoints where id > (restoreFrom?.id ?? 0) { try cp.discard(id) }
@@ -199,7 +210,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 Thread.current.name = "subtask-\(i)"
                 defer { done.leave() }
                 do {
-                    try runSubtask(i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state)
+                    try runSubtask(
+                        i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state)
                 } catch {
                     state.fail(error)
                     for c in channels { c.close() }
@@ -213,7 +225,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var counters: [String: Int] = [:]
         var sourceError: Error? = nil
         do {
-            counters = try runSource(restoreFrom: restoreFrom, channels: channels, checkpointers: checkpointers, state: state)
+            counters = try runSource(
+                restoreFrom: restoreFrom, channels: channels, checkpointers: checkpointers, state: state)
         } catch {
             sourceError = error
             state.fail(error)
@@ -331,7 +344,9 @@ enum JobRunnerSupport {
         }
         let a = canonical(state), b = canonical(checkpoints)
         if a == b || a.hasPrefix(b.hasSuffix("/") ? b : b + "/") || b.hasPrefix(a.hasSuffix("/") ? a : a + "/") {
-            throw StreamError.storage("the state directory \(state) and the checkpoint directory \(checkpoints) overlap; use two separate folders")
+            throw StreamError.storage(
+                "the state directory \(state) and the checkpoint directory \(checkpoints) overlap; use two separate folders"
+            )
         }
     }
 }

@@ -14,7 +14,8 @@ import LSMStore
     public static func jobMetadata(_ data: [UInt8]) {
         _ = try? JobCheckpointMetadata.decode(data, name: "_metadata")
         let json = data.filter { $0 != UInt8(ascii: "\n") }
-        let framed = Array("\(JobCheckpointMetadata.header)\n".utf8) + json
+        let framed =
+            Array("\(JobCheckpointMetadata.header)\n".utf8) + json
             + Array("\n\(String(Checksum.crc32c(json), radix: 16))\n".utf8)
         if let m = try? JobCheckpointMetadata.decode(framed, name: "_metadata") {
             _ = try? JSONDecoder().decode(CSVPosition.self, from: Data(m.sourcePosition))
@@ -37,7 +38,8 @@ import LSMStore
         for policy in [MalformedRowPolicy.fail, .skip] {
             for position in [nil, CSVPosition(byteOffset: offset, lineNumber: 2)] {
                 do {
-                    let source = try CSVSource(path: path, columns: columns, policy: policy, resumingAt: position, maxRecordLength: 64)
+                    let source = try CSVSource(
+                        path: path, columns: columns, policy: policy, resumingAt: position, maxRecordLength: 64)
                     var n = 0
                     while let row = try source.next(), n < 100_000 {
                         _ = row.values

@@ -5,7 +5,8 @@ import LSMStore
 /// batches, and drives the checkpoint coordinator (triggers, barriers, acks) between records.
 extension JobRunner {
     func runSource(
-        restoreFrom: JobCheckpointMetadata?, channels: [Channel<Event>], checkpointers: [Checkpointer], state: AttemptState
+        restoreFrom: JobCheckpointMetadata?, channels: [Channel<Event>], checkpointers: [Checkpointer],
+        state: AttemptState
     ) throws -> [String: Int] {
         let p = env.parallelism
         var source = keyed.stream.makeSource()
@@ -50,7 +51,9 @@ extension JobRunner {
                 keyBuffer.removeAll(keepingCapacity: true)
                 codec.encode(k, into: &keyBuffer)
                 // Keys of up to 16 bytes travel inline: no allocation per record.
-                let (kb, group) = keyBuffer.withUnsafeBytes { (StateKey($0), KeyGroups.group(of: $0, maxParallelism: maxP)) }
+                let (kb, group) = keyBuffer.withUnsafeBytes {
+                    (StateKey($0), KeyGroups.group(of: $0, maxParallelism: maxP))
+                }
                 let sub = KeyGroups.subtask(ofGroup: group, parallelism: p, maxParallelism: maxP)
                 batches[sub].append((kb, group, k, t, index))
                 if batches[sub].count >= batchSize {
@@ -88,7 +91,8 @@ extension JobRunner {
             // a due trigger waits for one of them to finish while records keep flowing, then
             // fires on the next record; or, when asked, the source waits for it.
             if due && coordinator.inFlight.count >= maxConcurrent && env.checkpointing.waitForInFlightCheckpoint {
-                coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
+                coordinator.collectAcks(
+                    state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
             }
             if due && coordinator.inFlight.count < maxConcurrent {
                 if !coordinator.pauseElapsed { continue }
@@ -100,8 +104,11 @@ extension JobRunner {
         flushBatches()
         // A final checkpoint of the whole input (as Flink's checkpoints after tasks finish), so
         // the latest checkpoint holds the job's final state.
-        if env.checkpointing.checkpointAtEnd && env.checkpointing.trigger != .disabled && sinceCheckpoint > 0 && state.failed == nil {
-            coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
+        if env.checkpointing.checkpointAtEnd && env.checkpointing.trigger != .disabled && sinceCheckpoint > 0
+            && state.failed == nil
+        {
+            coordinator.collectAcks(
+                state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
             // The wait ends early when a subtask fails meanwhile: then there is no room, and
             // the attempt is over anyway.
             if coordinator.inFlight.count < maxConcurrent { _ = injectBarrier() }

@@ -34,7 +34,9 @@ extension StreamExecutionEnvironment {
         defer { for s in stores { try? s.close() } }
         for (i, name) in m.subtaskStorages.enumerated() {
             let storage = try LocalCheckpointStorage(root: JobLayout.subtaskStorage(checkpointDirectory, name))
-            stores.append(try LSMStore.restore(from: storage, checkpoint: m.id, to: "\(directory)/subtask-\(i)", options: stateBackend.options))
+            stores.append(
+                try LSMStore.restore(
+                    from: storage, checkpoint: m.id, to: "\(directory)/subtask-\(i)", options: stateBackend.options))
         }
         let elapsed = clock.now - start
         var digest: UInt64 = 0

@@ -5,8 +5,11 @@ import Foundation
 /// and store, takes its part of each checkpoint at the barrier (a cut handed to its upload
 /// thread), and acks to the coordinator.
 extension JobRunner {
-    func runSubtask(_ i: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<Event>, state: AttemptState) throws {
-        let backend = KeyedStateBackend(store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries,
+    func runSubtask(
+        _ i: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<Event>, state: AttemptState
+    ) throws {
+        let backend = KeyedStateBackend(
+            store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries,
             cacheByteCapacity: env.stateBackend.cacheBytes)
         backend.trackChanges = env.measureLowerBound && env.checkpointing.trigger != .disabled
         var function = makeFunction()
@@ -34,8 +37,10 @@ extension JobRunner {
                 var changed = changedBefore
                 func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
                     state.lock.lock()
-                    state.acks.append(Ack(subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
-                                          cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now))
+                    state.acks.append(
+                        Ack(
+                            subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
+                            cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now))
                     state.lock.unlock()
                 }
                 let t0 = self.clock.now

@@ -46,7 +46,9 @@ struct ChangeLog: Sendable {
             var i = 0
             while i < order.count {
                 var j = i
-                while j + 1 < order.count, KeyOrder.compare(view(entries[order[j + 1]].key), view(entries[order[i]].key)) == 0 { j += 1 }
+                while j + 1 < order.count,
+                    KeyOrder.compare(view(entries[order[j + 1]].key), view(entries[order[i]].key)) == 0
+                { j += 1 }
                 let last = entries[order[j]]
                 if let v = last.value { body(view(last.key), view(v)) }
                 i = j + 1

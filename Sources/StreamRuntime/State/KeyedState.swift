@@ -46,7 +46,9 @@ public final class ValueState<Value> {
         let slot = try backend.slot(state: id)
         return try backend.withValue(at: slot) { bytes in
             guard let bytes else { return nil }
-            guard let v = codec.decode(bytes) else { throw StreamError.stateCorrupt("value state #\(id) cannot be decoded") }
+            guard let v = codec.decode(bytes) else {
+                throw StreamError.stateCorrupt("value state #\(id) cannot be decoded")
+            }
             return v
         }
     }
@@ -80,7 +82,9 @@ public final class MapState<MapKey, Value> {
         let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
         return try backend.withValue(at: slot) { bytes in
             guard let bytes else { return nil }
-            guard let v = valueCodec.decode(bytes) else { throw StreamError.stateCorrupt("map state #\(id) value cannot be decoded") }
+            guard let v = valueCodec.decode(bytes) else {
+                throw StreamError.stateCorrupt("map state #\(id) value cannot be decoded")
+            }
             return v
         }
     }
@@ -148,9 +152,14 @@ public final class KeyedContext<Key> {
     public func state<V>(_ descriptor: ValueStateDescriptor<V>) throws -> ValueState<V> {
         // Fast path: the same state as last time (the usual case, once per element).
         if lastName == descriptor.name, let last = lastState as? ValueState<V> { return last }
-        defer { lastName = descriptor.name; lastState = states[descriptor.name] }
+        defer {
+            lastName = descriptor.name
+            lastState = states[descriptor.name]
+        }
         if let s = states[descriptor.name] {
-            guard let v = s as? ValueState<V> else { throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type") }
+            guard let v = s as? ValueState<V> else {
+                throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type")
+            }
             return v
         }
         let s = ValueState(backend: backend, id: try id(for: descriptor.name), codec: descriptor.codec)
@@ -161,10 +170,14 @@ public final class KeyedContext<Key> {
     /// The map state `descriptor` names, bound to the current key.
     public func state<K, V>(_ descriptor: MapStateDescriptor<K, V>) throws -> MapState<K, V> {
         if let s = states[descriptor.name] {
-            guard let m = s as? MapState<K, V> else { throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type") }
+            guard let m = s as? MapState<K, V> else {
+                throw StreamError.invalidJob("state \"\(descriptor.name)\" is already used with another type")
+            }
             return m
         }
-        let s = MapState(backend: backend, id: try id(for: descriptor.name), keyCodec: descriptor.keyCodec, valueCodec: descriptor.valueCodec)
+        let s = MapState(
+            backend: backend, id: try id(for: descriptor.name), keyCodec: descriptor.keyCodec,
+            valueCodec: descriptor.valueCodec)
         states[descriptor.name] = s
         return s
     }

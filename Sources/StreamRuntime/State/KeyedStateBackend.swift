@@ -38,7 +38,9 @@ final class KeyedStateBackend {
     /// What a slot costs in memory: its value bytes, a long key's bytes, and the slot, its
     /// value array's header and its index entry (roughly 100 bytes).
     @inline(__always)
-    static func charge(keyCount: Int, valueCount: Int) -> Int { (keyCount > StateKey.inlineCapacity ? keyCount : 0) + valueCount + 100 }
+    static func charge(keyCount: Int, valueCount: Int) -> Int {
+        (keyCount > StateKey.inlineCapacity ? keyCount : 0) + valueCount + 100
+    }
 
     private var index: [StateKey: Int] = [:]
     var slots: [Slot] = []
@@ -124,7 +126,10 @@ final class KeyedStateBackend {
         out.append(state)
         if let mapKey {
             var n = currentKey.count
-            while n >= 0x80 { out.append(UInt8(n & 0x7f) | 0x80); n >>= 7 }
+            while n >= 0x80 {
+                out.append(UInt8(n & 0x7f) | 0x80)
+                n >>= 7
+            }
             out.append(UInt8(n))
             currentKey.withBytes { out.append(contentsOf: $0) }
             out.append(contentsOf: mapKey)
