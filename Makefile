@@ -5,7 +5,7 @@ APT_PACKAGES := liblz4-dev pkg-config
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := block table filter wal manifest current checkpoint-metadata job-metadata csv
 
-.PHONY: fuzz fuzz-replay tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
+.PHONY: lint fuzz fuzz-replay tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
 
 # Installs the system packages the build needs when they are missing (Debian).
 # Installs the Debian packages given as $(1) that are missing.
@@ -29,7 +29,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: embed-check unit-test
+test: lint embed-check unit-test
+
+# The toolchain's swift format, with .swift-format (4 spaces, lines at most 120): any warning fails.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Examples/EmbedLSMStore/Sources
 
 unit-test: deps
 	$(SWIFT) test

@@ -18,6 +18,7 @@ func target(named name: String) -> (@Sendable ([UInt8]) -> Void)? {
     allTargets.first { $0.name == name }?.run
 }
 
+/// libFuzzer's entry point: runs the target LSM_FUZZ_TARGET names on one input.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []

@@ -114,54 +114,67 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func create(_ path: String) throws -> any WritableFile {
         try apply(.create, path)
         return FaultyWritableFile(owner: self, base: try base.create(path), path: path)
     }
+    /// See `FileSystem`.
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         try apply(.open, path)
         return FaultyRandomAccessFile(owner: self, base: try base.openRandomAccess(path))
     }
+    /// See `FileSystem`.
     public func rename(_ from: String, to: String) throws {
         try apply(.rename, from)
         try base.rename(from, to: to)
     }
+    /// See `FileSystem`.
     public func remove(_ path: String) throws {
         try apply(.remove, path)
         try base.remove(path)
     }
+    /// See `FileSystem`.
     public func link(_ from: String, to: String) throws {
         try apply(.link, from)
         try base.link(from, to: to)
     }
+    /// See `FileSystem`.
     public func listDirectory(_ path: String) throws -> [String] {
         try apply(.list, path)
         return try base.listDirectory(path)
     }
+    /// See `FileSystem`.
     public func createDirectory(_ path: String) throws {
         try apply(.mkdir, path)
         try base.createDirectory(path)
     }
+    /// See `FileSystem`.
     public func removeDirectory(_ path: String) throws {
         try apply(.rmdir, path)
         try base.removeDirectory(path)
     }
+    /// See `FileSystem`.
     public func syncDirectory(_ path: String) throws {
         try apply(.syncDirectory, path)
         try base.syncDirectory(path)
     }
+    /// See `FileSystem`.
     public func syncFile(_ path: String) throws {
         try apply(.sync, path)
         try base.syncFile(path)
     }
+    /// See `FileSystem`.
     public func syncFileSystem(containing path: String) throws {
         try apply(.sync, path)
         try base.syncFileSystem(containing: path)
     }
+    /// See `FileSystem`.
     public func stat(_ path: String) throws -> FileStatus? {
         try apply(.stat, path)
         return try base.stat(path)
     }
+    /// See `FileSystem`.
     public func lock(_ path: String) throws -> any FileLock {
         try apply(.lock, path)
         return try base.lock(path)

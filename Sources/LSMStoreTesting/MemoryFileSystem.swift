@@ -70,6 +70,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         return (n, name)
     }
 
+    /// See `FileSystem`.
     public func create(_ path: String) throws -> any WritableFile {
         try lock.withLock {
             let (dir, name) = try parent(path, "create")
@@ -82,6 +83,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         try lock.withLock {
             guard let n = node(path), !n.isDirectory else {
@@ -91,6 +93,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func rename(_ from: String, to: String) throws {
         try lock.withLock {
             let (sd, sn) = try parent(from, "rename")
@@ -103,6 +106,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func remove(_ path: String) throws {
         try lock.withLock {
             let (d, name) = try parent(path, "unlink")
@@ -113,6 +117,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func link(_ from: String, to: String) throws {
         try lock.withLock {
             guard let n = node(from), !n.isDirectory else {
@@ -124,6 +129,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func listDirectory(_ path: String) throws -> [String] {
         try lock.withLock {
             guard let n = node(path), n.isDirectory else {
@@ -133,6 +139,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func createDirectory(_ path: String) throws {
         try lock.withLock {
             var n = root
@@ -149,6 +156,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func removeDirectory(_ path: String) throws {
         try lock.withLock {
             let (d, name) = try parent(path, "rmdir")
@@ -160,6 +168,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func syncDirectory(_ path: String) throws {
         try lock.withLock {
             guard let n = node(path), n.isDirectory else {
@@ -169,6 +178,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func syncFile(_ path: String) throws {
         try lock.withLock {
             guard let n = node(path), !n.isDirectory else {
@@ -178,6 +188,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func syncFileSystem(containing path: String) throws {
         lock.withLock {
             var stack = [root]
@@ -194,6 +205,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// See `FileSystem`.
     public func stat(_ path: String) throws -> FileStatus? {
         lock.withLock {
             guard let n = node(path) else { return nil }
@@ -214,6 +226,7 @@ public final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         return max(count, 1)
     }
 
+    /// See `FileSystem`.
     public func lock(_ path: String) throws -> any FileLock {
         try lock.withLock {
             if node(path) == nil {

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Glibc
 import ArgumentParser
 import LSMStore
 
@@ -25,13 +19,7 @@ enum Status {
 
 /// Ends the process with `code` (standard output is written unbuffered, so nothing is lost).
 func terminate(_ code: Int32) -> Never {
-    #if canImport(Glibc)
-        Glibc.exit(code)
-    #elseif canImport(Musl)
-        Musl.exit(code)
-    #else
-        Darwin.exit(code)
-    #endif
+    Glibc.exit(code)
 }
 
 /// Writes all of `bytes` to file descriptor `fd` with write(2), retrying short writes and

@@ -202,7 +202,8 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
             let leftovers = try Checkpointer.cleanup(storage: good, dryRun: true, sparingClaimsYoungerThan: .zero)
             #expect(leftovers.contains("chk-\(pending.id)") && leftovers.contains("chk-\(pending.id)/_claim"))
             if mode == .full {
-                #expect(leftovers.contains { $0.hasPrefix("chk-\(pending.id)/") && $0.hasSuffix(".sst") })  // the copies went into its folder
+                // The copies went into its folder.
+                #expect(leftovers.contains { $0.hasPrefix("chk-\(pending.id)/") && $0.hasSuffix(".sst") })
             } else {
                 #expect(leftovers.contains { $0.hasPrefix("shared/") })  // new shared uploads
                 #expect(leftovers.allSatisfy { $0.hasPrefix("shared/") || $0.hasPrefix("chk-\(pending.id)") })

@@ -140,7 +140,8 @@ import Testing
         // Damage the payload of a record before the last.
         let k = Int.random(in: 0..<(n - 1), using: &rng)
         let pos = Int.random(in: (offsets[k] + LogFormat.headerSize)..<offsets[k + 1], using: &rng)
-        guard pos % LogFormat.blockSize <= LogFormat.blockSize - LogFormat.headerSize else { return }  // trailer padding
+        // A position in a block's trailer padding damages nothing.
+        guard pos % LogFormat.blockSize <= LogFormat.blockSize - LogFormat.headerSize else { return }
         data[pos] ^= 0x20
         try overwriteFile(log, data)
         #expect(throws: LSMError.self, "seed \(seed)") { try Self.open(dir, .tolerateCorruptedTail).close() }

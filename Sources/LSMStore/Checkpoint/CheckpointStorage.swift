@@ -84,6 +84,7 @@ public struct LocalCheckpointStorage: CheckpointStorage {
             || code == ENOSYS
     }
 
+    /// See `CheckpointStorage`.
     public func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         try putMany([(name, localPath)], preferLink: preferLink)[0]
     }
@@ -111,6 +112,7 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         return out
     }
 
+    /// See `CheckpointStorage`.
     public func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         if fileSystem.fileExists(localPath) { try fileSystem.remove(localPath) }
         return try transfer(from: path(name), to: localPath, preferLink: preferLink, sync: true)
@@ -159,12 +161,14 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         return (offset, crc)
     }
 
+    /// See `CheckpointStorage`.
     public func putAtomically(_ name: String, _ bytes: [UInt8]) throws {
         let dst = path(name)
         try fileSystem.createDirectory(parentDirectory(of: dst))
         try fileSystem.writeFileAtomically(dst, bytes)
     }
 
+    /// See `CheckpointStorage`.
     public func createExclusively(_ name: String, _ bytes: [UInt8]) throws -> Bool {
         let dst = path(name)
         let dir = parentDirectory(of: dst)
@@ -185,24 +189,30 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         return true
     }
 
+    /// See `CheckpointStorage`.
     public func get(_ name: String) throws -> [UInt8] { try fileSystem.readFile(path(name)) }
 
+    /// See `CheckpointStorage`.
     public func list(_ directory: String) throws -> [String] {
         let p = path(directory)
         guard try fileSystem.stat(p)?.isDirectory == true else { return [] }
         return try fileSystem.listDirectory(p)
     }
 
+    /// See `CheckpointStorage`.
     public func delete(_ name: String) throws {
         let p = path(name)
         guard let st = try fileSystem.stat(p) else { return }
         if st.isDirectory { try fileSystem.removeDirectory(p) } else { try fileSystem.remove(p) }
     }
 
+    /// See `CheckpointStorage`.
     public func size(_ name: String) throws -> UInt64? { try fileSystem.stat(path(name))?.size }
 
+    /// See `CheckpointStorage`.
     public func bytesOnDisk() throws -> UInt64 { try diskUsage(paths: [root], fileSystem: fileSystem) }
 
+    /// See `CheckpointStorage`.
     public func sync(_ directory: String) throws { try fileSystem.syncDirectory(path(directory)) }
 }
 

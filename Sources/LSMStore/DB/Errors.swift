@@ -1,3 +1,5 @@
+import Glibc
+
 /// Every error the store reports. Corruption and I/O errors name the file involved, so an
 /// operator knows what to inspect or restore.
 public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -17,6 +19,7 @@ public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
     /// (for example two stores with one id checkpointing into one storage); nothing was changed.
     case conflict(String)
 
+    /// A one-line description for messages and logs.
     public var description: String {
         switch self {
         case let .corruption(file, offset, reason):
@@ -40,9 +43,6 @@ public enum LSMError: Error, Sendable, Equatable, CustomStringConvertible {
         return false
     }
 }
-
-import Glibc
-
 func errnoDescription(_ code: Int32) -> String {
     guard let s = strerror(code) else { return "unknown error" }
     return String(cString: s)

@@ -58,6 +58,7 @@ public struct StoreStats: Sendable, CustomStringConvertible {
     /// Total bytes of live SSTs.
     public var totalTableBytes: UInt64 { levels.reduce(0) { $0 + $1.bytes } }
 
+    /// A one-line description for messages and logs.
     public var description: String {
         var s = "level  files        bytes\n"
         for (i, l) in levels.enumerated() {

@@ -6,6 +6,7 @@ public struct PosixFileSystem: FileSystem {
     /// Creates the POSIX file system.
     public init() {}
 
+    /// See `FileSystem`.
     public func create(_ path: String) throws -> any WritableFile {
         // Replace, never truncate: an existing name may be a hard link shared with a
         // checkpoint, whose bytes must not change.
@@ -17,26 +18,31 @@ public struct PosixFileSystem: FileSystem {
         return PosixWritableFile(fd: fd, path: path)
     }
 
+    /// See `FileSystem`.
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LSMError.io(path: path, operation: "open", errno: errno) }
         return PosixRandomAccessFile(fd: fd, path: path)
     }
 
+    /// See `FileSystem`.
     public func rename(_ from: String, to: String) throws {
         let r = Glibc.rename(from, to)
         if r != 0 { throw LSMError.io(path: from, operation: "rename to \(to)", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func remove(_ path: String) throws {
         if unlink(path) != 0 { throw LSMError.io(path: path, operation: "unlink", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func link(_ from: String, to: String) throws {
         let r = Glibc.link(from, to)
         if r != 0 { throw LSMError.io(path: from, operation: "link to \(to)", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func listDirectory(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else {
             throw LSMError.io(path: path, operation: "opendir", errno: errno)
@@ -52,6 +58,7 @@ public struct PosixFileSystem: FileSystem {
         return names.sorted()
     }
 
+    /// See `FileSystem`.
     public func createDirectory(_ path: String) throws {
         if let st = try stat(path) {
             if st.isDirectory { return }
@@ -64,10 +71,12 @@ public struct PosixFileSystem: FileSystem {
         }
     }
 
+    /// See `FileSystem`.
     public func removeDirectory(_ path: String) throws {
         if rmdir(path) != 0 { throw LSMError.io(path: path, operation: "rmdir", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func syncDirectory(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LSMError.io(path: path, operation: "open directory", errno: errno) }
@@ -75,6 +84,7 @@ public struct PosixFileSystem: FileSystem {
         if fsync(fd) != 0 { throw LSMError.io(path: path, operation: "fsync directory", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func syncFile(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LSMError.io(path: path, operation: "open for fsync", errno: errno) }
@@ -82,6 +92,7 @@ public struct PosixFileSystem: FileSystem {
         if fdatasync(fd) != 0 { throw LSMError.io(path: path, operation: "fdatasync", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func syncFileSystem(containing path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LSMError.io(path: path, operation: "open for syncfs", errno: errno) }
@@ -89,6 +100,7 @@ public struct PosixFileSystem: FileSystem {
         if lsm_syncfs(fd) != 0 { throw LSMError.io(path: path, operation: "syncfs", errno: errno) }
     }
 
+    /// See `FileSystem`.
     public func stat(_ path: String) throws -> FileStatus? {
         var st = Glibc.stat()
         if systemStat(path, &st) != 0 {
@@ -100,6 +112,7 @@ public struct PosixFileSystem: FileSystem {
             linkCount: UInt64(st.st_nlink), isDirectory: (st.st_mode & S_IFMT) == S_IFDIR)
     }
 
+    /// See `FileSystem`.
     public func lock(_ path: String) throws -> any FileLock {
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         if fd < 0 { throw LSMError.io(path: path, operation: "open lock file", errno: errno) }

@@ -1,3 +1,5 @@
+import Glibc
+
 import Synchronization
 
 /// The in-memory write buffer: a skip list of internal keys (user key + sequence + kind)
@@ -355,9 +357,6 @@ final class Memtable: @unchecked Sendable {
 
     func makeIterator() -> MemtableIterator { MemtableIterator(self) }
 }
-
-import Glibc
-
 /// Iterates a memtable in internal-key order. Entries added after the iterator was made may
 /// or may not be seen; readers filter by sequence number. Holds the memtable alive.
 final class MemtableIterator: InternalIterator {

@@ -33,5 +33,6 @@ public struct WALDroppedRange: Sendable, Equatable, CustomStringConvertible {
     /// Why: the damage found.
     public var reason: String
 
+    /// A one-line description for messages and logs.
     public var description: String { "\(file): \(bytes) bytes dropped from offset \(offset) (\(reason))" }
 }

@@ -17,9 +17,11 @@ public struct PrintSink<T>: StreamSink {
     let subtask: Int
     /// A print sink for subtask `subtask`.
     public init(subtask: Int) { self.subtask = subtask }
+    /// See `StreamSink`.
     public mutating func write(_ value: T) throws { print(PrintSink.line(subtask: subtask, value)) }
     /// The line printed for `value` by subtask `subtask`.
     static func line(subtask: Int, _ value: T) -> String { "\(subtask + 1)> \(value)" }
+    /// See `StreamSink`.
     public mutating func close() throws {}
 }
 
@@ -39,6 +41,7 @@ public struct CountingSink<T>: StreamSink {
 
     /// A sink adding to `counter`.
     public init(counter: Counter) { self.counter = counter }
+    /// See `StreamSink`.
     public mutating func write(_ value: T) throws {
         local += 1
         if local == 4096 {
@@ -46,6 +49,7 @@ public struct CountingSink<T>: StreamSink {
             local = 0
         }
     }
+    /// See `StreamSink`.
     public mutating func close() throws {
         counter.value.add(local, ordering: .relaxed)
         local = 0
@@ -66,6 +70,7 @@ public struct FileSink<T>: StreamSink {
         handle = h
     }
 
+    /// See `StreamSink`.
     public mutating func write(_ value: T) throws {
         buffer.append(contentsOf: "\(value)\n".utf8)
         if buffer.count >= 1 << 16 {
@@ -74,6 +79,7 @@ public struct FileSink<T>: StreamSink {
         }
     }
 
+    /// See `StreamSink`.
     public mutating func close() throws {
         try handle.write(contentsOf: buffer)
         buffer.removeAll()

@@ -26,6 +26,7 @@ public struct GeneratorSource<T: Sendable>: StreamSource {
         self.generate = generate
     }
 
+    /// See `StreamSource`.
     public mutating func open(at position: [UInt8]?) throws {
         guard let position else {
             index = 0
@@ -39,6 +40,7 @@ public struct GeneratorSource<T: Sendable>: StreamSource {
         dropped = Int(Self.load(position, 8))
     }
 
+    /// See `StreamSource`.
     public mutating func next() throws -> T? {
         while index < count {
             defer { index += 1 }
@@ -48,6 +50,7 @@ public struct GeneratorSource<T: Sendable>: StreamSource {
         return nil
     }
 
+    /// See `StreamSource`.
     public func position() -> [UInt8] {
         var out = [UInt8]()
         for v in [UInt64(index), UInt64(dropped)] {
@@ -56,6 +59,7 @@ public struct GeneratorSource<T: Sendable>: StreamSource {
         return out
     }
 
+    /// See `StreamSource`.
     public var counters: [String: Int] { ["rows dropped": dropped] }
 
     static func load(_ b: [UInt8], _ at: Int) -> UInt64 {

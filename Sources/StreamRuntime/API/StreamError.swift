@@ -14,6 +14,7 @@ public enum StreamError: Error, CustomStringConvertible, Sendable {
     /// folders that overlap).
     case storage(String)
 
+    /// A one-line description for messages and logs.
     public var description: String {
         switch self {
         case .invalidJob(let m): return "invalid job: \(m)"

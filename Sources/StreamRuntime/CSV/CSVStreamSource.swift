@@ -21,6 +21,7 @@ public struct CSVStreamSource: StreamSource {
         self.policy = policy
     }
 
+    /// See `StreamSource`.
     public mutating func open(at position: [UInt8]?) throws {
         var resume: CSVPosition? = nil
         if let position {
@@ -33,16 +34,19 @@ public struct CSVStreamSource: StreamSource {
         source = try CSVSource(path: path, columns: columns, policy: policy, resumingAt: resume)
     }
 
+    /// See `StreamSource`.
     public mutating func next() throws -> CSVRow? {
         guard let source else { throw StreamError.invalidJob("CSV source used before open") }
         return try source.next()
     }
 
+    /// See `StreamSource`.
     public func position() -> [UInt8] {
         guard let source, let data = try? JSONEncoder().encode(source.position) else { return [] }
         return [UInt8](data)
     }
 
+    /// See `StreamSource`.
     public var counters: [String: Int] {
         guard let s = source else { return [:] }
         return ["rows read": s.rowsRead, "rows dropped": s.rowsDropped, "rows malformed": s.rowsMalformed]

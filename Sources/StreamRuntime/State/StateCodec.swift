@@ -21,10 +21,12 @@ extension StateCodec {
 public struct Int64Codec: StateCodec {
     /// Creates the codec.
     public init() {}
+    /// See `StateCodec`.
     public func encode(_ value: Int64, into out: inout [UInt8]) {
         let v = UInt64(bitPattern: value)
         for i in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
     }
+    /// See `StateCodec`.
     public func decode(_ bytes: ArraySlice<UInt8>) -> Int64? {
         guard bytes.count == 8 else { return nil }
         var v: UInt64 = 0
@@ -37,7 +39,9 @@ public struct Int64Codec: StateCodec {
 public struct StringCodec: StateCodec {
     /// Creates the codec.
     public init() {}
+    /// See `StateCodec`.
     public func encode(_ value: String, into out: inout [UInt8]) { out.append(contentsOf: value.utf8) }
+    /// See `StateCodec`.
     public func decode(_ bytes: ArraySlice<UInt8>) -> String? { String(validating: bytes, as: UTF8.self) }
 }
 
@@ -45,6 +49,8 @@ public struct StringCodec: StateCodec {
 public struct BytesCodec: StateCodec {
     /// Creates the codec.
     public init() {}
+    /// See `StateCodec`.
     public func encode(_ value: [UInt8], into out: inout [UInt8]) { out.append(contentsOf: value) }
+    /// See `StateCodec`.
     public func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8]? { Array(bytes) }
 }
