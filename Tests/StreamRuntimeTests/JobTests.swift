@@ -256,41 +256,49 @@ func runJob(
     }
 
     /// Random inputs, failure points, intervals, parallelism 1-4, 1-3 checkpoints in flight
-    /// and both modes: the final state always equals the direct aggregate. Replay with LSM_SEED.
+    /// and both modes: the final state always equals the direct aggregate. `LSM_SEED=<seed>` runs
+    /// just that seed (the one a failure prints).
     @Test(.shrinking(false)) func exactlyOnceProperty() async {
         let count = ProcessInfo.processInfo.environment["LSM_PROPERTY_LONG"] != nil ? 60 : 8
-        await propertyCheck(count: count, input: Gen.uint64()) { seed in
-            var rng = seed
-            func next(_ n: Int) -> Int {
-                rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return Int((rng >> 33) % UInt64(n))
-            }
-            let rows = 500 + next(6000)
-            let accounts = 1 + next(400)
-            let parallelism = 1 + next(4)
-            let mode: CheckpointMode = next(2) == 0 ? .full : .incremental
-            let every = 50 + next(2000)
-            let failAt = next(3) == 0 ? nil : 1 + next(rows)
-            let wait = next(2) == 0
-            let concurrent = 1 + next(3)
-            let (s, c) = (temp("state"), temp("chk"))
-            defer {
-                try? FileManager.default.removeItem(atPath: s)
-                try? FileManager.default.removeItem(atPath: c)
-            }
-            do {
-                let r = try runJob(
-                    rows: rows, seed: seed, accounts: accounts, parallelism: parallelism, mode: mode,
-                    every: every, failAt: failAt, waitForInFlight: wait, maxConcurrent: concurrent,
-                    state: s, checkpoints: c)
-                let expected = expectedDigest(rows: rows, seed: seed, accounts: accounts)
-                let context =
-                    "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait), concurrent \(concurrent)"
-                #expect(r.stateDigest == expected.digest, "\(context)")
-                #expect(r.peakConcurrentCheckpoints <= concurrent, "\(context)")
-            } catch {
-                Issue.record("seed \(seed): \(error)")
-            }
+        if let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap({ UInt64($0) }) {
+            Self.exactlyOnceRun(seed)
+            return
+        }
+        await propertyCheck(count: count, input: Gen.uint64()) { seed in Self.exactlyOnceRun(seed) }
+    }
+
+    /// One run of `exactlyOnceProperty` for `seed`.
+    static func exactlyOnceRun(_ seed: UInt64) {
+        var rng = seed
+        func next(_ n: Int) -> Int {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((rng >> 33) % UInt64(n))
+        }
+        let rows = 500 + next(6000)
+        let accounts = 1 + next(400)
+        let parallelism = 1 + next(4)
+        let mode: CheckpointMode = next(2) == 0 ? .full : .incremental
+        let every = 50 + next(2000)
+        let failAt = next(3) == 0 ? nil : 1 + next(rows)
+        let wait = next(2) == 0
+        let concurrent = 1 + next(3)
+        let (s, c) = (temp("state"), temp("chk"))
+        defer {
+            try? FileManager.default.removeItem(atPath: s)
+            try? FileManager.default.removeItem(atPath: c)
+        }
+        do {
+            let r = try runJob(
+                rows: rows, seed: seed, accounts: accounts, parallelism: parallelism, mode: mode,
+                every: every, failAt: failAt, waitForInFlight: wait, maxConcurrent: concurrent,
+                state: s, checkpoints: c)
+            let expected = expectedDigest(rows: rows, seed: seed, accounts: accounts)
+            let context =
+                "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait), concurrent \(concurrent)"
+            #expect(r.stateDigest == expected.digest, "\(context)")
+            #expect(r.peakConcurrentCheckpoints <= concurrent, "\(context)")
+        } catch {
+            Issue.record("seed \(seed): \(error)")
         }
     }
 }
@@ -340,83 +348,90 @@ func runJob(
     /// Random small CSV files (quoted fields, CRLF or LF, empty amounts, extra columns in
     /// random order), random failure points, intervals, parallelism 1-4 and both modes: the
     /// final state digest equals the aggregate computed directly from the rows written.
-    /// Replay with LSM_SEED.
+    /// `LSM_SEED=<seed>` runs just that seed (the one a failure prints).
     @Test(.shrinking(false)) func exactlyOnceOnRandomCSVFiles() async {
         let count = ProcessInfo.processInfo.environment["LSM_PROPERTY_LONG"] != nil ? 40 : 6
-        await propertyCheck(count: count, input: Gen.uint64()) { seed in
-            var rng = SeededRandom(seed: seed)
-            func next(_ n: Int) -> Int { Int.random(in: 0..<n, using: &rng) }
-            let dir = temp("csvprop")
-            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let rows = 200 + next(4000)
-            let accounts = 1 + next(300)
-            let eol = next(2) == 0 ? "\r\n" : "\n"
-            // Columns in a random order, with a free-text column that needs quoting.
-            var header = ["transaction_id", "account_id", "amount", "note"]
-            header.shuffle(using: &rng)
-            var text = header.joined(separator: ",") + eol
-            var expected: [Int64: (Int64, Int64)] = [:]
-            for i in 0..<rows {
-                let account = Int64(next(accounts))
-                let empty = next(50) == 0
-                let cents = Int64(1 + next(99_999_999))
-                let note: String
-                switch next(4) {
-                case 0: note = ""
-                case 1: note = "\"said \"\"hi\"\", then left\""
-                case 2: note = "\"two\(eol)lines\""
-                default: note = "plain"
-                }
-                let amount = empty ? "" : "\(cents / 100).\(String(format: "%02d", cents % 100))"
-                let fields = [
-                    "transaction_id": "\(i)", "account_id": next(5) == 0 ? "\"\(account)\"" : "\(account)",
-                    "amount": amount, "note": note,
-                ]
-                text += header.map { fields[$0] ?? "" }.joined(separator: ",") + eol
-                if !empty {
-                    let (c, s) = expected[account] ?? (0, 0)
-                    expected[account] = (c + 1, s + cents)
-                }
+        if let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap({ UInt64($0) }) {
+            Self.randomCSVRun(seed)
+            return
+        }
+        await propertyCheck(count: count, input: Gen.uint64()) { seed in Self.randomCSVRun(seed) }
+    }
+
+    /// One run of `exactlyOnceOnRandomCSVFiles` for `seed`.
+    static func randomCSVRun(_ seed: UInt64) {
+        var rng = SeededRandom(seed: seed)
+        func next(_ n: Int) -> Int { Int.random(in: 0..<n, using: &rng) }
+        let dir = temp("csvprop")
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rows = 200 + next(4000)
+        let accounts = 1 + next(300)
+        let eol = next(2) == 0 ? "\r\n" : "\n"
+        // Columns in a random order, with a free-text column that needs quoting.
+        var header = ["transaction_id", "account_id", "amount", "note"]
+        header.shuffle(using: &rng)
+        var text = header.joined(separator: ",") + eol
+        var expected: [Int64: (Int64, Int64)] = [:]
+        for i in 0..<rows {
+            let account = Int64(next(accounts))
+            let empty = next(50) == 0
+            let cents = Int64(1 + next(99_999_999))
+            let note: String
+            switch next(4) {
+            case 0: note = ""
+            case 1: note = "\"said \"\"hi\"\", then left\""
+            case 2: note = "\"two\(eol)lines\""
+            default: note = "plain"
             }
-            let path = dir + "/in.csv"
-            try? text.write(toFile: path, atomically: true, encoding: .utf8)
-            let parallelism = 1 + next(4)
-            let mode: CheckpointMode = next(2) == 0 ? .full : .incremental
-            let every = 50 + next(1500)
-            let failAt = next(3) == 0 ? nil : 1 + next(rows)
-            let context =
-                "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt))"
-            let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/chk")
-            env.parallelism = parallelism
-            env.checkpointing.mode = mode
-            env.checkpointing.trigger = .everyRecords(every)
-            env.checkpointing.waitForInFlightCheckpoint = next(2) == 0
-            env.stateBackend.options.memtableSize = 64 << 10
-            env.stateBackend.cacheEntries = 1 + next(300)
-            env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: 0)
-            if let failAt { env.failureInjection = .atRecord(failAt) }
-            env.logger.logLevel = .critical
-            let counter = CountingSink<(Int64, Int64)>.Counter()
-            let columns = [
-                CSVColumn(name: "account_id", type: .int64, required: true),
-                CSVColumn(name: "amount", type: .decimal2, required: true),
+            let amount = empty ? "" : "\(cents / 100).\(String(format: "%02d", cents % 100))"
+            let fields = [
+                "transaction_id": "\(i)", "account_id": next(5) == 0 ? "\"\(account)\"" : "\(account)",
+                "amount": amount, "note": note,
             ]
-            let job = env.fromSource { CSVStreamSource(path: path, columns: columns) }
-                .map { row in Txn(account: row.values[0].int64 ?? -1, cents: row.values[1].int64 ?? 0) }
-                .keyBy(codec: Int64Codec()) { $0.account }
-                .process { CountAndSum() }
-                .sink { _ in CountingSink(counter: counter) }
-            do {
-                let r = try env.execute(job, name: "csv property")
-                #expect(r.stateDigest == digest(of: expected), "\(context)")
-                #expect(r.stateEntries == expected.count, "\(context)")
-                #expect(
-                    r.sourceCounters["rows dropped"] == rows - expected.values.reduce(0) { $0 + Int($1.0) },
-                    "\(context)")
-            } catch {
-                Issue.record("\(context): \(error)")
+            text += header.map { fields[$0] ?? "" }.joined(separator: ",") + eol
+            if !empty {
+                let (c, s) = expected[account] ?? (0, 0)
+                expected[account] = (c + 1, s + cents)
             }
+        }
+        let path = dir + "/in.csv"
+        try? text.write(toFile: path, atomically: true, encoding: .utf8)
+        let parallelism = 1 + next(4)
+        let mode: CheckpointMode = next(2) == 0 ? .full : .incremental
+        let every = 50 + next(1500)
+        let failAt = next(3) == 0 ? nil : 1 + next(rows)
+        let context =
+            "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt))"
+        let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/chk")
+        env.parallelism = parallelism
+        env.checkpointing.mode = mode
+        env.checkpointing.trigger = .everyRecords(every)
+        env.checkpointing.waitForInFlightCheckpoint = next(2) == 0
+        env.stateBackend.options.memtableSize = 64 << 10
+        env.stateBackend.cacheEntries = 1 + next(300)
+        env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: 0)
+        if let failAt { env.failureInjection = .atRecord(failAt) }
+        env.logger.logLevel = .critical
+        let counter = CountingSink<(Int64, Int64)>.Counter()
+        let columns = [
+            CSVColumn(name: "account_id", type: .int64, required: true),
+            CSVColumn(name: "amount", type: .decimal2, required: true),
+        ]
+        let job = env.fromSource { CSVStreamSource(path: path, columns: columns) }
+            .map { row in Txn(account: row.values[0].int64 ?? -1, cents: row.values[1].int64 ?? 0) }
+            .keyBy(codec: Int64Codec()) { $0.account }
+            .process { CountAndSum() }
+            .sink { _ in CountingSink(counter: counter) }
+        do {
+            let r = try env.execute(job, name: "csv property")
+            #expect(r.stateDigest == digest(of: expected), "\(context)")
+            #expect(r.stateEntries == expected.count, "\(context)")
+            #expect(
+                r.sourceCounters["rows dropped"] == rows - expected.values.reduce(0) { $0 + Int($1.0) },
+                "\(context)")
+        } catch {
+            Issue.record("\(context): \(error)")
         }
     }
 
