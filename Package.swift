@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "LSMStore", "StreamRuntime",
+                "LSMStore", "LSMStoreTesting", "StreamRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

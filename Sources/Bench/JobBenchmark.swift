@@ -32,8 +32,6 @@ struct AccountAggregate: KeyedProcessFunction {
     }
 }
 
-extension Workload.Row: @unchecked Sendable {}
-
 /// The keyed job on the stream runtime with generated input (no CSV): throughput and
 /// checkpoint costs per mode and parallelism.
 struct JobBenchmark: ParsableCommand {

@@ -1,51 +1,8 @@
 import Foundation
+import LSMStoreTesting
 
-/// The standard workload of docs/EXPERIMENT.md, generated directly (no CSV): row i has
-/// `account = floor(A·u²)`, a skewed positive 2-decimal amount below 1,000,000 (about 1% of
-/// rows have none and are dropped), and a strictly increasing timestamp. Deterministic for a
-/// seed.
-struct Workload {
-    struct Preset {
-        let name: String
-        let rows: Int
-        let accounts: Int
-    }
-
-    static let large = Preset(name: "large", rows: 3_000_000, accounts: 1_000_000)
-    static let small = Preset(name: "small", rows: 1_000_000, accounts: 100_000)
-
-    struct Row {
-        let transactionID: Int
-        let account: Int
-        /// Amount in cents; nil when the row's amount is empty.
-        let amountCents: Int64?
-        let ts: Int64
-    }
-
-    private var rng: BenchRandom
-    private let accounts: Int
-    private var index = 0
-    static let baseTimestamp: Int64 = 1_700_000_000_000
-
-    init(seed: UInt64, accounts: Int) {
-        rng = BenchRandom(seed: seed)
-        self.accounts = accounts
-    }
-
-    private mutating func uniform() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
-
-    mutating func next() -> Row {
-        let u = uniform()
-        let account = min(accounts - 1, Int(Double(accounts) * u * u))
-        let v = uniform()
-        let cents = min(99_999_999, max(1, Int64(pow(10.0, 1.0 + 6.99 * v * v))))
-        let empty = uniform() < 0.01
-        defer { index += 1 }
-        return Row(
-            transactionID: index, account: account, amountCents: empty ? nil : cents,
-            ts: Workload.baseTimestamp + Int64(index) * 3 + Int64(rng.next() % 3))
-    }
-}
+/// The standard workload (`LSMStoreTesting`), under the name the Bench uses.
+typealias Workload = StandardWorkload
 
 /// Per-account state of the keyed job: count, sum, min, max, last timestamp, and a ring of
 /// the last 15 amounts, each as 9 characters and a `;` (150 bytes). Encoded in 190 bytes:

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LSMStore
+import LSMStoreTesting
 @testable import StreamRuntime
 
 // MARK: - Helpers
@@ -42,26 +43,18 @@ enum CSVFixture {
     }
 
     /// The standard workload of docs/EXPERIMENT.md as CSV text (header
-    /// `transaction_id,account_id,amount,ts`), with the rows it holds. Same PRNG and
-    /// distributions as Bench's `Workload`. Also used, at 3,000,000 rows, to measure parse speed.
+    /// `transaction_id,account_id,amount,ts`), with the rows it holds, from
+    /// `StandardWorkload` (the Bench's generator). Also used, at 3,000,000 rows, to measure parse speed.
     static func standardWorkload(rows: Int, accounts: Int, seed: UInt64 = 42) -> (csv: String, rows: [Row]) {
-        var rng = SplitMix64(seed: seed)
-        func next() -> UInt64 { rng.next() }
-        func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
+        var workload = StandardWorkload(seed: seed, accounts: accounts)
         var csv = "transaction_id,account_id,amount,ts\n"
         var out: [Row] = []
         out.reserveCapacity(rows)
-        for i in 0..<rows {
-            let u = uniform()
-            let account = Int64(min(accounts - 1, Int(Double(accounts) * u * u)))
-            let v = uniform()
-            let cents = min(99_999_999, max(1, Int64(pow(10.0, 1.0 + 6.99 * v * v))))
-            let empty = uniform() < 0.01
-            let ts = Int64(1_700_000_000_000) + Int64(i) * 3 + Int64(next() % 3)
-            let frac = cents % 100
-            let amount = empty ? "" : "\(cents / 100).\(frac < 10 ? "0" : "")\(frac)"
-            csv += "\(i),\(account),\(amount),\(ts)\n"
-            out.append(Row(id: Int64(i), account: account, cents: empty ? nil : cents, ts: ts))
+        for _ in 0..<rows {
+            let r = workload.next()
+            let amount = r.amountCents.map { c in "\(c / 100).\(c % 100 < 10 ? "0" : "")\(c % 100)" } ?? ""
+            csv += "\(r.transactionID),\(r.account),\(amount),\(r.ts)\n"
+            out.append(Row(id: Int64(r.transactionID), account: Int64(r.account), cents: r.amountCents, ts: r.ts))
         }
         return (csv, out)
     }
