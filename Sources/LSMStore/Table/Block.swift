@@ -114,11 +114,6 @@ final class Block: @unchecked Sendable {
                 keyLength = length
                 p += Int(nonShared)
                 let key = UnsafeRawBufferPointer(start: buffer, count: keyLength)
-                guard keyLength >= 8, ValueKind(rawValue: key[keyLength - 8]) != nil else {
-                    throw LSMError.corruption(
-                        file: fileName, offset: fileOffset,
-                        reason: "block entry at \(at): not an internal key (\(keyLength) bytes)")
-                }
                 if compare(key) >= 0 {
                     guard keyLength == target.count, keyLength >= 8,
                         keyLength == 8 || memcmp(buffer, target.baseAddress!, keyLength - 8) == 0
