@@ -29,11 +29,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     var lowerBounds: [UInt64: UInt64] = [:]
     let failures: FailureInjector
 
-    enum Event {
-        case records([(key: StateKey, group: Int, value: K, record: T, index: Int)])
-        case barrier(id: UInt64, injectedAt: ContinuousClock.Instant)
-        case end
-    }
+    typealias Event = JobEvent<K, T>
 
     init(
         env: StreamExecutionEnvironment, name: String, keyed: KeyedStream<Source, K, T>,
@@ -210,8 +206,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 Thread.current.name = "subtask-\(i)"
                 defer { done.leave() }
                 do {
-                    try runSubtask(
-                        i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state)
+                    try SubtaskTask(
+                        index: i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state,
+                        env: env, makeFunction: makeFunction, makeSink: makeSink, failures: failures
+                    ).run()
                 } catch {
                     state.fail(error)
                     for c in channels { c.close() }
@@ -224,9 +222,12 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
         var counters: [String: Int] = [:]
         var sourceError: Error? = nil
+        let source = SourceTask(
+            keyed: keyed, env: env, coordinator: coordinator, channels: channels, checkpointers: checkpointers,
+            state: state)
+        defer { recordsIn += source.recordsRead }
         do {
-            counters = try runSource(
-                restoreFrom: restoreFrom, channels: channels, checkpointers: checkpointers, state: state)
+            counters = try source.run(restoreFrom: restoreFrom)
         } catch {
             sourceError = error
             state.fail(error)
@@ -243,9 +244,6 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         recordsOut += state.out
         return (stores, state.processed, counters)
     }
-
-    /// Pending slots a subtask captures into a cut in progress after each batch of records.
-    static var cutSlice: Int { 4096 }
 
 }
 
@@ -357,4 +355,12 @@ func coarseMilliseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// What the source sends a subtask, in order: batches of keyed records, checkpoint
+/// barriers, and the end of the input.
+enum JobEvent<K, T> {
+    case records([(key: StateKey, group: Int, value: K, record: T, index: Int)])
+    case barrier(id: UInt64, injectedAt: ContinuousClock.Instant)
+    case end
 }

@@ -3,11 +3,35 @@ import LSMStore
 
 /// The source task: reads the source, keys each record and routes it to its subtask in
 /// batches, and drives the checkpoint coordinator (triggers, barriers, acks) between records.
-extension JobRunner {
-    func runSource(
-        restoreFrom: JobCheckpointMetadata?, channels: [Channel<Event>], checkpointers: [Checkpointer],
-        state: AttemptState
-    ) throws -> [String: Int] {
+final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
+    let keyed: KeyedStream<Source, K, T>
+    let env: StreamExecutionEnvironment
+    let coordinator: CheckpointCoordinator
+    let channels: [Channel<JobEvent<K, T>>]
+    let checkpointers: [Checkpointer]
+    let state: AttemptState
+    let clock = ContinuousClock()
+    /// Records read from the source in this attempt.
+    private(set) var recordsRead = 0
+
+    init(
+        keyed: KeyedStream<Source, K, T>, env: StreamExecutionEnvironment, coordinator: CheckpointCoordinator,
+        channels: [Channel<JobEvent<K, T>>], checkpointers: [Checkpointer], state: AttemptState
+    ) {
+        self.keyed = keyed
+        self.env = env
+        self.coordinator = coordinator
+        self.channels = channels
+        self.checkpointers = checkpointers
+        self.state = state
+    }
+
+    func ms(_ d: Duration) -> Double { coordinator.ms(d) }
+
+    /// Reads the source to its end (or until the attempt fails), resuming after checkpoint
+    /// `restoreFrom`; returns the source's counters.
+    func run(restoreFrom: JobCheckpointMetadata?) throws -> [String: Int] {
+        let (channels, checkpointers, state) = (self.channels, self.checkpointers, self.state)
         let p = env.parallelism
         var source = keyed.stream.makeSource()
         try source.open(at: restoreFrom?.sourcePosition)
@@ -44,7 +68,7 @@ extension JobRunner {
 
         while let raw = try source.next() {
             index += 1
-            recordsIn += 1
+            recordsRead += 1
             sinceCheckpoint += 1
             try transform(raw) { t in
                 let k = keyOf(t)

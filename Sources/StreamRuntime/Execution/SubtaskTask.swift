@@ -4,10 +4,45 @@ import Foundation
 /// A subtask: applies the keyed process function to its records with its own state backend
 /// and store, takes its part of each checkpoint at the barrier (a cut handed to its upload
 /// thread), and acks to the coordinator.
-extension JobRunner {
-    func runSubtask(
-        _ i: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<Event>, state: AttemptState
-    ) throws {
+///
+/// `@unchecked Sendable` as the runner is: its upload thread shares only what the cut gate,
+/// the channels and the attempt state's lock order.
+final class SubtaskTask<K: Sendable, T: Sendable, F: KeyedProcessFunction, S: StreamSink>: @unchecked Sendable
+where F.Key == K, F.Input == T, S.Input == F.Output {
+    /// Pending slots captured into a cut in progress after each batch of records.
+    static var cutSlice: Int { 4096 }
+
+    let index: Int
+    let store: LSMStore
+    let checkpointer: Checkpointer
+    let channel: Channel<JobEvent<K, T>>
+    let state: AttemptState
+    let env: StreamExecutionEnvironment
+    let makeFunction: @Sendable () -> F
+    let makeSink: @Sendable (Int) throws -> S
+    let failures: FailureInjector
+    let clock = ContinuousClock()
+
+    init(
+        index: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<JobEvent<K, T>>,
+        state: AttemptState, env: StreamExecutionEnvironment, makeFunction: @escaping @Sendable () -> F,
+        makeSink: @escaping @Sendable (Int) throws -> S, failures: FailureInjector
+    ) {
+        self.index = index
+        self.store = store
+        self.checkpointer = checkpointer
+        self.channel = channel
+        self.state = state
+        self.env = env
+        self.makeFunction = makeFunction
+        self.makeSink = makeSink
+        self.failures = failures
+    }
+
+    /// Runs the subtask until the source's end marker (or a failure).
+    func run() throws {
+        let i = index
+        let (store, checkpointer, channel, state) = (self.store, self.checkpointer, self.channel, self.state)
         let backend = KeyedStateBackend(
             store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries,
             cacheByteCapacity: env.stateBackend.cacheBytes)
@@ -101,7 +136,7 @@ extension JobRunner {
         }
         // A cut in progress is completed as soon as the subtask would wait for input: the
         // source may be waiting for this very checkpoint.
-        func nextEvent() -> Event? {
+        func nextEvent() -> JobEvent<K, T>? {
             if let e = channel.tryPop() { return e }
             if backend.cutInProgress { backend.finishCut() }
             return channel.pop()
