@@ -1,5 +1,6 @@
 import Foundation
 import LSMStore
+import LSMStoreTesting
 import PropertyBased
 import Testing
 @testable import StreamRuntime
@@ -38,9 +39,9 @@ struct CountAndSum: KeyedProcessFunction {
     }
 }
 
-func temp(_ tag: String) -> String {
-    NSTemporaryDirectory() + "/\(tag)-\(UInt64.random(in: 0...UInt64.max))"
-}
+/// A fresh, empty directory for a test (`LSMStoreTesting.TemporaryDirectory`); the test
+/// removes it.
+func temp(_ tag: String) -> String { TemporaryDirectory(tag).path }
 
 /// Deterministic transactions: accounts power-law distributed; about 1% dropped.
 func transaction(_ i: Int, seed: UInt64, accounts: Int) -> Txn? {
