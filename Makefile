@@ -104,7 +104,7 @@ property-long: deps
 
 # The concurrency tests under ThreadSanitizer (its own build folder; several minutes to build).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "ConcurrencyTests|CheckpointTests|JobTests|MemtableTests|StateBackendTests"
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "ConcurrencyTests|CheckpointTests|CheckpointIntegrityTests|JobTests|MemtableTests|StateBackendTests"
 
 # Long soak runs (opt-in): 1,000 kill -9 rounds and the long property tests.
 soak: deps
