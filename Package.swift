@@ -9,6 +9,9 @@ let package = Package(
         // Helpers for embedders' tests: in-memory and fault-injecting file systems, a
         // temporary directory (as LevelDB's memenv and Pebble's errorfs).
         .library(name: "LSMStoreTesting", targets: ["LSMStoreTesting"]),
+        // Checkpoint storage on S3-compatible object storage (its own product: the engine
+        // depends on nothing beyond the toolchain and liblz4).
+        .library(name: "LSMStoreS3", targets: ["LSMStoreS3"]),
         .executable(name: "Bench", targets: ["Bench"]),
         .executable(name: "lsmctl", targets: ["lsmctl"]),
         .executable(name: "lsm-fuzz", targets: ["LSMFuzz"]),
@@ -17,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Debian's liblz4-dev (pkg-config name `liblz4`).
@@ -30,6 +34,10 @@ let package = Package(
         .target(name: "CPlatform"),
         .target(name: "LSMStore", dependencies: ["CLZ4", "CPlatform"]),
         .target(name: "LSMStoreTesting", dependencies: ["LSMStore"]),
+        .target(
+            name: "LSMStoreS3",
+            dependencies: ["LSMStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "StreamRuntime",
             dependencies: ["LSMStore", .product(name: "Logging", package: "swift-log")]
@@ -58,6 +66,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "LSMStoreS3Tests", dependencies: ["LSMStoreS3"]),
         // The command-line tools end to end: lsmctl and the Bench as child processes.
         .testTarget(
             name: "ToolTests",
