@@ -20,8 +20,11 @@ define apt_install
 	fi
 endef
 
+# moto's S3 server (PyPI moto[server]) for the S3 tests, which start it on loopback themselves.
 deps:
 	$(call apt_install,$(APT_PACKAGES))
+	@command -v moto_server >/dev/null 2>&1 || python3 -m pip install -q 'moto[server]'
+
 
 build: deps
 	$(SWIFT) build

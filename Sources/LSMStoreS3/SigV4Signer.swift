@@ -38,6 +38,9 @@ public struct SigV4Signer: Sendable {
         public var headers: [(name: String, value: String)]
         /// Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
         public var payloadHash: String
+        /// Whether `/` in query names and values is encoded (`%2F`), as SigV4 specifies; see
+        /// `S3Client.Configuration.encodeSlashInQuery`.
+        public var encodeSlashInQuery = true
 
         /// A request to sign.
         public init(
@@ -85,14 +88,24 @@ public struct SigV4Signer: Sendable {
         return mac(mac(mac(mac(kSecret, day), region), service), "aws4_request")
     }
 
-    /// The canonical request and the `SignedHeaders` list.
-    static func canonicalRequest(_ r: Request) -> (text: String, signedHeaders: String) {
+    /// The path and query as they are signed (and so must be sent).
+    static func encodedPathAndQuery(_ r: Request) -> (path: String, query: String) {
         let path = r.path.isEmpty ? "/" : r.path
         let canonicalPath = path.split(separator: "/", omittingEmptySubsequences: false)
             .map { uriEncode(String($0)) }.joined(separator: "/")
-        let encoded: [(name: String, value: String)] = r.query.map { (uriEncode($0.name), uriEncode($0.value)) }
+        let encoded: [(name: String, value: String)] = r.query.map {
+            (
+                uriEncode($0.name, keepingSlash: !r.encodeSlashInQuery),
+                uriEncode($0.value, keepingSlash: !r.encodeSlashInQuery)
+            )
+        }
         let sorted = encoded.sorted { a, b in a.name != b.name ? a.name < b.name : a.value < b.value }
-        let query = sorted.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+        return (canonicalPath, sorted.map { "\($0.name)=\($0.value)" }.joined(separator: "&"))
+    }
+
+    /// The canonical request and the `SignedHeaders` list.
+    static func canonicalRequest(_ r: Request) -> (text: String, signedHeaders: String) {
+        let (canonicalPath, query) = encodedPathAndQuery(r)
         var headers: [String: [String]] = [:]
         for (name, value) in r.headers { headers[name.lowercased(), default: []].append(canonicalHeaderValue(value)) }
         let names = headers.keys.sorted()
@@ -120,10 +133,15 @@ public struct SigV4Signer: Sendable {
         return out
     }
 
-    /// RFC 3986 percent-encoding of everything but the unreserved characters.
-    static func uriEncode(_ s: String) -> String {
+    /// RFC 3986 percent-encoding of everything but the unreserved characters (and `/` when
+    /// `keepingSlash`).
+    static func uriEncode(_ s: String, keepingSlash: Bool = false) -> String {
         var out = ""
         for b in s.utf8 {
+            if keepingSlash && b == UInt8(ascii: "/") {
+                out.append("/")
+                continue
+            }
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),

@@ -1,0 +1,114 @@
+import Foundation
+import Glibc
+import Testing
+
+@testable import LSMStoreS3
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// moto's S3 server on loopback, with authentication on: the first three requests (an IAM
+/// user, its access key and an allow-all policy) go unauthenticated, every later one must
+/// carry a valid Signature Version 4 of that key.
+final class MotoServer: @unchecked Sendable {
+    let process = Process()
+    let endpoint: URL
+    /// Its own session and delegate queue: the shared session may deliver on the main queue,
+    /// which a waiting test thread can block.
+    private let session = URLSession(configuration: .ephemeral, delegate: nil, delegateQueue: OperationQueue())
+    private(set) var credentials = AWSCredentials(accessKeyID: "", secretAccessKey: "")
+
+    init() throws {
+        let port = Int.random(in: 20_000..<40_000)
+        endpoint = try #require(URL(string: "http://127.0.0.1:\(port)"))
+        let path = try #require(
+            ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
+                .map { "\($0)/moto_server" }.first { FileManager.default.isExecutableFile(atPath: $0) },
+            "moto_server not found: `make deps` installs moto[server] from PyPI")
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        var env = ProcessInfo.processInfo.environment
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try waitUntilListening()
+        try provision()
+    }
+
+    deinit { stop() }
+
+    /// Stops the server (SIGKILL: werkzeug's server may not exit on SIGTERM).
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    private func waitUntilListening() throws {
+        for _ in 0..<100 {
+            if rawRequest("GET", path: "/moto-api/", body: nil, service: "s3") != nil { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw S3Error(status: 0, code: "", message: "moto_server did not start", request: endpoint.absoluteString)
+    }
+
+    /// An IAM call (query API), signed with throwaway credentials (unchecked while the
+    /// initial allowance lasts): moto routes requests by the signature's service.
+    private func iam(_ params: [(String, String)]) throws -> String {
+        let body = (params + [("Version", "2010-05-08")])
+            .map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&")
+        return try #require(
+            rawRequest("POST", path: "/", body: Array(body.utf8), service: "iam"), "IAM \(params[0].1) failed")
+    }
+
+    private func provision() throws {
+        _ = try iam([("Action", "CreateUser"), ("UserName", "lsm")])
+        let key = try iam([("Action", "CreateAccessKey"), ("UserName", "lsm")])
+        let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#
+        _ = try iam([
+            ("Action", "PutUserPolicy"), ("UserName", "lsm"), ("PolicyName", "all"), ("PolicyDocument", policy),
+        ])
+        func tag(_ name: String) throws -> String {
+            let a = try #require(key.range(of: "<\(name)>"))
+            let b = try #require(key.range(of: "</\(name)>", range: a.upperBound..<key.endIndex))
+            return String(key[a.upperBound..<b.lowerBound])
+        }
+        credentials = AWSCredentials(accessKeyID: try tag("AccessKeyId"), secretAccessKey: try tag("SecretAccessKey"))
+    }
+
+    /// One request signed with throwaway credentials; the response body as text, or nil when
+    /// it failed.
+    private func rawRequest(_ method: String, path: String, body: [UInt8]?, service: String) -> String? {
+        let host = "127.0.0.1:\(endpoint.port ?? 0)"
+        let signer = SigV4Signer(
+            credentials: AWSCredentials(accessKeyID: "AKIDSETUP", secretAccessKey: "setup"), region: "us-east-1",
+            service: service)
+        var headers: [(name: String, value: String)] = [("Host", host)]
+        if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
+        let signed = signer.sign(
+            SigV4Signer.Request(
+                method: method, path: path, headers: headers, payloadHash: SigV4Signer.payloadHash(body ?? [])),
+            at: Date())
+        guard let url = URL(string: "http://\(host)\(path)") else { return nil }
+        var r = URLRequest(url: url)
+        r.httpMethod = method
+        r.timeoutInterval = 10
+        for (n, v) in headers + signed where n != "Host" { r.setValue(v, forHTTPHeaderField: n) }
+        if let body { r.httpBody = Data(body) }
+        let done = DispatchSemaphore(value: 0)
+        final class Box: @unchecked Sendable { var text: String? }
+        let box = Box()
+        session.dataTask(with: r) { data, response, _ in
+            if let http = response as? HTTPURLResponse, http.statusCode < 300 {
+                box.text = String(decoding: data ?? Data(), as: UTF8.self)
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return box.text
+    }
+}
