@@ -51,6 +51,13 @@ public struct Transfer: Sendable, Equatable {
     public var linked: Bool
     /// CRC32C of the bytes, when they were copied (and so read).
     public var checksum: UInt32?
+
+    /// A transfer's outcome (for implementations of `CheckpointStorage` outside this module).
+    public init(bytes: UInt64, linked: Bool, checksum: UInt32?) {
+        self.bytes = bytes
+        self.linked = linked
+        self.checksum = checksum
+    }
 }
 
 /// Checkpoint storage in a local folder.

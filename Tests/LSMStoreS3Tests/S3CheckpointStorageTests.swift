@@ -1,0 +1,62 @@
+import Foundation
+import LSMStore
+import LSMStoreTesting
+import Testing
+
+@testable import LSMStoreS3
+
+/// Checkpoints of a live store into moto's S3 (signatures checked): full and incremental,
+/// retention, verify, restore, and damage caught by the objects' checksums.
+@Suite(.serialized) struct S3CheckpointStorageTests {
+    @Test func checkpointsRetentionAndRestoreThroughS3() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let client = try S3ClientTests.client(moto)
+        let storage = S3CheckpointStorage(client: client, prefix: "jobs/one")
+        let dir = TemporaryDirectory("s3ckpt")
+        defer { dir.cleanup() }
+        var options = Options()
+        options.memtableSize = 64 << 10
+        let store = try LSMStore.open(at: dir.sub("db"), options: options)
+        let cp = try Checkpointer(store: store, storage: storage, retained: 2)
+        var model: [String: String] = [:]
+        var rng = SplitMix64(seed: 91)
+        var ids: [UInt64] = []
+        for round in 0..<4 {
+            for _ in 0..<300 {
+                let k = "key\(Int.random(in: 0..<500, using: &rng))"
+                let v = "v\(round)-\(rng.next() % 1000)"
+                try store.put(k, v)
+                model[k] = v
+            }
+            let report = try cp.checkpoint(mode: round == 2 ? .full : .incremental)
+            #expect(report.filesLinked == 0)
+            ids.append(report.id)
+        }
+        // Retention 2 kept the two newest; their objects are all there and verify.
+        #expect(try Checkpointer.list(storage).map(\.id) == Array(ids.suffix(2)))
+        #expect(try Checkpointer.verify(storage: storage).problems.isEmpty)
+        #expect(try storage.list("").contains("shared"))
+        let restored = try LSMStore.restore(from: storage, to: dir.sub("restored"))
+        for (k, v) in model { #expect(try restored.get(k) == v, "\(k)") }
+        try restored.close()
+        // Nothing is left for cleanup.
+        #expect(try Checkpointer.cleanup(storage: storage, dryRun: true, sparingClaimsYoungerThan: .zero).isEmpty)
+        // A damaged object (bytes that do not match their checksum) stops a restore, naming it.
+        let m = try #require(try Checkpointer.list(storage).last)
+        let victim = try #require(m.files.first)
+        var bytes = try storage.get(victim.name)
+        bytes[bytes.count / 2] ^= 1
+        _ = try client.send(
+            "PUT", key: storage.key(victim.name),
+            headers: [("x-amz-meta-crc32c", String(Checksum.crc32c(try storage.get(victim.name)), radix: 16))],
+            body: bytes)
+        #expect {
+            _ = try LSMStore.restore(from: storage, to: dir.sub("restored-2"))
+        } throws: { error in
+            guard case let .corruption(file, _, _)? = error as? LSMError else { return false }
+            return file.hasSuffix(victim.name)
+        }
+        try store.close()
+    }
+}
