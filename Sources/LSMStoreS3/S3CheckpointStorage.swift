@@ -54,16 +54,7 @@ public final class S3CheckpointStorage: CheckpointStorage, @unchecked Sendable {
     public func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         let bytes = try get(name)
         if fileSystem.fileExists(localPath) { try fileSystem.remove(localPath) }
-        let f = try fileSystem.create(localPath)
-        do {
-            try f.append(bytes)
-            try f.sync()
-            try f.close()
-        } catch {
-            try? f.close()
-            try? fileSystem.remove(localPath)
-            throw error
-        }
+        try fileSystem.writeSyncedFile(localPath, bytes)
         return Transfer(bytes: UInt64(bytes.count), linked: false, checksum: Checksum.crc32c(bytes))
     }
 

@@ -132,7 +132,7 @@ extension FileSystem {
     }
 
     /// Creates `path` holding `bytes`, synced and closed; removes it again if any step fails.
-    func writeSyncedFile(_ path: String, _ bytes: [UInt8]) throws {
+    public func writeSyncedFile(_ path: String, _ bytes: [UInt8]) throws {
         let f = try create(path)
         do {
             try f.append(bytes)
