@@ -71,7 +71,9 @@ public final class Checkpointer: @unchecked Sendable {
     /// Brings the registry up to date with the storage: reads folders not read yet (and
     /// incomplete ones again, which may have completed since), and forgets checkpoints whose
     /// folders are gone. Caller holds `lock`.
-    func refreshLocked() throws {
+    /// Returns the folder ids it listed.
+    @discardableResult
+    func refreshLocked() throws -> [UInt64] {
         let ids = try Checkpointer.folderIDs(storage)
         let present = Set(ids)
         for id in registry.completedIDs where !present.contains(id) { _ = registry.unregister(id) }
@@ -89,6 +91,7 @@ public final class Checkpointer: @unchecked Sendable {
                 break
             }
         }
+        return ids
     }
 
     /// Completed checkpoints in `storage`, oldest first (damaged ones are not among them:
@@ -128,8 +131,7 @@ public final class Checkpointer: @unchecked Sendable {
         let start = clock.now
         let claim = CheckpointClaim(storeID: storeHex, createdAtMillis: currentTimeMillis())
         let chosen: UInt64 = try lock.withLock {
-            try refreshLocked()
-            let existing = try Checkpointer.folderIDs(storage)
+            let existing = try refreshLocked()
             var n = id ?? (max(existing.last ?? 0, registry.completedIDs.last ?? 0, pendingNames.keys.max() ?? 0) + 1)
             while true {
                 if pendingNames[n] == nil, registry.checkpoints[n] == nil,

@@ -97,15 +97,21 @@ extension StoreCore {
                     if overflow || last > maxSequenceNumber {
                         batchError =
                             "batch sequence \(batch.sequence) with \(batch.count) entries passes the largest sequence number"
-                    } else if let bad = batch.forEach({ _, _, _ in }) {
+                    } else if options.walRecoveryMode == .pointInTime, let bad = batch.forEach({ _, _, _ in }) {
+                        // Checked before any entry is applied: recovery goes on without it.
                         batchError = "malformed batch (entry at \(bad))"
                     } else {
+                        // Otherwise a malformed batch fails the open, so its entries may be
+                        // applied as they are decoded (one pass).
                         var seq = batch.sequence
-                        _ = batch.forEach { kind, key, value in
+                        if let bad = batch.forEach({ kind, key, value in
                             replay.add(sequence: seq, kind: kind, key: key, value: value)
                             seq += 1
+                        }) {
+                            batchError = "malformed batch (entry at \(bad))"
+                        } else if batch.count > 0 {
+                            maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1)
                         }
-                        if batch.count > 0 { maxSequence = max(maxSequence, batch.sequence + UInt64(batch.count) - 1) }
                     }
                 }
                 if let batchError {
