@@ -35,6 +35,10 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     /// A partial batch waits at most this long before it is handed over (Flink's buffer
     /// timeout), so a slow source's records are processed promptly. Default 100 ms.
     public var bufferTimeoutMilliseconds = 100
+    /// Batches queued between the source and each subtask at most (Flink's buffers per
+    /// channel). A barrier waits behind every queued record, so this bounds the checkpoint's
+    /// alignment: at most `batchesInFlight × batchSize` records. Default 8.
+    public var batchesInFlight = 8
     /// Where the job logs checkpoints, failures and restarts (swift-log). Default: a logger
     /// labelled "StreamRuntime" at the level its bootstrap chose.
     public var logger = Logger(label: "StreamRuntime")

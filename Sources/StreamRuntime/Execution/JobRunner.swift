@@ -197,7 +197,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         try coordinator.removeCheckpoints(after: restoreFrom)
 
         let state = AttemptState()
-        let channels = (0..<p).map { _ in Channel<Event>(capacity: 64) }
+        let channels = (0..<p).map { _ in Channel<Event>(capacity: max(1, env.batchesInFlight)) }
         var threads: [Thread] = []
         let done = DispatchGroup()
         for i in 0..<p {
