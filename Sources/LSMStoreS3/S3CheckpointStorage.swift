@@ -8,8 +8,8 @@ import LSMStore
 /// `If-None-Match: *`, so two writers never both take a checkpoint id or complete one. An
 /// object exists once its PUT returns, so `sync` has nothing to do.
 ///
-/// Still missing (docs/DESIGN.md §17.10): multipart upload, parallel transfers, retries,
-/// request accounting.
+/// Transfers of several files run in parallel (`transferParallelism`); files above the
+/// client's multipart threshold go up in parts; every request is counted (`requestStats`).
 public final class S3CheckpointStorage: CheckpointStorage, @unchecked Sendable {
     /// The client (bucket, endpoint, credentials).
     public let client: S3Client
@@ -18,20 +18,60 @@ public final class S3CheckpointStorage: CheckpointStorage, @unchecked Sendable {
     /// The local file system, for uploads from and downloads to a store's files.
     public let fileSystem: any FileSystem
 
+    /// Objects uploaded or downloaded at once by `putMany` and `getMany`.
+    public let transferParallelism: Int
+
     /// A storage under `prefix` in `client`'s bucket.
-    public init(client: S3Client, prefix: String = "", fileSystem: any FileSystem = PosixFileSystem()) {
+    public init(
+        client: S3Client, prefix: String = "", fileSystem: any FileSystem = PosixFileSystem(),
+        transferParallelism: Int = 8
+    ) {
         self.client = client
         self.prefix = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
         self.fileSystem = fileSystem
+        self.transferParallelism = max(1, transferParallelism)
     }
 
     func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "/" + name }
 
     /// See `CheckpointStorage`.
     public func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
-        let bytes = try fileSystem.readFile(localPath)
-        try client.put(key(name), bytes)
-        return Transfer(bytes: UInt64(bytes.count), linked: false, checksum: Checksum.crc32c(bytes))
+        let (bytes, crc) = try client.putFile(key(name), path: localPath, fileSystem: fileSystem)
+        return Transfer(bytes: bytes, linked: false, checksum: crc)
+    }
+
+    /// See `CheckpointStorage`: up to `transferParallelism` uploads at once.
+    public func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
+        let results = Results(files.count)
+        try forEachInParallel(files.count, width: transferParallelism) { i in
+            results.set(i, try self.put(files[i].name, fromLocalFile: files[i].localPath, preferLink: false))
+        }
+        return results.all
+    }
+
+    /// See `CheckpointStorage`: up to `transferParallelism` downloads at once.
+    public func getMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
+        let results = Results(files.count)
+        try forEachInParallel(files.count, width: transferParallelism) { i in
+            results.set(i, try self.get(files[i].name, toLocalFile: files[i].localPath, preferLink: false))
+        }
+        return results.all
+    }
+
+    private final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [Transfer]
+        init(_ n: Int) { values = Array(repeating: Transfer(bytes: 0, linked: false, checksum: nil), count: n) }
+        func set(_ i: Int, _ t: Transfer) {
+            lock.lock()
+            values[i] = t
+            lock.unlock()
+        }
+        var all: [Transfer] {
+            lock.lock()
+            defer { lock.unlock() }
+            return values
+        }
     }
 
     /// See `CheckpointStorage`.
@@ -82,4 +122,24 @@ public final class S3CheckpointStorage: CheckpointStorage, @unchecked Sendable {
 
     /// See `CheckpointStorage`: nothing to do, an object is durable once its PUT returns.
     public func sync(_ directory: String) throws {}
+
+    /// See `CheckpointStorage`: the client's counts (shared by every storage on the client).
+    public func requestStats() -> StorageRequestStats? { client.stats }
+
+    /// See `CheckpointStorage`: incomplete multipart uploads under the prefix started more
+    /// than `grace` ago (one whose start the service did not report is spared unless `grace`
+    /// is zero), as `key (multipart upload id)`.
+    public func abortIncompleteUploads(olderThan grace: Duration, dryRun: Bool) throws -> [String] {
+        let base = prefix.isEmpty ? "" : prefix + "/"
+        let cutoff = Date().addingTimeInterval(
+            -(Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18))
+        var out: [String] = []
+        for u in try client.incompleteUploads(prefix: base) {
+            let old = u.initiated.map { $0 <= cutoff } ?? (grace == .zero)
+            guard old else { continue }
+            if !dryRun { try client.abortUpload(u.key, uploadID: u.uploadID) }
+            out.append("\(u.key.dropFirst(base.count)) (multipart upload \(u.uploadID))")
+        }
+        return out
+    }
 }

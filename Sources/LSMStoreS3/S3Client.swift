@@ -24,11 +24,15 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
 }
 
 /// A small synchronous S3 client for the operations checkpoint storage needs: put (optionally
-/// only if absent), get, head, delete, list, create bucket. Path-style or virtual-hosted
-/// addressing; every request signed with Signature Version 4; every object carries the
-/// CRC32C of its bytes (`x-amz-meta-crc32c`), checked on every get. HTTP goes through
-/// Foundation's URLSession (FoundationNetworking on Linux), which the toolchain ships: no
-/// HTTP package to build, and the client's calls are synchronous, as `CheckpointStorage`'s are.
+/// only if absent; multipart above a size), get, head, delete, list, create bucket, and the
+/// cleanup of incomplete multipart uploads. Path-style or virtual-hosted addressing; every
+/// request signed with Signature Version 4; every object carries the CRC32C of its bytes
+/// (`x-amz-meta-crc32c`), checked on every get. Failures a retry can cure are retried with
+/// exponential backoff and jitter (`S3RetryPolicy`); requests can be rate-limited; every
+/// request is counted (`stats`). HTTP goes through Foundation's URLSession
+/// (FoundationNetworking on Linux), which the toolchain ships: no HTTP package to build, and
+/// the client's calls are synchronous, as `CheckpointStorage`'s are. Safe to use from
+/// several threads at once.
 public final class S3Client: @unchecked Sendable {
     /// Where and as whom the client talks.
     public struct Configuration: Sendable {
@@ -48,6 +52,20 @@ public final class S3Client: @unchecked Sendable {
         /// expect (the default). moto's server signs the query as sent without re-encoding
         /// it, so against moto `/` goes unencoded, in the request and in its signature alike.
         public var encodeSlashInQuery: Bool
+        /// Retries of failed requests. Default: `S3RetryPolicy()` (6 attempts, 50 ms base).
+        public var retry = S3RetryPolicy()
+        /// Seconds a request may go without progress before it fails (and is retried).
+        /// Default 30.
+        public var requestTimeout: Double = 30
+        /// At most this many requests a second, when set. Default: no limit.
+        public var maxRequestsPerSecond: Double? = nil
+        /// Files of at least this many bytes are uploaded in parts (multipart upload).
+        /// Default 16 MiB.
+        public var multipartThreshold = 16 << 20
+        /// The size of each part but the last (S3 wants at least 5 MiB). Default 8 MiB.
+        public var partSize = 8 << 20
+        /// Parts of one multipart upload sent at once. Default 4.
+        public var partParallelism = 4
 
         /// A configuration.
         public init(
@@ -67,15 +85,33 @@ public final class S3Client: @unchecked Sendable {
     public let configuration: Configuration
     private let signer: SigV4Signer
     private let session: URLSession
+    private let limiter: RequestRateLimiter?
+    private let statsLock = NSLock()
+    private var counted = StorageRequestStats()
+    private var jitter = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
 
     /// A client for `configuration`.
     public init(_ configuration: Configuration) {
         self.configuration = configuration
         signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
         let c = URLSessionConfiguration.ephemeral
-        c.timeoutIntervalForRequest = 60
+        c.timeoutIntervalForRequest = configuration.requestTimeout
+        c.httpMaximumConnectionsPerHost = 16
         // Its own delegate queue: completions never wait for a main queue a caller may block.
         session = URLSession(configuration: c, delegate: nil, delegateQueue: OperationQueue())
+        limiter = configuration.maxRequestsPerSecond.map { RequestRateLimiter(perSecond: $0) }
+    }
+
+    /// The requests sent so far, by kind, with their bytes and retries.
+    public var stats: StorageRequestStats {
+        statsLock.lock()
+        defer { statsLock.unlock() }
+        return counted
+    }
+
+    /// What a request is, for the counts.
+    enum Kind {
+        case put, get, head, list, delete, part, multipartControl
     }
 
     struct Response {
@@ -84,10 +120,76 @@ public final class S3Client: @unchecked Sendable {
         var body: [UInt8]
     }
 
-    /// Sends one signed request and waits for its response.
+    /// Sends one signed request and waits for its response, retrying as the policy says;
+    /// the last response (or transport failure) is returned (thrown).
     func send(
         _ method: String, key: String?, query: [(name: String, value: String)] = [],
-        headers extra: [(name: String, value: String)] = [], body: [UInt8] = []
+        headers extra: [(name: String, value: String)] = [], body: [UInt8] = [], kind: Kind? = nil
+    ) throws -> Response {
+        let kind = kind ?? Self.kind(method: method, key: key)
+        var attempt = 1
+        while true {
+            limiter?.acquire()
+            record(kind, sent: body.count, received: 0, retry: attempt > 1)
+            var outcome: Result<Response, S3Error>
+            do {
+                outcome = .success(try sendOnce(method, key: key, query: query, headers: extra, body: body))
+            } catch let e as S3Error {
+                outcome = .failure(e)
+            }
+            let (status, code): (Int, String)
+            switch outcome {
+            case .success(let r):
+                record(nil, sent: 0, received: r.body.count, retry: false)
+                (status, code) = (r.status, r.status >= 300 ? Self.errorCode(r.body) : "")
+            case .failure(let e): (status, code) = (e.status, e.code)
+            }
+            let retryable = status >= 300 || status == 0 ? S3RetryPolicy.isRetryable(status: status, code: code) : false
+            if retryable && attempt < configuration.retry.maxAttempts {
+                statsLock.lock()
+                let wait = configuration.retry.delay(beforeRetry: attempt, using: &jitter)
+                statsLock.unlock()
+                let c = wait.components
+                Thread.sleep(forTimeInterval: Double(c.seconds) + Double(c.attoseconds) / 1e18)
+                attempt += 1
+                continue
+            }
+            return try outcome.get()
+        }
+    }
+
+    private func record(_ kind: Kind?, sent: Int, received: Int, retry: Bool) {
+        statsLock.lock()
+        defer { statsLock.unlock() }
+        switch kind {
+        case .put?: counted.puts += 1
+        case .get?: counted.gets += 1
+        case .head?: counted.heads += 1
+        case .list?: counted.lists += 1
+        case .delete?: counted.deletes += 1
+        case .part?: counted.parts += 1
+        case .multipartControl?: counted.multipartControl += 1
+        case nil: break
+        }
+        if retry { counted.retries += 1 }
+        counted.bytesSent += UInt64(sent)
+        counted.bytesReceived += UInt64(received)
+    }
+
+    private static func kind(method: String, key: String?) -> Kind {
+        switch method {
+        case "PUT": return .put
+        case "HEAD": return .head
+        case "DELETE": return .delete
+        case "GET": return key == nil ? .list : .get
+        default: return .multipartControl
+        }
+    }
+
+    /// One signed request, no retry.
+    private func sendOnce(
+        _ method: String, key: String?, query: [(name: String, value: String)],
+        headers extra: [(name: String, value: String)], body: [UInt8]
     ) throws -> Response {
         let c = configuration
         var host = c.endpoint.host ?? ""
@@ -98,6 +200,11 @@ public final class S3Client: @unchecked Sendable {
         if let key { path += "/" + key } else if path.isEmpty { path = "/" }
         let payloadHash = SigV4Signer.payloadHash(body)
         var headers: [(name: String, value: String)] = [("Host", host), ("x-amz-content-sha256", payloadHash)]
+        // A body is bytes: some servers store a form-encoded body (URLSession's default type)
+        // as empty.
+        if !body.isEmpty || method == "PUT" || method == "POST" {
+            headers.append(("Content-Type", "application/octet-stream"))
+        }
         headers += extra
         var request = SigV4Signer.Request(
             method: method, path: path, query: query, headers: headers, payloadHash: payloadHash)
@@ -112,8 +219,9 @@ public final class S3Client: @unchecked Sendable {
         }
         var r = URLRequest(url: url)
         r.httpMethod = method
+        r.timeoutInterval = c.requestTimeout
         for (name, value) in headers + signed where name != "Host" { r.setValue(value, forHTTPHeaderField: name) }
-        if !body.isEmpty || method == "PUT" { r.httpBody = Data(body) }
+        if !body.isEmpty || method == "PUT" || method == "POST" { r.httpBody = Data(body) }
         let box = ResponseBox()
         let done = DispatchSemaphore(value: 0)
         session.dataTask(with: r) { data, response, error in
@@ -122,9 +230,11 @@ public final class S3Client: @unchecked Sendable {
         }.resume()
         done.wait()
         let (data, http, error) = box.get()
-        guard let http else {
+        guard let http, error == nil else {
+            let what = error.map { ($0 as? URLError).map { "\($0.code)" } ?? "\($0)" } ?? "no response"
             throw S3Error(
-                status: 0, code: "", message: error.map { "\($0)" } ?? "no response", request: "\(method) \(key ?? "")")
+                status: 0, code: "", message: "\(what) (endpoint \(c.endpoint.absoluteString))",
+                request: "\(method) \(key ?? c.bucket)")
         }
         var out: [String: String] = [:]
         for (k, v) in http.allHeaderFields {
@@ -148,142 +258,19 @@ public final class S3Client: @unchecked Sendable {
         }
     }
 
-    private func failure(_ r: Response, _ request: String) -> S3Error {
-        let text = String(decoding: r.body, as: UTF8.self)
-        func tag(_ name: String) -> String {
-            guard let a = text.range(of: "<\(name)>"),
-                let b = text.range(of: "</\(name)>", range: a.upperBound..<text.endIndex)
-            else { return "" }
-            return String(text[a.upperBound..<b.lowerBound])
-        }
-        return S3Error(status: r.status, code: tag("Code"), message: tag("Message"), request: request)
+    /// The text of the first `<name>` element of an XML body, or "".
+    static func tag(_ name: String, in body: [UInt8]) -> String {
+        let text = String(decoding: body, as: UTF8.self)
+        guard let a = text.range(of: "<\(name)>"),
+            let b = text.range(of: "</\(name)>", range: a.upperBound..<text.endIndex)
+        else { return "" }
+        return String(text[a.upperBound..<b.lowerBound])
     }
 
-    /// Creates the bucket (an existing bucket of the caller's is not an error).
-    public func createBucket() throws {
-        let r = try send("PUT", key: nil)
-        if r.status == 200 || (r.status == 409 && failure(r, "").code == "BucketAlreadyOwnedByYou") { return }
-        throw failure(r, "PUT bucket \(configuration.bucket)")
-    }
+    static func errorCode(_ body: [UInt8]) -> String { tag("Code", in: body) }
 
-    /// Stores `bytes` as `key`, with their CRC32C. With `ifAbsent`, only when no object of that
-    /// name exists (`If-None-Match: *`): returns false, changing nothing, when one does.
-    @discardableResult
-    public func put(_ key: String, _ bytes: [UInt8], ifAbsent: Bool = false) throws -> Bool {
-        var headers: [(name: String, value: String)] = [
-            ("x-amz-meta-crc32c", String(Checksum.crc32c(bytes), radix: 16))
-        ]
-        if ifAbsent { headers.append(("If-None-Match", "*")) }
-        let r = try send("PUT", key: key, headers: headers, body: bytes)
-        if r.status == 200 { return true }
-        if ifAbsent && (r.status == 412 || r.status == 409) { return false }
-        throw failure(r, "PUT \(key)")
-    }
-
-    /// The object `key`, its CRC32C checked, or nil when there is none.
-    public func get(_ key: String) throws -> [UInt8]? {
-        let r = try send("GET", key: key)
-        if r.status == 404 { return nil }
-        guard r.status == 200 else { throw failure(r, "GET \(key)") }
-        guard let stored = r.headers["x-amz-meta-crc32c"].flatMap({ UInt32($0, radix: 16) }) else {
-            throw LSMError.corruption(file: key, offset: 0, reason: "object has no CRC32C (x-amz-meta-crc32c)")
-        }
-        guard stored == Checksum.crc32c(r.body) else {
-            throw LSMError.corruption(file: key, offset: 0, reason: "object bytes differ from their CRC32C")
-        }
-        return r.body
-    }
-
-    /// The size of object `key`, or nil when there is none.
-    public func size(_ key: String) throws -> UInt64? {
-        let r = try send("HEAD", key: key)
-        if r.status == 404 { return nil }
-        guard r.status == 200 else { throw failure(r, "HEAD \(key)") }
-        return r.headers["content-length"].flatMap { UInt64($0) } ?? 0
-    }
-
-    /// Deletes object `key` (a missing one is not an error).
-    public func delete(_ key: String) throws {
-        let r = try send("DELETE", key: key)
-        guard r.status == 204 || r.status == 200 || r.status == 404 else { throw failure(r, "DELETE \(key)") }
-    }
-
-    /// One entry of a listing.
-    public struct Listing: Sendable {
-        /// Objects: key and size.
-        public var objects: [(key: String, size: UInt64)] = []
-        /// Common prefixes (with `delimiter`): the "folders" directly under the prefix.
-        public var prefixes: [String] = []
-    }
-
-    /// Every object under `prefix` (ListObjectsV2, following continuation tokens); with a
-    /// delimiter, keys past it are rolled up into `prefixes`.
-    public func list(prefix: String, delimiter: String? = nil) throws -> Listing {
-        try list(prefix: prefix, delimiter: delimiter, pageSize: nil)
-    }
-
-    /// `list`, asking for pages of at most `pageSize` keys (S3's default is 1,000).
-    func list(prefix: String, delimiter: String?, pageSize: Int?) throws -> Listing {
-        var out = Listing()
-        var token: String? = nil
-        repeat {
-            // An empty prefix is left out (some servers drop blank parameters before checking
-            // the signature).
-            var query: [(name: String, value: String)] = [("list-type", "2")]
-            if !prefix.isEmpty { query.append(("prefix", prefix)) }
-            if let delimiter { query.append(("delimiter", delimiter)) }
-            if let pageSize { query.append(("max-keys", String(pageSize))) }
-            if let token { query.append(("continuation-token", token)) }
-            let r = try send("GET", key: nil, query: query)
-            guard r.status == 200 else { throw failure(r, "LIST \(prefix)") }
-            let page = ListingParser.parse(r.body)
-            out.objects += page.objects
-            out.prefixes += page.prefixes
-            token = page.truncated ? page.nextToken : nil
-        } while token != nil
-        return out
-    }
-}
-
-/// Reads a ListObjectsV2 response.
-final class ListingParser: NSObject, XMLParserDelegate {
-    var objects: [(key: String, size: UInt64)] = []
-    var prefixes: [String] = []
-    var truncated = false
-    var nextToken: String?
-    private var text = ""
-    private var key = ""
-    private var size: UInt64 = 0
-    private var inPrefixes = false
-
-    static func parse(_ body: [UInt8]) -> ListingParser {
-        let p = ListingParser()
-        let parser = XMLParser(data: Data(body))
-        parser.delegate = p
-        _ = parser.parse()
-        return p
-    }
-
-    func parser(
-        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-        attributes: [String: String] = [:]
-    ) {
-        text = ""
-        if name == "CommonPrefixes" { inPrefixes = true }
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-
-    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-        switch name {
-        case "Key": key = text
-        case "Size": size = UInt64(text) ?? 0
-        case "Contents": objects.append((key, size))
-        case "Prefix": if inPrefixes { prefixes.append(text) }
-        case "CommonPrefixes": inPrefixes = false
-        case "IsTruncated": truncated = text == "true"
-        case "NextContinuationToken": nextToken = text
-        default: break
-        }
+    func failure(_ r: Response, _ request: String) -> S3Error {
+        S3Error(
+            status: r.status, code: Self.errorCode(r.body), message: Self.tag("Message", in: r.body), request: request)
     }
 }

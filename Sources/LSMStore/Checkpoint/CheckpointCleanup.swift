@@ -1,7 +1,8 @@
 /// Cleaning up after checkpoints that crashed or were abandoned (DESIGN.md §17.6).
 extension Checkpointer {
-    /// Finds what crashed or aborted checkpoints left: folders without `_metadata` and shared
-    /// objects no completed checkpoint references. Deletes them unless `dryRun`; returns
+    /// Finds what crashed or aborted checkpoints left: folders without `_metadata`, shared
+    /// objects no completed checkpoint references, and uploads never completed (an object
+    /// store's multipart uploads older than `grace`). Deletes them unless `dryRun`; returns
     /// their names. Left alone: checkpoints in progress in this process; incomplete
     /// checkpoints another store claimed less than `grace` ago (in progress elsewhere, as far
     /// as anyone can tell), with that store's unreferenced shared objects; damaged
@@ -58,6 +59,9 @@ extension Checkpointer {
             for name in orphans { try storage.delete(name) }
             try storage.sync("")
         }
+        // Uploads started and never finished (an object store's multipart uploads), past the
+        // same grace: stored and billed, but in no listing.
+        orphans += try storage.abortIncompleteUploads(olderThan: grace, dryRun: dryRun)
         return orphans
     }
 

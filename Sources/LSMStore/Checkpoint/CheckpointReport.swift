@@ -33,6 +33,11 @@ public struct CheckpointReport: Sendable {
     public var storageBytesOnDisk: UInt64 = 0
     /// Older checkpoints discarded by retention when this one completed.
     public var discardedCheckpoints: [UInt64] = []
+    /// The storage requests made from the checkpoint's start to its end (its claim, uploads,
+    /// `_metadata`, retention, the size listing), by kind, with bytes and retries; nil for a
+    /// storage that makes no billed requests (a folder). Requests of other work on the same
+    /// storage at the same time are counted too.
+    public var requests: StorageRequestStats? = nil
 
     init(id: UInt64, mode: CheckpointMode, sequence: UInt64, syncDuration: Duration) {
         self.id = id

@@ -23,6 +23,10 @@ public protocol CheckpointStorage: Sendable {
     func get(_ name: String) throws -> [UInt8]
     /// Copies (or, with `preferLink`, links) object `name` to the new local file `localPath`.
     func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer
+    /// Copies several objects (name, local path) as `get(_:toLocalFile:preferLink:)` does, in
+    /// the order given; an implementation may overlap the transfers. On an error, local files
+    /// already written are left for the caller to remove.
+    func getMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer]
     /// Names of the entries directly under `directory` ("" for the top level).
     func list(_ directory: String) throws -> [String]
     /// Deletes an object (or an empty directory); deleting a missing object is not an error.
@@ -34,6 +38,14 @@ public protocol CheckpointStorage: Sendable {
     func bytesOnDisk() throws -> UInt64
     /// Makes the entries of `directory` durable (after puts and deletes).
     func sync(_ directory: String) throws
+    /// The requests made so far (an object store's bill), or nil for a storage that makes
+    /// none (a folder).
+    func requestStats() -> StorageRequestStats?
+    /// Removes uploads that were started and never completed or aborted (S3's incomplete
+    /// multipart uploads, which are stored and billed but invisible to listings) once older
+    /// than `grace`; returns a description of each. Unless `dryRun`, aborts them. A storage
+    /// without such uploads returns none.
+    func abortIncompleteUploads(olderThan grace: Duration, dryRun: Bool) throws -> [String]
 }
 
 extension CheckpointStorage {
@@ -41,6 +53,17 @@ extension CheckpointStorage {
     public func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
         try files.map { try put($0.name, fromLocalFile: $0.localPath, preferLink: preferLink) }
     }
+
+    /// One `get` after another.
+    public func getMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
+        try files.map { try get($0.name, toLocalFile: $0.localPath, preferLink: preferLink) }
+    }
+
+    /// None: the storage makes no billed requests.
+    public func requestStats() -> StorageRequestStats? { nil }
+
+    /// None: the storage has no incomplete uploads.
+    public func abortIncompleteUploads(olderThan grace: Duration, dryRun: Bool) throws -> [String] { [] }
 }
 
 /// How an object got where it is.

@@ -129,6 +129,7 @@ public final class Checkpointer: @unchecked Sendable {
     public func begin(mode: CheckpointMode, id: UInt64? = nil, userMetadata: [UInt8] = []) throws -> PendingCheckpoint {
         let clock = ContinuousClock()
         let start = clock.now
+        let requestsAtStart = storage.requestStats()
         let claim = CheckpointClaim(storeID: storeHex, createdAtMillis: currentTimeMillis())
         let chosen: UInt64 = try lock.withLock {
             let existing = try refreshLocked()
@@ -148,7 +149,7 @@ public final class Checkpointer: @unchecked Sendable {
             let ticket = try store.core.beginCheckpointPin()
             let pending = PendingCheckpoint(
                 owner: self, id: chosen, mode: mode, ticket: ticket, userMetadata: userMetadata,
-                syncDuration: clock.now - start)
+                syncDuration: clock.now - start, requestsAtStart: requestsAtStart)
             try lock.withLock { try checkNoOtherStoreSharesTheIDLocked(sequence: pending.sequence) }
             return pending
         } catch {

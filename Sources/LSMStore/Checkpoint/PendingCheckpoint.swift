@@ -18,15 +18,17 @@ public final class PendingCheckpoint: @unchecked Sendable {
     private let ticket: CheckpointPinTicket
     private var ticketSettled = false
     private let userMetadata: [UInt8]
+    private let requestsAtStart: StorageRequestStats?
     private var uploadedShared: [String] = []
     private var finished = false
     private let lock = Monitor()
 
     init(
         owner: Checkpointer, id: UInt64, mode: CheckpointMode, ticket: CheckpointPinTicket, userMetadata: [UInt8],
-        syncDuration: Duration
+        syncDuration: Duration, requestsAtStart: StorageRequestStats?
     ) {
         self.owner = owner
+        self.requestsAtStart = requestsAtStart
         self.id = id
         self.mode = mode
         self.ticket = ticket
@@ -100,6 +102,9 @@ public final class PendingCheckpoint: @unchecked Sendable {
             report.discardedCheckpoints = try owner.completed(metadata)
             report.asyncDuration = clock.now - start
             report.storageBytesOnDisk = try storage.bytesOnDisk()
+            if let before = requestsAtStart, let after = storage.requestStats() {
+                report.requests = after.since(before)
+            }
             return report
         }
     }

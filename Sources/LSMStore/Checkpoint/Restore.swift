@@ -77,12 +77,22 @@ extension LSMStore {
             var edit = VersionEdit()
             var maxNumber: UInt64 = 1
             let clock = ContinuousClock()
-            for f in metadata.files {
-                let local = FileNames.table(dir, f.fileNumber)
-                let started = clock.now
-                let t = try storage.get(f.name, toLocalFile: local, preferLink: true)
-                created.append(local)
-                report.transferDuration += clock.now - started
+            // Every file at once (a storage may overlap the transfers), then each checked.
+            let locals = metadata.files.map { FileNames.table(dir, $0.fileNumber) }
+            created = locals
+            let started = clock.now
+            let transfers = try storage.getMany(
+                zip(metadata.files, locals).map { (name: $0.name, localPath: $1) }, preferLink: true)
+            report.transferDuration = clock.now - started
+            guard transfers.count == metadata.files.count else {
+                throw LSMError.io(
+                    path: dir,
+                    operation: "restore: storage returned \(transfers.count) of \(metadata.files.count) files", errno: 0
+                )
+            }
+            for (i, f) in metadata.files.enumerated() {
+                let local = locals[i]
+                let t = transfers[i]
                 guard t.bytes == f.size else {
                     throw LSMError.corruption(
                         file: f.name, offset: min(t.bytes, f.size), reason: "size \(t.bytes), metadata says \(f.size)")
@@ -121,7 +131,7 @@ extension LSMStore {
             versions.close()
         } catch {
             // Nothing half-restored stays behind to be opened later as if it were a store.
-            for path in created { try? fs.remove(path) }
+            for path in created where fs.fileExists(path) { try? fs.remove(path) }
             throw error
         }
         lock.unlock()

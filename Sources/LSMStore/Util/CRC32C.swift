@@ -79,4 +79,10 @@ enum CRC32C {
 public enum Checksum {
     /// CRC32C (Castagnoli) of `bytes`, hardware-accelerated where the CPU allows.
     public static func crc32c(_ bytes: [UInt8]) -> UInt32 { CRC32C.checksum(bytes) }
+
+    /// The CRC32C of some bytes followed by `bytes`, given `crc`, the CRC32C of the first
+    /// ones (0 for none): a checksum computed piece by piece.
+    public static func crc32c(extending crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        CRC32C.extend(crc, bytes)
+    }
 }
