@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "lsmctl",
             dependencies: [
-                "LSMStore",
+                "LSMStore", "LSMStoreS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -51,6 +51,8 @@ public final class S3Client: @unchecked Sendable {
         /// Whether `/` in query values is percent-encoded, as SigV4 specifies and AWS and MinIO
         /// expect (the default). moto's server signs the query as sent without re-encoding
         /// it, so against moto `/` goes unencoded, in the request and in its signature alike.
+        /// A client whose signature of such a query is refused (`SignatureDoesNotMatch`) tries
+        /// the other way once, and keeps it if it passes.
         public var encodeSlashInQuery: Bool
         /// Retries of failed requests. Default: `S3RetryPolicy()` (6 attempts, 50 ms base).
         public var retry = S3RetryPolicy()
@@ -89,10 +91,14 @@ public final class S3Client: @unchecked Sendable {
     private let statsLock = NSLock()
     private var counted = StorageRequestStats()
     private var jitter = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    /// How `/` in a query is encoded now (see `Configuration.encodeSlashInQuery`).
+    private var encodeSlash: Bool
+    private var slashEncodingTried = false
 
     /// A client for `configuration`.
     public init(_ configuration: Configuration) {
         self.configuration = configuration
+        encodeSlash = configuration.encodeSlashInQuery
         signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
         let c = URLSessionConfiguration.ephemeral
         c.timeoutIntervalForRequest = configuration.requestTimeout
@@ -143,6 +149,19 @@ public final class S3Client: @unchecked Sendable {
                 record(nil, sent: 0, received: r.body.count, retry: false)
                 (status, code) = (r.status, r.status >= 300 ? Self.errorCode(r.body) : "")
             case .failure(let e): (status, code) = (e.status, e.code)
+            }
+            if status == 403 && code == "SignatureDoesNotMatch" && query.contains(where: { $0.value.contains("/") }) {
+                statsLock.lock()
+                let flip = !slashEncodingTried
+                if flip {
+                    slashEncodingTried = true
+                    encodeSlash.toggle()
+                }
+                statsLock.unlock()
+                if flip {
+                    attempt += 1
+                    continue
+                }
             }
             let retryable = status >= 300 || status == 0 ? S3RetryPolicy.isRetryable(status: status, code: code) : false
             if retryable && attempt < configuration.retry.maxAttempts {
@@ -208,7 +227,9 @@ public final class S3Client: @unchecked Sendable {
         headers += extra
         var request = SigV4Signer.Request(
             method: method, path: path, query: query, headers: headers, payloadHash: payloadHash)
-        request.encodeSlashInQuery = c.encodeSlashInQuery
+        statsLock.lock()
+        request.encodeSlashInQuery = encodeSlash
+        statsLock.unlock()
         let signed = signer.sign(request, at: Date())
         // The request carries the query exactly as it was signed.
         let (canonicalPath, canonicalQuery) = SigV4Signer.encodedPathAndQuery(request)

@@ -95,3 +95,17 @@ extension S3Client {
         return out
     }
 }
+
+extension S3Client {
+    /// Checks that the bucket exists and these credentials may list it (one small listing);
+    /// throws an `S3Error` whose description says what is wrong: no such bucket, access
+    /// denied, a refused signature, or no answer from the endpoint.
+    public func checkBucket() throws {
+        let r = try send("GET", key: nil, query: [("list-type", "2"), ("max-keys", "1")])
+        guard r.status == 200 else {
+            var e = failure(r, "LIST bucket \(configuration.bucket)")
+            if e.code == "NoSuchBucket" { e.message = "bucket \(configuration.bucket) does not exist" }
+            throw e
+        }
+    }
+}

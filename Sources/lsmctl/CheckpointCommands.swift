@@ -1,10 +1,12 @@
 import Foundation
 import ArgumentParser
 import LSMStore
+import LSMStoreS3
 
 // Commands that take, list, restore, verify and clean up checkpoints kept in a local folder
-// (`LocalCheckpointStorage`). Only `checkpoint` creates the storage folder; the others fail
-// with "does not exist" when it is missing, so a mistyped path is never silently created.
+// (`LocalCheckpointStorage`) or in S3 (`s3://BUCKET/PREFIX`, `S3CheckpointStorage`). Only
+// `checkpoint` creates the storage folder; the others fail with "does not exist" when it is
+// missing, so a mistyped path is never silently created. A bucket is never created.
 
 /// `--mode` of `lsmctl checkpoint`.
 enum CheckpointModeArgument: String, ExpressibleByArgument, CaseIterable {
@@ -32,10 +34,20 @@ func requireExistingStorage(_ path: String) throws {
     }
 }
 
-/// The checkpoint storage in the existing folder `path`.
-func openExistingStorage(_ path: String) throws -> LocalCheckpointStorage {
+/// The checkpoint storage in the existing folder `path`, or at the S3 location `path`
+/// (`s3://BUCKET/PREFIX`, its bucket checked; `endpoint` overrides `AWS_ENDPOINT_URL`).
+func openExistingStorage(_ path: String, endpoint: String?) throws -> any CheckpointStorage {
+    if S3Location.isS3(path) { return try S3CheckpointStorage.open(path, endpoint: endpoint) }
     try requireExistingStorage(path)
     return try LocalCheckpointStorage(root: path)
+}
+
+/// `--s3-endpoint`, shared by the commands that take a storage.
+struct S3Options: ParsableArguments {
+    @Option(
+        name: .customLong("s3-endpoint"),
+        help: "S3 endpoint URL for s3:// storages (default: AWS_ENDPOINT_URL, else AWS's regional endpoint).")
+    var endpoint: String?
 }
 
 /// `d` in milliseconds with one decimal, e.g. `12.3 ms`.
@@ -68,8 +80,10 @@ struct Checkpoint: ParsableCommand {
     @Argument(help: "Directory of the store.")
     var db: String
 
-    @Argument(help: "Checkpoint storage folder (created if missing).")
+    @Argument(help: "Checkpoint storage: a folder (created if missing) or s3://BUCKET/PREFIX.")
     var storage: String
+
+    @OptionGroup var s3: S3Options
 
     @Option(help: "Checkpoint mode: full or incremental.")
     var mode: CheckpointModeArgument
@@ -86,7 +100,11 @@ struct Checkpoint: ParsableCommand {
     func run() throws {
         let report = try withStore(db, mayCreate: false) { store in
             let checkpointer = try Checkpointer(
-                store: store, storage: try LocalCheckpointStorage(root: storage), retained: retained)
+                store: store,
+                storage: S3Location.isS3(storage)
+                    ? try S3CheckpointStorage.open(storage, endpoint: s3.endpoint)
+                    : try LocalCheckpointStorage(root: storage),
+                retained: retained)
             for (id, problem) in checkpointer.damagedCheckpoints.sorted(by: { $0.key < $1.key }) {
                 printError("warning: checkpoint \(id) is damaged and ignored: \(problem.description)")
             }
@@ -106,6 +124,12 @@ struct Checkpoint: ParsableCommand {
         try out.line("files reused: \(report.filesReused)")
         try out.line("files linked: \(report.filesLinked)")
         try out.line("storage on disk: \(report.storageBytesOnDisk)")
+        if let r = report.requests {
+            try out.line(
+                "requests: \(r.requests) (put \(r.puts), get \(r.gets), head \(r.heads), list \(r.lists), "
+                    + "delete \(r.deletes), parts \(r.parts), multipart \(r.multipartControl)); retries \(r.retries); "
+                    + "bytes sent \(r.bytesSent), received \(r.bytesReceived)")
+        }
         let discarded = report.discardedCheckpoints.map(String.init).joined(separator: " ")
         try out.line("discarded: \(discarded.isEmpty ? "none" : discarded)")
         try out.flush()
@@ -178,14 +202,16 @@ struct Checkpoints: ParsableCommand {
             damaged checkpoint, problem. The storage must exist.
             """)
 
-    @Argument(help: "Checkpoint storage folder.")
+    @Argument(help: "Checkpoint storage: a folder or s3://BUCKET/PREFIX.")
     var storage: String
+
+    @OptionGroup var s3: S3Options
 
     @Flag(help: "Print a JSON array instead of a table.")
     var json = false
 
     func run() throws {
-        let catalog = try CheckpointCatalog.load(try openExistingStorage(storage))
+        let catalog = try CheckpointCatalog.load(try openExistingStorage(storage, endpoint: s3.endpoint))
         let rows = catalog.ids.compactMap { id -> CheckpointSummary? in
             switch catalog.states[id] {
             case .completed(let m)?: return CheckpointSummary(m)
@@ -244,8 +270,10 @@ struct Restore: ParsableCommand {
             transferring and verifying them. The storage must exist.
             """)
 
-    @Argument(help: "Checkpoint storage folder.")
+    @Argument(help: "Checkpoint storage: a folder or s3://BUCKET/PREFIX.")
     var storage: String
+
+    @OptionGroup var s3: S3Options
 
     @Option(help: "Id of the checkpoint to restore (default: the latest completed one).")
     var id: UInt64?
@@ -264,7 +292,7 @@ struct Restore: ParsableCommand {
     }
 
     func run() throws {
-        let storage = try openExistingStorage(storage)
+        let storage = try openExistingStorage(storage, endpoint: s3.endpoint)
         let (store, report) = try LSMStore.restoreReporting(
             from: storage, checkpoint: id, storeID: self.store, fallBackPastDamaged: fallBackPastDamaged, to: db)
         let stats = store.stats  // read from memory: nothing can fail before close
@@ -295,14 +323,17 @@ struct VerifyCheckpoint: ParsableCommand {
             (naming the file) and lsmctl exits with status 1. The storage must exist.
             """)
 
-    @Argument(help: "Checkpoint storage folder.")
+    @Argument(help: "Checkpoint storage: a folder or s3://BUCKET/PREFIX.")
     var storage: String
+
+    @OptionGroup var s3: S3Options
 
     @Option(help: "Id of the checkpoint to verify (default: the latest completed one).")
     var id: UInt64?
 
     func run() throws {
-        let report = try Checkpointer.verify(storage: try openExistingStorage(storage), checkpoint: id)
+        let report = try Checkpointer.verify(
+            storage: try openExistingStorage(storage, endpoint: s3.endpoint), checkpoint: id)
         var out = Output()
         try out.line("checkpoint: \(report.id)")
         try out.line("files checked: \(report.filesChecked)")
@@ -328,8 +359,10 @@ struct Cleanup: ParsableCommand {
             damaged one references cannot be read). The storage must exist.
             """)
 
-    @Argument(help: "Checkpoint storage folder.")
+    @Argument(help: "Checkpoint storage: a folder or s3://BUCKET/PREFIX.")
     var storage: String
+
+    @OptionGroup var s3: S3Options
 
     @Flag(help: "List the orphans without removing them.")
     var dryRun = false
@@ -342,7 +375,7 @@ struct Cleanup: ParsableCommand {
     }
 
     func run() throws {
-        let storage = try openExistingStorage(storage)
+        let storage = try openExistingStorage(storage, endpoint: s3.endpoint)
         let names = try Checkpointer.cleanup(
             storage: storage, dryRun: dryRun, sparingClaimsYoungerThan: .seconds(graceS))
         for (id, e) in try CheckpointCatalog.load(storage).damaged {

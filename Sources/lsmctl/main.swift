@@ -12,7 +12,10 @@ struct Lsmctl: ParsableCommand {
             Commands that only read (get, scan, stats, manifest, verify), and checkpoint, never \
             create a store; put, delete and batch create it when missing. checkpoint creates \
             its storage folder when missing; checkpoints, restore, verify-checkpoint and \
-            cleanup require it to exist.
+            cleanup require it to exist. A checkpoint storage is a folder or an S3 location, \
+            s3://BUCKET/PREFIX, whose bucket must exist: credentials from AWS_ACCESS_KEY_ID, \
+            AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, region from AWS_REGION, endpoint from \
+            --s3-endpoint or AWS_ENDPOINT_URL (path-style addressing), else AWS's own.
 
             Exit status: 0 on success; 1 when get finds no value (it prints NOT_FOUND) or \
             verify or verify-checkpoint finds problems; 2 on an error, reported on standard \
