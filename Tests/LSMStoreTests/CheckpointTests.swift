@@ -138,6 +138,44 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
     /// `begin` only switches the memtable; the flush and the pin happen in `complete`. Writes
     /// made in between (enough to fill and flush several more memtables, and to compact)
     /// must not leak into the checkpoint, and every write before `begin` must be in it.
+    @Test func aRestoredStoreReusesTheObjectsTheStorageHoldsAcrossReopensAndRestores() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let store = try LSMStore.open(at: dir.sub("db"), options: quietOptions())
+        let storage = try LocalCheckpointStorage(root: dir.sub("chk"), allowLinks: false)
+        let cp = try Checkpointer(store: store, storage: storage, retained: 10)
+        for i in 0..<3000 { try store.put(bytes("key\(i)"), bytes(String(repeating: "v", count: 40))) }
+        let first = try cp.checkpoint(mode: .incremental)
+        try store.close()
+        // Restored (under a new store id), reopened (the origins are in its manifest), then a
+        // few writes: the next checkpoint uploads only the table those made.
+        let restoredDir = dir.sub("restored")
+        try LSMStore.restore(from: storage, to: restoredDir, options: quietOptions()).close()
+        let restored = try LSMStore.open(at: restoredDir, options: quietOptions())
+        let cp2 = try Checkpointer(store: restored, storage: storage, retained: 10)
+        for i in 0..<5 { try restored.put(bytes("new\(i)"), bytes("x")) }
+        let second = try cp2.checkpoint(mode: .incremental)
+        #expect(second.filesReused == first.fileCount)
+        #expect(second.filesNew == 1)
+        // A restore of that checkpoint reuses the same objects again, and its state is whole.
+        let names = Set(try Checkpointer.list(storage).last!.files.map(\.name))
+        #expect(names.isSuperset(of: Set(try Checkpointer.list(storage).first!.files.map(\.name))))
+        try restored.close()
+        let again = try LSMStore.restore(
+            from: storage, checkpoint: second.id, to: dir.sub("again"), options: quietOptions())
+        let cp3 = try Checkpointer(store: again, storage: storage, retained: 10)
+        let third = try cp3.checkpoint(mode: .incremental)
+        #expect(third.filesNew == 0 && third.filesReused == second.fileCount)
+        for i in 0..<3000 { #expect(try again.get(bytes("key\(i)")) == bytes(String(repeating: "v", count: 40))) }
+        for i in 0..<5 { #expect(try again.get(bytes("new\(i)")) == bytes("x")) }
+        // Into another storage, which holds none of them, every table is uploaded, under the
+        // store's own id.
+        let other = try LocalCheckpointStorage(root: dir.sub("other"))
+        let elsewhere = try Checkpointer(store: again, storage: other, retained: 1).checkpoint(mode: .incremental)
+        #expect(elsewhere.filesNew == elsewhere.fileCount && elsewhere.filesReused == 0)
+        try again.close()
+    }
+
     @Test func checkpointHoldsExactlyTheWritesBeforeBeginWhileWritesGoOn() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

@@ -34,6 +34,25 @@ import Testing
         #expect(VersionEdit.decode([6, 9, 1, 1, 0, 0]) == nil)  // level 9 does not exist
     }
 
+    @Test func aRestoredTablesOriginRoundTripsAndAStrayOriginIsRefused() throws {
+        var e = VersionEdit()
+        let small = InternalKey.make(bytes("a"), 1, .value)
+        let large = InternalKey.make(bytes("b"), 2, .value)
+        e.addFile(0, FileMetaData(number: 5, size: 10, smallest: small, largest: large, checksum: 1))
+        e.addFile(0, FileMetaData(number: 6, size: 10, smallest: small, largest: large, checksum: 2, origin: [9, 8]))
+        let d = try #require(VersionEdit.decode(e.encode()))
+        #expect(d.newFiles.map(\.file.origin) == [nil, [9, 8]])
+        // An origin must follow the new file of its number.
+        var stray: [UInt8] = []
+        putVarint64(&stray, 8)
+        putVarint64(&stray, 6)
+        putLengthPrefixed(&stray, [9, 8])
+        #expect(VersionEdit.decode(stray) == nil)
+        var wrongNumber = VersionEdit()
+        wrongNumber.addFile(0, FileMetaData(number: 5, size: 10, smallest: small, largest: large, checksum: 1))
+        #expect(VersionEdit.decode(wrongNumber.encode() + stray) == nil)
+    }
+
     @Test func currentFileCarriesAChecksum() throws {
         let enc = FileNames.encodeCurrent(5)
         #expect(String(decoding: enc, as: UTF8.self).hasPrefix("MANIFEST-000005 "))

@@ -62,6 +62,21 @@ public final class PendingCheckpoint: @unchecked Sendable {
                     case .full:
                         name = folder + "/" + FileNames.tableName(f.number)
                     case .incremental:
+                        // A table restored from a checkpoint is reused under the name its
+                        // writer gave it, when this storage holds that object (as Flink's
+                        // FLIP-428: no download and upload again of what the storage has).
+                        // It is never uploaded under that name: an object of another store's
+                        // name, not yet referenced, could be taken for an orphan of that store.
+                        if let origin = f.origin,
+                            case let reused = CheckpointLayout.sharedTable(
+                                store: Inspector.hexString(origin), number: f.number),
+                            try owner.reserveShared(reused, for: id, size: f.size, checksum: f.checksum)
+                        {
+                            name = reused
+                            uploaded = false
+                            report.filesReused += 1
+                            break
+                        }
                         name = CheckpointLayout.sharedTable(store: storeHex, number: f.number)
                         if try owner.reserveShared(name, for: id, size: f.size, checksum: f.checksum) {
                             uploaded = false

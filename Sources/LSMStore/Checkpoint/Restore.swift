@@ -112,7 +112,7 @@ extension LSMStore {
                     f.level,
                     FileMetaData(
                         number: f.fileNumber, size: f.size, smallest: f.smallestKey, largest: f.largestKey,
-                        checksum: f.checksum))
+                        checksum: f.checksum, origin: Self.origin(of: f, in: metadata)))
                 maxNumber = max(maxNumber, f.fileNumber)
             }
             try fs.syncDirectory(dir)
@@ -136,6 +136,32 @@ extension LSMStore {
         }
         lock.unlock()
         return (try LSMStore.open(at: dir, options: options.restoredOptions), report)
+    }
+}
+
+extension LSMStore {
+    /// The store that wrote a checkpoint's table under its number: the one named by its
+    /// shared object (`shared/<store hex>-<number>.sst`, which may be an older store's whose
+    /// object this checkpoint reused), else the checkpoint's own store. Nil when the name
+    /// cannot be read (the table is then uploaded again under the new store's id).
+    fileprivate static func origin(of f: CheckpointFile, in m: CheckpointMetadata) -> [UInt8]? {
+        let prefix = CheckpointLayout.sharedFolder + "/"
+        var hex = m.storeID
+        if f.name.hasPrefix(prefix) {
+            let store = CheckpointLayout.store(ofSharedName: String(f.name.dropFirst(prefix.count)))
+            guard f.name == CheckpointLayout.sharedTable(store: store, number: f.fileNumber) else { return nil }
+            hex = store
+        }
+        guard !hex.isEmpty, hex.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var i = hex.startIndex
+        while i < hex.endIndex {
+            let j = hex.index(i, offsetBy: 2)
+            guard let b = UInt8(hex[i..<j], radix: 16) else { return nil }
+            bytes.append(b)
+            i = j
+        }
+        return bytes
     }
 }
 

@@ -12,13 +12,19 @@ final class FileMetaData: @unchecked Sendable {
     let largest: [UInt8]
     /// CRC32C of the whole file, as written.
     let checksum: UInt32
+    /// For a table restored from a checkpoint: the id of the store that wrote it, under the
+    /// same number. Its shared checkpoint object is `<origin hex>-<number>.sst`, which an
+    /// incremental checkpoint reuses when the storage holds it, instead of uploading the
+    /// same bytes again under this store's id. Nil for a table this store wrote.
+    let origin: [UInt8]?
 
-    init(number: UInt64, size: UInt64, smallest: [UInt8], largest: [UInt8], checksum: UInt32) {
+    init(number: UInt64, size: UInt64, smallest: [UInt8], largest: [UInt8], checksum: UInt32, origin: [UInt8]? = nil) {
         self.number = number
         self.size = size
         self.smallest = smallest
         self.largest = largest
         self.checksum = checksum
+        self.origin = origin
     }
 
     var smallestUserKey: [UInt8] { InternalKey.userKey(smallest) }

@@ -3,7 +3,9 @@
 /// Encoding: a sequence of tagged fields, each `varint tag · fields` (docs/FORMAT.md):
 /// 1 log number · 2 next file number · 3 last sequence · 4 compact pointer (level, key) ·
 /// 5 deleted file (level, number) · 6 new file (level, number, size, smallest, largest,
-/// fixed32 CRC32C of the whole file) · 7 store id (length-prefixed bytes).
+/// fixed32 CRC32C of the whole file) · 7 store id (length-prefixed bytes) · 8 origin of the
+/// new file just before it (number, length-prefixed store id: the table was restored from a
+/// checkpoint of that store, which numbered it the same).
 struct VersionEdit {
     var logNumber: UInt64?
     var nextFileNumber: UInt64?
@@ -48,6 +50,11 @@ struct VersionEdit {
             putLengthPrefixed(&out, f.smallest)
             putLengthPrefixed(&out, f.largest)
             putFixed32(&out, f.checksum)
+            if let origin = f.origin {
+                putVarint64(&out, 8)
+                putVarint64(&out, f.number)
+                putLengthPrefixed(&out, origin)
+            }
         }
         if let id = storeID {
             putVarint64(&out, 7)
@@ -91,6 +98,15 @@ struct VersionEdit {
             case 7:
                 guard let id = r.readLengthPrefixed() else { return nil }
                 e.storeID = id
+            case 8:
+                // Belongs to the new file just before it, of the same number.
+                guard let n = r.readVarint64(), let origin = r.readLengthPrefixed(), !origin.isEmpty,
+                    let last = e.newFiles.last, last.file.number == n, last.file.origin == nil
+                else { return nil }
+                let f = last.file
+                e.newFiles[e.newFiles.count - 1].file = FileMetaData(
+                    number: f.number, size: f.size, smallest: f.smallest, largest: f.largest, checksum: f.checksum,
+                    origin: origin)
             default:
                 return nil
             }
