@@ -62,11 +62,13 @@ let package = Package(
         .testTarget(
             name: "StreamRuntimeTests",
             dependencies: [
-                "StreamRuntime", "LSMStore", "LSMStoreTesting",
+                "StreamRuntime", "LSMStore", "LSMStoreTesting", "LSMStoreS3", "S3TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "LSMStoreS3Tests", dependencies: ["LSMStoreS3"]),
+        // moto's S3 server and a fault-injecting proxy, for the tests that use S3.
+        .target(name: "S3TestSupport", dependencies: ["LSMStoreS3"], path: "Tests/S3TestSupport"),
+        .testTarget(name: "LSMStoreS3Tests", dependencies: ["LSMStoreS3", "S3TestSupport", "LSMStoreTesting"]),
         // The command-line tools end to end: lsmctl and the Bench as child processes.
         .testTarget(
             name: "ToolTests",

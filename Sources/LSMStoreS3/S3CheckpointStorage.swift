@@ -34,6 +34,22 @@ public final class S3CheckpointStorage: CheckpointStorage, @unchecked Sendable {
 
     func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "/" + name }
 
+    /// The storage under `path` within this one's prefix (`job`, `subtasks/p2-s0`), with a
+    /// client of its own (same configuration), so its requests are counted apart.
+    public func substorage(_ path: String) -> S3CheckpointStorage {
+        S3CheckpointStorage(
+            client: S3Client(client.configuration), prefix: key(path), fileSystem: fileSystem,
+            transferParallelism: transferParallelism)
+    }
+
+    /// Deletes every object under the prefix (and aborts its incomplete multipart uploads).
+    public func removeAll() throws {
+        let base = prefix.isEmpty ? "" : prefix + "/"
+        let keys = try client.list(prefix: base).objects.map(\.key)
+        try forEachInParallel(keys.count, width: transferParallelism) { i in try self.client.delete(keys[i]) }
+        for u in try client.incompleteUploads(prefix: base) { try client.abortUpload(u.key, uploadID: u.uploadID) }
+    }
+
     /// See `CheckpointStorage`.
     public func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         let (bytes, crc) = try client.putFile(key(name), path: localPath, fileSystem: fileSystem)

@@ -1,6 +1,7 @@
 import Foundation
 import LSMStore
 import LSMStoreTesting
+import S3TestSupport
 import Testing
 
 @testable import LSMStoreS3

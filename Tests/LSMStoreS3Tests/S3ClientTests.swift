@@ -1,5 +1,6 @@
 import Foundation
 import LSMStore
+import S3TestSupport
 import Testing
 
 @testable import LSMStoreS3

@@ -81,9 +81,10 @@ func digest(of agg: [Int64: (Int64, Int64)], maxParallelism: Int = 128) -> UInt6
 func runJob(
     rows: Int, seed: UInt64, accounts: Int, parallelism: Int, mode: CheckpointMode, every: Int,
     failAt: Int? = nil, attempts: Int = 3, resume: Bool = false, waitForInFlight: Bool = true,
-    maxConcurrent: Int = 1, state: String, checkpoints: String
+    maxConcurrent: Int = 1, state: String, checkpoints: String, location: CheckpointLocation? = nil
 ) throws -> JobResult {
     let env = StreamExecutionEnvironment(stateDirectory: state, checkpointDirectory: checkpoints)
+    env.checkpointLocation = location
     env.parallelism = parallelism
     env.checkpointing.trigger = .everyRecords(every)
     env.checkpointing.mode = mode
@@ -268,8 +269,9 @@ func runJob(
         await propertyCheck(count: count, input: Gen.uint64()) { seed in Self.exactlyOnceRun(seed) }
     }
 
-    /// One run of `exactlyOnceProperty` for `seed`.
-    static func exactlyOnceRun(_ seed: UInt64) {
+    /// One run of `exactlyOnceProperty` for `seed`, with checkpoints in `location` (nil: a
+    /// temporary folder).
+    static func exactlyOnceRun(_ seed: UInt64, location: CheckpointLocation? = nil) {
         var rng = seed
         func next(_ n: Int) -> Int {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -292,7 +294,7 @@ func runJob(
             let r = try runJob(
                 rows: rows, seed: seed, accounts: accounts, parallelism: parallelism, mode: mode,
                 every: every, failAt: failAt, waitForInFlight: wait, maxConcurrent: concurrent,
-                state: s, checkpoints: c)
+                state: s, checkpoints: c, location: location)
             let expected = expectedDigest(rows: rows, seed: seed, accounts: accounts)
             let context =
                 "seed \(seed): rows \(rows), accounts \(accounts), p \(parallelism), \(mode), every \(every), fail at \(String(describing: failAt)), wait \(wait), concurrent \(concurrent)"

@@ -24,8 +24,14 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     public var checkpointing = CheckpointConfig()
     /// Where keyed state lives.
     public var stateBackend: StateBackendConfig
-    /// Folder of the checkpoint storage.
+    /// Folder of the checkpoint storage (unless `checkpointLocation` is set).
     public var checkpointDirectory: String
+    /// Where checkpoints go when not in `checkpointDirectory`: another storage, such as an S3
+    /// bucket (`CheckpointLocation`). Default nil: the folder.
+    public var checkpointLocation: CheckpointLocation? = nil
+
+    /// The checkpoint location in use.
+    var checkpoints: CheckpointLocation { checkpointLocation ?? .folder(checkpointDirectory) }
     /// What happens after a failure. Default `.none`.
     public var restartStrategy: RestartStrategy = .none
     /// Failures to inject (tests, demonstrations).

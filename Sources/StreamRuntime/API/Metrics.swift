@@ -35,6 +35,11 @@ public struct JobCheckpointStats: Sendable {
     public var storageBytesOnDisk: UInt64
     /// Per subtask reports.
     public var subtasks: [CheckpointReport]
+    /// Requests to the checkpoint storage (an object store's bill): every subtask's, and the
+    /// job's own (its `_metadata`, listings, retention); nil for a folder. Exact with one
+    /// checkpoint in flight at a time; with several, requests made while they overlap may be
+    /// counted in more than one.
+    public var requests: StorageRequestStats? = nil
 }
 
 /// What a finished job did.
@@ -53,8 +58,9 @@ public struct JobResult: Sendable {
     public var sourceCounters: [String: Int]
     /// Wall time from start to end, including restarts.
     public var seconds: Double
-    /// Restarts after failures, with the cause and restore time of each.
-    public var restarts: [(cause: String, restoreSeconds: Double)]
+    /// Restarts after failures: the cause, the restore time and the job checkpoint restored
+    /// (nil: none had completed, the restart began from the start) of each.
+    public var restarts: [(cause: String, restoreSeconds: Double, restoredCheckpoint: UInt64?)]
     /// Completed checkpoints, in order.
     public var checkpoints: [JobCheckpointStats]
     /// Checkpoints that failed or timed out.

@@ -8,7 +8,7 @@ import Logging
 /// keeps the job checkpoints in `job/` (DESIGN.md §19.5). Used by the source thread only.
 final class CheckpointCoordinator {
     let env: StreamExecutionEnvironment
-    let jobStorage: LocalCheckpointStorage
+    let jobStorage: any CheckpointStorage
     let clock = ContinuousClock()
     /// When the job started (checkpoint trigger times are reported from it).
     let start: ContinuousClock.Instant
@@ -21,7 +21,7 @@ final class CheckpointCoordinator {
     init(env: StreamExecutionEnvironment, start: ContinuousClock.Instant) throws {
         self.env = env
         self.start = start
-        jobStorage = try LocalCheckpointStorage(root: JobLayout.jobStorage(env.checkpointDirectory))
+        jobStorage = try env.checkpoints.storage(JobLayout.jobStorage)
     }
 
     func ms(_ d: Duration) -> Double {
@@ -30,7 +30,9 @@ final class CheckpointCoordinator {
 
     // MARK: Job checkpoints in the storage
 
-    func latestJobCheckpoint() throws -> JobCheckpointMetadata? { try JobRunnerSupport.latestJobCheckpoint(jobStorage) }
+    func latestJobCheckpoint() throws -> JobCheckpointMetadata? {
+        try JobRunnerSupport.latestJobCheckpoint(jobStorage, in: env.checkpoints)
+    }
 
     func completedJobCheckpointIDs() throws -> [UInt64] {
         try jobStorage.list("").compactMap { n -> UInt64? in
@@ -141,6 +143,12 @@ final class CheckpointCoordinator {
         }
     }
 
+    /// The subtasks' and the job's requests together; nil when no storage counts any.
+    static func requests(subtasks: [StorageRequestStats], job: StorageRequestStats?) -> StorageRequestStats? {
+        if subtasks.isEmpty && job == nil { return nil }
+        return (subtasks + [job ?? StorageRequestStats()]).reduce(StorageRequestStats(), +)
+    }
+
     func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer]) {
         failedCheckpoints += 1
         let errors = f.acks.compactMap(\.error)
@@ -159,6 +167,10 @@ final class CheckpointCoordinator {
             return
         }
         let p = env.parallelism
+        // The job's own requests: its `_metadata`, listings and retention, in the job storage
+        // and (retention, sizes) in the subtasks' storages.
+        let storages: [any CheckpointStorage] = [jobStorage] + checkpointers.map(\.storage)
+        let requestsBefore = storages.map { $0.requestStats() }
         let meta = JobCheckpointMetadata(
             id: f.id, parallelism: p, maxParallelism: env.maxParallelism, sourcePosition: f.sourcePosition,
             sourceRecords: f.sourceRecords,
@@ -169,7 +181,7 @@ final class CheckpointCoordinator {
             // Created exclusively: another job writing into the same folder cannot replace it.
             guard try jobStorage.createExclusively(CheckpointLayout.metadata(f.id), bytes) else {
                 throw StreamError.checkpoint(
-                    "job checkpoint \(f.id) was created by another writer in \(env.checkpointDirectory)")
+                    "job checkpoint \(f.id) was created by another writer in \(env.checkpoints)")
             }
             try jobStorage.sync("")
             let total = ms(clock.now - f.injectedAt)
@@ -195,7 +207,12 @@ final class CheckpointCoordinator {
                 fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
                 filesNew: reports.reduce(0) { $0 + $1.filesNew },
                 filesReused: reports.reduce(0) { $0 + $1.filesReused },
-                lowerBoundBytes: 0, storageBytesOnDisk: storage, subtasks: reports)
+                lowerBoundBytes: 0, storageBytesOnDisk: storage, subtasks: reports,
+                requests: Self.requests(
+                    subtasks: reports.compactMap(\.requests),
+                    job: zip(storages, requestsBefore).compactMap { storage, before in
+                        before.flatMap { storage.requestStats()?.since($0) }
+                    }.reduce(nil) { ($0 ?? StorageRequestStats()) + $1 }))
             checkpoints.append(stats)
             env.logger.info(
                 "checkpoint \(stats.id) completed",

@@ -7,12 +7,12 @@ enum JobLayout {
     /// The top-level folders a job owns in its checkpoint directory.
     static let folders = ["job", "subtasks"]
 
-    /// The storage of job checkpoints.
-    static func jobStorage(_ root: String) -> String { root + "/job" }
+    /// The storage of job checkpoints, relative to the root.
+    static let jobStorage = "job"
 
     /// The name of subtask `i`'s storage at parallelism `p`.
     static func subtaskStorageName(parallelism p: Int, subtask i: Int) -> String { "p\(p)-s\(i)" }
 
-    /// The storage folder called `name`.
-    static func subtaskStorage(_ root: String, _ name: String) -> String { root + "/subtasks/" + name }
+    /// The subtask storage called `name`, relative to the root.
+    static func subtaskStorage(_ name: String) -> String { "subtasks/" + name }
 }

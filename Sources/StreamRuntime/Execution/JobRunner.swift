@@ -23,7 +23,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     // Results across attempts.
     var recordsIn = 0
     var recordsOut = 0
-    var restarts: [(cause: String, restoreSeconds: Double)] = []
+    var restarts: [(cause: String, restoreSeconds: Double, restoredCheckpoint: UInt64?)] = []
     /// Lower bounds measured per checkpoint id (summed over subtasks), filled in after the
     /// checkpoints complete.
     var lowerBounds: [UInt64: UInt64] = [:]
@@ -41,7 +41,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         self.makeFunction = makeFunction
         self.makeSink = makeSink
         self.start = clock.now
-        try JobRunnerSupport.requireDisjoint(state: env.stateBackend.directory, checkpoints: env.checkpointDirectory)
+        if let folder = env.checkpoints.folder {
+            try JobRunnerSupport.requireDisjoint(state: env.stateBackend.directory, checkpoints: folder)
+        }
         self.coordinator = try CheckpointCoordinator(env: env, start: start)
         self.failures = FailureInjector(env.failureInjection)
     }
@@ -58,13 +60,12 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var restoreFrom: JobCheckpointMetadata? = nil
         if env.resumeFromLatestCheckpoint {
             guard let m = try coordinator.latestJobCheckpoint() else {
-                throw StreamError.checkpoint("no completed job checkpoint in \(env.checkpointDirectory) to resume from")
+                throw StreamError.checkpoint("no completed job checkpoint in \(env.checkpoints) to resume from")
             }
             restoreFrom = m
         } else {
             // A fresh job: earlier runs' checkpoints in this storage are not resumed from.
-            let root = env.checkpointDirectory
-            for sub in JobLayout.folders { try JobRunnerSupport.removeTree(root + "/" + sub) }
+            for sub in JobLayout.folders { try env.checkpoints.removeAll(sub) }
         }
         var attempt = 0
         var final: (stores: [LSMStore], processed: Int, counters: [String: Int])? = nil
@@ -81,7 +82,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     "job \(name) failed: \(cause); restarting (\(restarts.count + 1) of \(attempts)) in \(delay) ms")
                 if delay > 0 { Thread.sleep(forTimeInterval: Double(delay) / 1000) }
                 restoreFrom = try coordinator.latestJobCheckpoint()
-                restarts.append((cause, 0))
+                restarts.append((cause, 0, restoreFrom?.id))
                 attempt += 1
             }
         }
@@ -128,8 +129,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             throw StreamError.checkpoint(
                 "checkpoint \(m.id) lists \(m.subtaskStorages.count) subtask storages for parallelism \(m.parallelism)")
         }
-        func oldStorage(_ i: Int) throws -> LocalCheckpointStorage {
-            try LocalCheckpointStorage(root: JobLayout.subtaskStorage(env.checkpointDirectory, m.subtaskStorages[i]))
+        func oldStorage(_ i: Int) throws -> any CheckpointStorage {
+            try env.checkpoints.storage(JobLayout.subtaskStorage(m.subtaskStorages[i]))
         }
         if m.parallelism == p {
             return try (0..<p).map { i in
@@ -183,9 +184,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         defer { if closeOnFailure { for s in stores { try? s.close() } } }
         // Subtask checkpoint storages: job retention decides what goes, so each keeps all.
         let checkpointers: [Checkpointer] = try (0..<p).map { i in
-            let storage = try LocalCheckpointStorage(
-                root: JobLayout.subtaskStorage(
-                    env.checkpointDirectory, JobLayout.subtaskStorageName(parallelism: p, subtask: i)))
+            let storage = try env.checkpoints.storage(
+                JobLayout.subtaskStorage(JobLayout.subtaskStorageName(parallelism: p, subtask: i)))
             let cp = try Checkpointer(store: stores[i], storage: storage, retained: Int.max / 2)
             // Anything after the checkpoint we resume from belongs to the failed attempt.
             for id in cp.completedCheckpoints where id > (restoreFrom?.id ?? 0) { try cp.discard(id) }
@@ -304,7 +304,9 @@ func stateEntryHash(_ k: [UInt8], _ v: [UInt8]) -> UInt64 {
 enum JobRunnerSupport {
     /// The newest job checkpoint whose `_metadata` exists. A damaged newest `_metadata` is
     /// an error naming it, never a reason to resume from an older checkpoint in silence.
-    static func latestJobCheckpoint(_ jobStorage: LocalCheckpointStorage) throws -> JobCheckpointMetadata? {
+    static func latestJobCheckpoint(
+        _ jobStorage: any CheckpointStorage, in location: CheckpointLocation
+    ) throws -> JobCheckpointMetadata? {
         let ids = try jobStorage.list("").compactMap(CheckpointLayout.id(ofFolder:)).sorted()
         for id in ids.reversed() {
             let name = CheckpointLayout.metadata(id)
@@ -313,7 +315,7 @@ enum JobRunnerSupport {
                 return try JobCheckpointMetadata.decode(try jobStorage.get(name), name: name)
             } catch {
                 throw StreamError.checkpoint(
-                    "the newest job checkpoint \(jobStorage.root)/\(name) cannot be read (\(error)); "
+                    "the newest job checkpoint \(location)/\(JobLayout.jobStorage)/\(name) cannot be read (\(error)); "
                         + "repair or remove it to resume from an older one")
             }
         }

@@ -24,16 +24,16 @@ extension StreamExecutionEnvironment {
     /// computes the state digest over them and closes them. Throws when there is no completed
     /// checkpoint or a file fails its checks.
     public func restoreLatestCheckpoint(into directory: String) throws -> RestoredJobState {
-        let jobStorage = try LocalCheckpointStorage(root: JobLayout.jobStorage(checkpointDirectory))
-        guard let m = try JobRunnerSupport.latestJobCheckpoint(jobStorage) else {
-            throw StreamError.checkpoint("no completed job checkpoint in \(checkpointDirectory) to restore")
+        let jobStorage = try checkpoints.storage(JobLayout.jobStorage)
+        guard let m = try JobRunnerSupport.latestJobCheckpoint(jobStorage, in: checkpoints) else {
+            throw StreamError.checkpoint("no completed job checkpoint in \(checkpoints) to restore")
         }
         let clock = ContinuousClock()
         let start = clock.now
         var stores: [LSMStore] = []
         defer { for s in stores { try? s.close() } }
         for (i, name) in m.subtaskStorages.enumerated() {
-            let storage = try LocalCheckpointStorage(root: JobLayout.subtaskStorage(checkpointDirectory, name))
+            let storage = try checkpoints.storage(JobLayout.subtaskStorage(name))
             stores.append(
                 try LSMStore.restore(
                     from: storage, checkpoint: m.id, to: "\(directory)/subtask-\(i)", options: stateBackend.options))

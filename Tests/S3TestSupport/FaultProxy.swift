@@ -5,8 +5,9 @@ import Glibc
 /// is read whole, then, as `plan` decides, forwarded (and the answer relayed, or dropped),
 /// answered with an error status, reset, or left without an answer. One request per
 /// connection (answers carry `Connection: close`).
-final class FaultProxy: @unchecked Sendable {
-    enum Fault: Equatable {
+public final class FaultProxy: @unchecked Sendable {
+    /// What happens to one request.
+    public enum Fault: Equatable, Sendable {
         /// Forward and relay the answer.
         case forward
         /// Answer with this status and S3 error code without forwarding.
@@ -20,17 +21,19 @@ final class FaultProxy: @unchecked Sendable {
         case stall(Double)
     }
 
-    let port: UInt16
+    /// The proxy's loopback port.
+    public let port: UInt16
     private let upstreamPort: UInt16
     private let listener: Int32
     private let lock = NSLock()
     private var planFunction: (Int, String) -> Fault = { _, _ in .forward }
     private var served = 0
-    private(set) var log: [(request: String, fault: Fault)] = []
+    /// Every request's first line and fault.
+    public private(set) var log: [(request: String, fault: Fault)] = []
     private var stopped = false
 
     /// A proxy to the server at `127.0.0.1:upstreamPort`.
-    init(upstreamPort: UInt16) throws {
+    public init(upstreamPort: UInt16) throws {
         self.upstreamPort = upstreamPort
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
@@ -57,7 +60,8 @@ final class FaultProxy: @unchecked Sendable {
 
     deinit { stop() }
 
-    func stop() {
+    /// Stops listening.
+    public func stop() {
         lock.lock()
         let was = stopped
         stopped = true
@@ -70,14 +74,14 @@ final class FaultProxy: @unchecked Sendable {
 
     /// Decides each request's fault from its number (from 0, counting every request the
     /// proxy has seen) and its first line (`PUT /bucket/key?… HTTP/1.1`).
-    func plan(_ f: @escaping (Int, String) -> Fault) {
+    public func plan(_ f: @escaping (Int, String) -> Fault) {
         lock.lock()
         planFunction = f
         lock.unlock()
     }
 
     /// Requests seen so far.
-    var requestCount: Int {
+    public var requestCount: Int {
         lock.lock()
         defer { lock.unlock() }
         return served

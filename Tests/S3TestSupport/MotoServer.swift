@@ -1,8 +1,6 @@
 import Foundation
 import Glibc
-import Testing
-
-@testable import LSMStoreS3
+import LSMStoreS3
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -11,21 +9,25 @@ import Testing
 /// moto's S3 server on loopback, with authentication on: the first three requests (an IAM
 /// user, its access key and an allow-all policy) go unauthenticated, every later one must
 /// carry a valid Signature Version 4 of that key.
-final class MotoServer: @unchecked Sendable {
+public final class MotoServer: @unchecked Sendable {
     let process = Process()
-    let endpoint: URL
+    /// Where it listens: `http://127.0.0.1:<port>`.
+    public let endpoint: URL
     /// Its own session and delegate queue: the shared session may deliver on the main queue,
     /// which a waiting test thread can block.
     private let session = URLSession(configuration: .ephemeral, delegate: nil, delegateQueue: OperationQueue())
-    private(set) var credentials = AWSCredentials(accessKeyID: "", secretAccessKey: "")
+    /// The access key it accepts (an IAM user's, with an allow-all policy).
+    public private(set) var credentials = AWSCredentials(accessKeyID: "", secretAccessKey: "")
 
-    init() throws {
+    /// Starts a server on a random free loopback port and provisions its credentials.
+    public init() throws {
         let port = Int.random(in: 20_000..<40_000)
-        endpoint = try #require(URL(string: "http://127.0.0.1:\(port)"))
-        let path = try #require(
-            ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
-                .map { "\($0)/moto_server" }.first { FileManager.default.isExecutableFile(atPath: $0) },
-            "moto_server not found: `make deps` installs moto[server] from PyPI")
+        guard let url = URL(string: "http://127.0.0.1:\(port)") else { throw Self.failure("bad port \(port)") }
+        endpoint = url
+        guard
+            let path = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
+                .map({ "\($0)/moto_server" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else { throw Self.failure("moto_server not found: `make deps` installs moto[server] from PyPI") }
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
         var env = ProcessInfo.processInfo.environment
@@ -41,11 +43,26 @@ final class MotoServer: @unchecked Sendable {
     deinit { stop() }
 
     /// Stops the server (SIGKILL: werkzeug's server may not exit on SIGTERM).
-    func stop() {
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    /// Why the server could not be started or provisioned.
+    public struct StartError: Error, CustomStringConvertible {
+        /// What went wrong.
+        public var description: String
+    }
+
+    static func failure(_ message: String) -> StartError { StartError(description: message) }
+
+    /// Form encoding of one parameter: unreserved characters as they are, the rest as `%XX`.
+    static func formEncode(_ s: String) -> String {
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8)
+        return s.utf8.map { unreserved.contains($0) ? String(UnicodeScalar($0)) : String(format: "%%%02X", $0) }
+            .joined()
     }
 
     private func waitUntilListening() throws {
@@ -53,16 +70,18 @@ final class MotoServer: @unchecked Sendable {
             if rawRequest("GET", path: "/moto-api/", body: nil, service: "s3") != nil { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        throw S3Error(status: 0, code: "", message: "moto_server did not start", request: endpoint.absoluteString)
+        throw Self.failure("moto_server did not start at \(endpoint.absoluteString)")
     }
 
     /// An IAM call (query API), signed with throwaway credentials (unchecked while the
     /// initial allowance lasts): moto routes requests by the signature's service.
     private func iam(_ params: [(String, String)]) throws -> String {
         let body = (params + [("Version", "2010-05-08")])
-            .map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&")
-        return try #require(
-            rawRequest("POST", path: "/", body: Array(body.utf8), service: "iam"), "IAM \(params[0].1) failed")
+            .map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
+        guard let answer = rawRequest("POST", path: "/", body: Array(body.utf8), service: "iam") else {
+            throw Self.failure("IAM \(params[0].1) failed")
+        }
+        return answer
     }
 
     private func provision() throws {
@@ -73,8 +92,9 @@ final class MotoServer: @unchecked Sendable {
             ("Action", "PutUserPolicy"), ("UserName", "lsm"), ("PolicyName", "all"), ("PolicyDocument", policy),
         ])
         func tag(_ name: String) throws -> String {
-            let a = try #require(key.range(of: "<\(name)>"))
-            let b = try #require(key.range(of: "</\(name)>", range: a.upperBound..<key.endIndex))
+            guard let a = key.range(of: "<\(name)>"),
+                let b = key.range(of: "</\(name)>", range: a.upperBound..<key.endIndex)
+            else { throw Self.failure("no \(name) in CreateAccessKey's answer") }
             return String(key[a.upperBound..<b.lowerBound])
         }
         credentials = AWSCredentials(accessKeyID: try tag("AccessKeyId"), secretAccessKey: try tag("SecretAccessKey"))
