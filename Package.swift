@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "LSMStore", "LSMStoreTesting", "StreamRuntime",
+                "LSMStore", "LSMStoreTesting", "LSMStoreS3", "StreamRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -9,8 +9,9 @@ import Testing
 /// `lsmctl`'s checkpoint commands on `s3://BUCKET/PREFIX`, run as a child process against
 /// moto (signatures checked). The binary must be built first (`swift build`).
 @Suite(.serialized) struct LsmctlS3Tests {
-    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/lsmctl").path
+    static let buildDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug")
+    static let binary = buildDirectory.appendingPathComponent("lsmctl").path
 
     struct Run {
         var status: Int32
@@ -18,9 +19,9 @@ import Testing
         var err: String
     }
 
-    static func lsmctl(_ args: [String], env extra: [String: String]) throws -> Run {
+    static func lsmctl(_ args: [String], env extra: [String: String], executable: String = binary) throws -> Run {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         for k in env.keys where k.hasPrefix("AWS_") { env[k] = nil }
@@ -84,5 +85,44 @@ import Testing
         for run in [denied, missing, unreachable, noCredentials, badURL] {
             #expect(run.err.split(separator: "\n").count == 1, "\(run.err)")
         }
+    }
+
+    @Test func theBenchRunsEachModeIntoAFolderAndIntoS3SideBySide() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let client = try S3ClientTests.client(moto, bucket: "lsm-bench")
+        let env = [
+            "AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID,
+            "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey,
+        ]
+        let dir = TemporaryDirectory("bench-s3")
+        defer { dir.cleanup() }
+        let bench = Self.buildDirectory.appendingPathComponent("Bench").path
+        let args = [
+            "--rows", "30000", "--accounts", "2000", "--every-records", "5000", "--data-dir", dir.sub("data"),
+            "--output", dir.sub("out"), "--checkpoint-storage", "s3://lsm-bench/experiment",
+            "--s3-endpoint", moto.endpoint.absoluteString, "--json",
+        ]
+        let run = try Self.lsmctl(args, env: env, executable: bench)
+        #expect(run.status == 0, "\(run.err)")
+        let summary = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any]
+        let modes = (summary?["modes"] as? [[String: Any]]) ?? []
+        #expect(
+            modes.compactMap { $0["mode"] as? String } == ["full", "full on S3", "incremental", "incremental on S3"])
+        for m in modes {
+            #expect(m["stateVerified"] as? Bool == true, "\(m)")
+            let onS3 = (m["mode"] as? String ?? "").hasSuffix("on S3")
+            #expect((m["requestsPerCheckpointMedian"] as? Double).map { $0 > 0 } ?? !onS3, "\(m)")
+        }
+        let csv = try String(contentsOfFile: dir.sub("out") + "/checkpoints.csv", encoding: .utf8)
+        #expect(csv.contains(",s3,") && csv.contains(",folder,"))
+        // Without --keep-checkpoints the bucket is left empty.
+        #expect(try client.list(prefix: "experiment/").objects.isEmpty)
+        // A missing bucket stops the Bench before any run, in one line.
+        var bad = args
+        bad[bad.firstIndex(of: "s3://lsm-bench/experiment")!] = "s3://no-such-bucket/x"
+        let missing = try Self.lsmctl(bad, env: env, executable: bench)
+        #expect(missing.status != 0 && missing.err.contains("does not exist"), "\(missing.err)")
+        #expect(missing.err.split(separator: "\n").count == 1, "\(missing.err)")
     }
 }

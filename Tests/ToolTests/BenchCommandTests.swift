@@ -42,7 +42,7 @@ struct BenchCommandTests {
                 ($0["stateVerified"] as? Bool) == true && (($0["restarts"] as? [String])?.count ?? 0) == 1
             })
         let csv = try String(contentsOfFile: dir.sub("out/checkpoints.csv"), encoding: .utf8)
-        #expect(csv.hasPrefix("mode,run,id,"))
+        #expect(csv.hasPrefix("mode,storage,run,id,"))
         #expect(csv.split(separator: "\n").count > 4)
         let html = try String(contentsOfFile: dir.sub("out/report.html"), encoding: .utf8)
         #expect(html.components(separatedBy: "<svg").count - 1 == 4)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSMStore
+import LSMStoreS3
 import Logging
 import StreamRuntime
 
@@ -62,8 +63,15 @@ struct ExperimentCommand: ParsableCommand {
     var output: String?
     @Option(help: "Where the job's state and checkpoints go while it runs.")
     var workDir: String?
-    @Flag(help: "Keep the state and checkpoint folders after the runs.")
+    @Flag(help: "Keep the state and checkpoint folders (and the checkpoints in S3) after the runs.")
     var keepCheckpoints = false
+    @Option(
+        help:
+            "Also run each mode with its checkpoints in S3 (s3://BUCKET/PREFIX; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), beside the runs into a local folder."
+    )
+    var checkpointStorage: String?
+    @Option(help: "S3 endpoint URL (default: AWS_ENDPOINT_URL, else AWS's regional endpoint).")
+    var s3Endpoint: String?
     @Flag(
         help:
             "Resume each run from the latest checkpoint left in --work-dir (after a crash or kill) instead of starting over."
@@ -112,12 +120,20 @@ struct ExperimentCommand: ParsableCommand {
         guard !resume || workDir != nil else {
             throw ValidationError("--resume needs the --work-dir of the run to resume")
         }
+        if let checkpointStorage {
+            do {
+                _ = try S3Location(parsing: checkpointStorage)
+            } catch {
+                throw ValidationError("--checkpoint-storage: \(error)")
+            }
+            guard !resume else { throw ValidationError("--resume works with checkpoints in a folder only") }
+        }
     }
 
     func run() throws {
         do {
             try runExperiment()
-        } catch  where error is BenchError || error is StreamError || error is LSMError {
+        } catch  where error is BenchError || error is StreamError || error is LSMError || error is S3Error {
             // Expected failures (bad input, a failed job, damaged files): a message, no trace.
             FileHandle.standardError.write(Data("Bench: \(error)\n".utf8))
             throw ExitCode(1)
@@ -169,17 +185,24 @@ struct ExperimentCommand: ParsableCommand {
         }
         let trigger: CheckpointConfig.Trigger =
             intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
+        // With --checkpoint-storage, each run into a folder is followed by the same run into
+        // S3 (the bucket is checked first: a wrong key or a missing bucket stops here).
+        let s3Root = try checkpointStorage.map { try S3CheckpointStorage.open($0, endpoint: s3Endpoint) }
         var results: [ExperimentResults.Run] = []
         for r in 1...runs {
             for m in modes {
-                let dir = "\(work)/\(m.rawValue)-\(r)"
-                if !resume { try? FileManager.default.removeItem(atPath: dir) }
-                let run = try runJob(
-                    mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir,
-                    interactive: interactive,
-                    bandwidth: bandwidth)
-                results.append(run)
-                if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
+                for s3 in s3Root.map({ [nil, $0] }) ?? [nil] {
+                    let dir = "\(work)/\(m.rawValue)-\(r)" + (s3 == nil ? "" : "-s3")
+                    if !resume { try? FileManager.default.removeItem(atPath: dir) }
+                    let s3Run = s3?.substorage("\(m.rawValue)-\(r)")
+                    defer { if !keepCheckpoints { try? s3Run?.removeAll() } }
+                    let run = try runJob(
+                        mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir,
+                        s3: s3Run.map { ($0, (checkpointStorage ?? "") + "/\(m.rawValue)-\(r)") },
+                        interactive: interactive, bandwidth: bandwidth)
+                    results.append(run)
+                    if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
+                }
             }
         }
 
@@ -192,7 +215,7 @@ struct ExperimentCommand: ParsableCommand {
             minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, maxConcurrent: maxConcurrent,
             retained: retained,
             parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb,
-            memtableMiB: tuning.memtableMB ?? 32)
+            memtableMiB: tuning.memtableMB ?? 32, s3Location: checkpointStorage)
         let all = ExperimentResults(
             tool: "swift run Bench", version: "1", configuration: config,
             machine: ExperimentText.machine(started: started), diskWriteBytesPerSecond: bandwidth, runs: results)
@@ -224,12 +247,19 @@ struct ExperimentCommand: ParsableCommand {
         }
     }
 
-    /// One job run, then the restore of its last checkpoint.
+    /// One job run, then the restore of its last checkpoint; with `s3`, its checkpoints go to
+    /// that storage (named by the URL beside it) instead of `dir/checkpoints`.
     private func runJob(
         mode m: CheckpointMode, index: Int, path: String, keyColumn: String, trigger: CheckpointConfig.Trigger,
-        dir: String, interactive: Bool, bandwidth: Double
+        dir: String, s3: (storage: S3CheckpointStorage, url: String)? = nil, interactive: Bool, bandwidth: Double
     ) throws -> ExperimentResults.Run {
         let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/checkpoints")
+        if let s3 {
+            let root = s3.storage
+            env.checkpointLocation = CheckpointLocation(
+                description: s3.url, storage: { root.substorage($0) },
+                removeAll: { try root.substorage($0).removeAll() })
+        }
         env.parallelism = parallelism
         env.checkpointing.mode = m
         env.checkpointing.trigger = trigger
@@ -280,9 +310,10 @@ struct ExperimentCommand: ParsableCommand {
         progress?.stop()
         let restored = try env.restoreLatestCheckpoint(into: dir + "/restored")
         try? FileManager.default.removeItem(atPath: dir + "/restored")
-        let storage = try diskUsage(paths: [dir + "/checkpoints"])
+        let storage = try s3?.storage.bytesOnDisk() ?? diskUsage(paths: [dir + "/checkpoints"])
         return ExperimentResults.Run(
-            mode: m.rawValue, index: index, seconds: result.seconds, recordsIn: result.recordsIn,
+            mode: m.rawValue, storage: s3 == nil ? "folder" : "s3", index: index, seconds: result.seconds,
+            recordsIn: result.recordsIn,
             rowsDropped: result.sourceCounters["rows dropped"] ?? 0, recordsPerSecond: result.recordsPerSecond,
             checkpoints: result.checkpoints.map {
                 ExperimentResults.Checkpoint(
@@ -294,7 +325,13 @@ struct ExperimentCommand: ParsableCommand {
                     lowerBoundBytes: $0.lowerBoundBytes,
                     fullSizeBytes: $0.fullSize, filesNew: $0.filesNew, filesReused: $0.filesReused,
                     storageBytesOnDisk: $0.storageBytesOnDisk,
-                    physicalFloorMilliseconds: Double($0.bytesWritten) / bandwidth * 1000)
+                    physicalFloorMilliseconds: Double($0.bytesWritten) / bandwidth * 1000,
+                    requests: $0.requests.map {
+                        ExperimentResults.Requests(
+                            total: $0.requests, puts: $0.puts, gets: $0.gets, heads: $0.heads, lists: $0.lists,
+                            deletes: $0.deletes, parts: $0.parts, multipartControl: $0.multipartControl,
+                            retries: $0.retries, bytesSent: $0.bytesSent, bytesReceived: $0.bytesReceived)
+                    })
             },
             failedCheckpoints: result.failedCheckpoints, restarts: result.restarts.map(\.cause),
             restartRestoreSeconds: result.restarts.map(\.restoreSeconds),

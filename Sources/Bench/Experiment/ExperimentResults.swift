@@ -22,6 +22,8 @@ struct ExperimentResults: Codable {
         var runs: Int
         var cacheMiB: Int
         var memtableMiB: Int
+        /// The S3 location of the runs on S3, when any.
+        var s3Location: String?
     }
 
     /// Where the figures come from.
@@ -58,13 +60,35 @@ struct ExperimentResults: Codable {
         /// The physical floor: the delta written at the disk's fsync'd sequential bandwidth
         /// measured in the same run (`ExperimentResults.diskWriteBytesPerSecond`).
         var physicalFloorMilliseconds: Double
+        /// Requests to the checkpoint storage (an object store's), nil for a folder.
+        var requests: Requests?
         /// The checkpoint's total time over its physical floor.
         var timeOverFloor: Double { physicalFloorMilliseconds > 0 ? totalMilliseconds / physicalFloorMilliseconds : 0 }
+    }
+
+    /// Requests one checkpoint made to an object store, by kind.
+    struct Requests: Codable {
+        var total: Int
+        var puts: Int
+        var gets: Int
+        var heads: Int
+        var lists: Int
+        var deletes: Int
+        var parts: Int
+        var multipartControl: Int
+        var retries: Int
+        var bytesSent: UInt64
+        var bytesReceived: UInt64
     }
 
     /// One run of the job in one mode.
     struct Run: Codable {
         var mode: String
+        /// Where its checkpoints went: `folder`, or `s3` (the location is in the configuration).
+        var storage: String
+        /// The mode, and the storage when it is not a folder: how tables and charts name the
+        /// runs' series.
+        var series: String { storage == "folder" ? mode : "\(mode) on S3" }
         /// 1-based, per mode.
         var index: Int
         var seconds: Double

@@ -46,10 +46,11 @@ enum ExperimentText {
         }
     }
 
+    /// One series per mode and storage: full, full on S3, incremental, incremental on S3.
     static func figures(_ r: ExperimentResults) -> [ModeFigures] {
-        ["full", "incremental"].compactMap { m in
-            let runs = r.runs.filter { $0.mode == m }
-            return runs.isEmpty ? nil : ModeFigures(mode: m, runs: runs)
+        ["full", "incremental"].flatMap { m in ["folder", "s3"].map { (m, $0) } }.compactMap { m, storage in
+            let runs = r.runs.filter { $0.mode == m && $0.storage == storage }
+            return runs.isEmpty ? nil : ModeFigures(mode: runs[0].series, runs: runs)
         }
     }
 
@@ -57,7 +58,7 @@ enum ExperimentText {
     static func originalLines(_ r: ExperimentResults) -> String {
         figures(r).compactMap { f in
             guard let run = f.medianRun else { return nil }
-            let name = f.mode == "full" ? "Full" : "Incremental"
+            let name = (f.mode.hasPrefix("full") ? "Full" : "Incremental") + (run.storage == "s3" ? " (S3)" : "")
             return
                 "\(name) checkpoint test time: \(String(format: "%.2f", run.seconds)) s, storage: \(String(format: "%.1f", Double(run.storageBytesAtEnd) / 1e6)) MB"
         }.joined(separator: "\n")
@@ -74,7 +75,7 @@ enum ExperimentText {
             out += pad([
                 "id", "sync ms", "async ms", "total ms", "floor ms", "x floor", "delta bytes", "lower bound",
                 "full size",
-                "files new/reused", "storage on disk",
+                "files new/reused", "storage on disk", "requests",
             ])
             for c in run.checkpoints {
                 out += pad([
@@ -83,6 +84,7 @@ enum ExperimentText {
                     String(format: "%.1f", c.timeOverFloor), "\(c.deltaBytes)", "\(c.lowerBoundBytes)",
                     "\(c.fullSizeBytes)",
                     "\(c.filesNew)/\(c.filesReused)", "\(c.storageBytesOnDisk)",
+                    c.requests.map { "\($0.total)" + ($0.retries > 0 ? " (\($0.retries) retried)" : "") } ?? "-",
                 ])
             }
         }
@@ -90,7 +92,7 @@ enum ExperimentText {
     }
 
     private static func pad(_ cols: [String]) -> String {
-        let widths = [4, 8, 9, 9, 13, 13, 13, 17, 16]
+        let widths = [4, 8, 9, 9, 9, 7, 12, 12, 12, 17, 16, 10]
         return zip(cols, widths).map { c, w in String(repeating: " ", count: max(0, w - c.count)) + c }.joined(
             separator: " ") + "\n"
     }
@@ -131,6 +133,23 @@ enum ExperimentText {
             return lb == 0 ? "n/a" : String(format: "%.2fx", Double(w) / Double(lb))
         }
         add("storage on disk at the end") { spread($0.perRun { Double($0.storageBytesAtEnd) }) { mb($0) } }
+        if r.runs.contains(where: { $0.storage == "s3" }) {
+            add("storage requests per checkpoint, median") { f in
+                let xs = f.checkpoints.compactMap(\.requests).map { Double($0.total) }
+                return xs.isEmpty ? "-" : String(format: "%.0f", median(xs))
+            }
+            add("storage requests, total (PUT/GET/LIST/DELETE)") { f in
+                let q = f.checkpoints.compactMap(\.requests)
+                guard !q.isEmpty else { return "-" }
+                return "\(q.reduce(0) { $0 + $1.total }) (\(q.reduce(0) { $0 + $1.puts + $1.parts })/"
+                    + "\(q.reduce(0) { $0 + $1.gets + $1.heads })/\(q.reduce(0) { $0 + $1.lists })/"
+                    + "\(q.reduce(0) { $0 + $1.deletes }))"
+            }
+            add("storage retries, total") { f in
+                let q = f.checkpoints.compactMap(\.requests)
+                return q.isEmpty ? "-" : "\(q.reduce(0) { $0 + $1.retries })"
+            }
+        }
         add("restore time") { spread($0.perRun(\.restoreSeconds)) { String(format: "%.0f ms", $0 * 1000) } }
         add("state verified after restore") { f in f.runs.allSatisfy(\.stateVerified) ? "yes" : "NO" }
         add("restarts") { f in "\(f.runs.reduce(0) { $0 + $1.restarts.count })" }
@@ -249,17 +268,24 @@ enum ExperimentText {
     /// checkpoints.csv: one line per checkpoint of every run.
     static func checkpointsCSV(_ r: ExperimentResults) -> String {
         var out =
-            "mode,run,id,trigger_ms,alignment_ms,sync_ms,capture_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk\n"
+            "mode,storage,run,id,trigger_ms,alignment_ms,sync_ms,capture_ms,async_ms,total_ms,physical_floor_ms,total_over_floor,delta_bytes,lower_bound_bytes,full_size_bytes,files_new,files_reused,storage_bytes_on_disk,"
+            + "requests,put_requests,get_requests,head_requests,list_requests,delete_requests,part_requests,multipart_requests,retries,request_bytes_sent,request_bytes_received\n"
         for run in r.runs {
             for c in run.checkpoints {
                 out +=
-                    "\(run.mode),\(run.index),\(c.id),\(String(format: "%.1f", c.triggerMilliseconds)),\(String(format: "%.2f", c.alignmentMilliseconds)),"
+                    "\(run.mode),\(run.storage),\(run.index),\(c.id),\(String(format: "%.1f", c.triggerMilliseconds)),\(String(format: "%.2f", c.alignmentMilliseconds)),"
                 out +=
                     "\(String(format: "%.2f", c.syncMilliseconds)),\(String(format: "%.2f", c.captureMilliseconds)),\(String(format: "%.2f", c.asyncMilliseconds)),\(String(format: "%.2f", c.totalMilliseconds)),"
                 out +=
                     "\(String(format: "%.3f", c.physicalFloorMilliseconds)),\(String(format: "%.2f", c.timeOverFloor)),"
                 out +=
-                    "\(c.deltaBytes),\(c.lowerBoundBytes),\(c.fullSizeBytes),\(c.filesNew),\(c.filesReused),\(c.storageBytesOnDisk)\n"
+                    "\(c.deltaBytes),\(c.lowerBoundBytes),\(c.fullSizeBytes),\(c.filesNew),\(c.filesReused),\(c.storageBytesOnDisk),"
+                if let q = c.requests {
+                    out +=
+                        "\(q.total),\(q.puts),\(q.gets),\(q.heads),\(q.lists),\(q.deletes),\(q.parts),\(q.multipartControl),\(q.retries),\(q.bytesSent),\(q.bytesReceived)\n"
+                } else {
+                    out += ",,,,,,,,,,\n"
+                }
             }
         }
         return out
@@ -285,6 +311,8 @@ enum ExperimentText {
             var storageBytesAtEnd: Double
             var restoreSecondsMedian: Double
             var stateVerified: Bool
+            /// Storage requests per checkpoint (median), for an object store.
+            var requestsPerCheckpointMedian: Double?
         }
         var configuration: ExperimentResults.Configuration
         var modes: [Mode]
@@ -309,7 +337,9 @@ enum ExperimentText {
                     lowerBoundTotal: run?.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes } ?? 0,
                     storageBytesAtEnd: f.perRun { Double($0.storageBytesAtEnd) }.median,
                     restoreSecondsMedian: f.perRun(\.restoreSeconds).median,
-                    stateVerified: f.runs.allSatisfy(\.stateVerified))
+                    stateVerified: f.runs.allSatisfy(\.stateVerified),
+                    requestsPerCheckpointMedian: f.checkpoints.contains { $0.requests != nil }
+                        ? median(f.checkpoints.compactMap(\.requests).map { Double($0.total) }) : nil)
             })
     }
 }

@@ -127,13 +127,13 @@ enum HTMLReport {
 
     /// Every checkpoint of one run.
     private static func checkpointTable(_ run: ExperimentResults.Run) -> String {
-        let caption = "\(run.mode) run \(run.index): \(run.checkpoints.count) checkpoints"
+        let caption = "\(run.series) run \(run.index): \(run.checkpoints.count) checkpoints"
         guard !run.checkpoints.isEmpty else {
             return "<p><strong>\(escape(caption))</strong> (no completed checkpoints).</p>\n"
         }
         let header = [
             "id", "sync ms", "async ms", "total ms", "physical floor ms", "× floor", "delta bytes", "lower bound bytes",
-            "full size", "files new/reused", "storage on disk",
+            "full size", "files new/reused", "storage on disk", "storage requests (retried)",
         ]
         let rows: [[Cell]] = run.checkpoints.map { c in
             [
@@ -142,6 +142,7 @@ enum HTMLReport {
                 .number(fixed(c.timeOverFloor, 1)),
                 .bytes(c.deltaBytes), .bytes(c.lowerBoundBytes),
                 .bytes(c.fullSizeBytes), .number("\(c.filesNew) / \(c.filesReused)"), .bytes(c.storageBytesOnDisk),
+                .number(c.requests.map { "\($0.total) (\($0.retries))" } ?? "-"),
             ]
         }
         return dataTable(caption: caption, header: header, numeric: Set(0..<header.count), rows: rows)
@@ -156,7 +157,7 @@ enum HTMLReport {
         ]
         let rows: [[Cell]] = runs.map { r in
             [
-                .text(r.mode), .number("\(r.index)"), .number(fixed(r.seconds, 2)),
+                .text(r.series), .number("\(r.index)"), .number(fixed(r.seconds, 2)),
                 .number(grouped(Int(exactly: r.recordsPerSecond.rounded()) ?? 0)),
                 .number("\(r.checkpoints.count) / \(r.failedCheckpoints)"), .number(fixed(r.restoreSeconds, 3)),
                 .flag(r.stateVerified), .text(r.stateDigest),
@@ -197,8 +198,8 @@ enum HTMLReport {
     /// The four charts: delta bytes, cumulative bytes, durations and storage on disk, from the
     /// first run of each mode.
     private static func charts(_ results: ExperimentResults) -> [Chart] {
-        let full = results.runs.first { $0.mode == "full" }
-        let incremental = results.runs.first { $0.mode == "incremental" }
+        let full = results.runs.first { $0.mode == "full" && $0.storage == "folder" }
+        let incremental = results.runs.first { $0.mode == "incremental" && $0.storage == "folder" }
         let modes: [(run: ExperimentResults.Run, color: String)] =
             [full.map { ($0, fullColor) }, incremental.map { ($0, incrementalColor) }].compactMap { $0 }
         let boundRun = incremental ?? full
