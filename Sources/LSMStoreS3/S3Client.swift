@@ -91,6 +91,10 @@ public final class S3Client: @unchecked Sendable {
     private let statsLock = NSLock()
     private var counted = StorageRequestStats()
     private var jitter = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    /// Where requests connect instead of the endpoint's host and port, the `Host` header and
+    /// signature still naming the endpoint (as curl's `--connect-to`): lets a test reach a
+    /// local server under AWS's own host names, to exercise virtual-hosted addressing.
+    var connectAddress: (host: String, port: Int)? = nil
     /// How `/` in a query is encoded now (see `Configuration.encodeSlashInQuery`).
     private var encodeSlash: Bool
     private var slashEncodingTried = false
@@ -234,14 +238,17 @@ public final class S3Client: @unchecked Sendable {
         // The request carries the query exactly as it was signed.
         let (canonicalPath, canonicalQuery) = SigV4Signer.encodedPathAndQuery(request)
         let scheme = c.endpoint.scheme ?? "https"
-        let urlText = "\(scheme)://\(host)\(canonicalPath)" + (canonicalQuery.isEmpty ? "" : "?" + canonicalQuery)
+        let target = connectAddress.map { "\($0.host):\($0.port)" } ?? host
+        let urlText = "\(scheme)://\(target)\(canonicalPath)" + (canonicalQuery.isEmpty ? "" : "?" + canonicalQuery)
         guard let url = URL(string: urlText) else {
             throw S3Error(status: 0, code: "", message: "bad URL \(urlText)", request: "\(method) \(key ?? "")")
         }
         var r = URLRequest(url: url)
         r.httpMethod = method
         r.timeoutInterval = c.requestTimeout
-        for (name, value) in headers + signed where name != "Host" { r.setValue(value, forHTTPHeaderField: name) }
+        for (name, value) in headers + signed where name != "Host" || connectAddress != nil {
+            r.setValue(value, forHTTPHeaderField: name)
+        }
         if !body.isEmpty || method == "PUT" || method == "POST" { r.httpBody = Data(body) }
         let box = ResponseBox()
         let done = DispatchSemaphore(value: 0)

@@ -94,3 +94,29 @@ import Testing
         #expect(throws: LSMError.self) { _ = try s3.get("shared/y.sst") }
     }
 }
+
+/// Virtual-hosted addressing (`BUCKET.s3.REGION.amazonaws.com/key`), the form AWS prefers,
+/// against moto: requests connect to the local server while their `Host` header and
+/// signature name AWS's host.
+@Suite(.serialized) struct S3VirtualHostedTests {
+    @Test func objectsAndListingsThroughVirtualHostedNames() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        _ = try S3ClientTests.client(moto, bucket: "lsm-virtual")
+        let port = try #require(moto.endpoint.port)
+        var c = S3Client.Configuration(
+            endpoint: try #require(URL(string: "http://s3.us-east-1.amazonaws.com:\(port)")), bucket: "lsm-virtual",
+            pathStyle: false, credentials: moto.credentials, encodeSlashInQuery: false)
+        c.retry = .none
+        let s3 = S3Client(c)
+        s3.connectAddress = ("127.0.0.1", port)
+        var rng = SplitMix64(seed: 3)
+        let bytes = rng.bytes(3000)
+        try s3.put("shared/a.sst", bytes)
+        #expect(try s3.get("shared/a.sst") == bytes)
+        #expect(try s3.list(prefix: "shared/").objects.map(\.key) == ["shared/a.sst"])
+        // The same object, path-style.
+        let pathStyle = try S3ClientTests.client(moto, bucket: "lsm-virtual")
+        #expect(try pathStyle.get("shared/a.sst") == bytes)
+    }
+}
