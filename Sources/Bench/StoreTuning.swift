@@ -34,6 +34,9 @@ struct StoreTuning: ParsableArguments {
     )
     var partitionMaxDepth: Int?
 
+    @Option(help: "Lower the compaction thread's CPU priority by this much (nice, 0...19).")
+    var compactionNice: Int?
+
     func validate() throws {
         if let compression, Compression(rawValue: compression) == nil {
             throw ValidationError("--compression must be lz4 or none")
@@ -56,6 +59,9 @@ struct StoreTuning: ParsableArguments {
         if let partitionMaxDepth, partitionMaxDepth < 2 {
             throw ValidationError("--partition-max-depth must be at least 2")
         }
+        if let compactionNice, !(0...19).contains(compactionNice) {
+            throw ValidationError("--compaction-nice must be 0...19")
+        }
     }
 
     /// Applies the options that were given.
@@ -69,6 +75,7 @@ struct StoreTuning: ParsableArguments {
         if let s = compaction.flatMap(CompactionStyle.init(rawValue:)) { o.compactionStyle = s }
         if let partitionRatio { o.partitionCompactionRatio = partitionRatio }
         if let partitionMaxDepth { o.partitionMaxDepth = partitionMaxDepth }
+        if let compactionNice { o.compactionPriorityReduction = compactionNice }
     }
 
     /// One line describing the store's settings.

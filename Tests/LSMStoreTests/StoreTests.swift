@@ -18,6 +18,39 @@ import Testing
         #expect(try store.get("a") == nil)
         try store.close()
     }
+
+    /// The compaction thread runs with its nice value raised by `compactionPriorityReduction`
+    /// (read back from /proc); a value outside 0...19 is refused.
+    @Test func theCompactionThreadsPriorityIsLowered() throws {
+        func nices() throws -> [Int] {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { tid in
+                let comm = (try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)) ?? ""
+                guard comm.trimmingCharacters(in: .whitespacesAndNewlines) == "lsm-compact",
+                    let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { return nil }
+                // Fields after the command: state is field 3, nice field 19.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 16 ? Int(fields[16]) : nil
+            }
+        }
+        let base = Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var o = Options()
+        o.compactionPriorityReduction = 7
+        let store = try LSMStore.open(at: dir.path, options: o)
+        var found = false
+        for _ in 0..<100 where !found {
+            found = try nices().contains(min(19, base + 7))
+            if !found { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        let seen = try nices()
+        #expect(found, "no compaction thread at nice \(base + 7): \(seen)")
+        try store.close()
+        o.compactionPriorityReduction = 20
+        #expect(throws: LSMError.self) { try LSMStore.open(at: dir.sub("other"), options: o) }
+    }
 }
 
 extension StoreTests {

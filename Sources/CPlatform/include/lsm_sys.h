@@ -8,4 +8,8 @@ int lsm_syncfs(int fd);
 /// Names the calling thread (the first 15 bytes), as `top -H` and `perf` show it.
 void lsm_set_thread_name(const char *name);
 
+/// Raises the calling thread's nice value by `increment` (lower CPU priority); Linux only.
+/// Returns 0 or -1 with errno set.
+int lsm_lower_thread_priority(int increment);
+
 #endif

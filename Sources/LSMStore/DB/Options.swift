@@ -66,6 +66,12 @@ public struct Options: Sendable {
     /// Partitioned style: a partition is also compacted when this many L0 pieces overlap it
     /// (bounds read work); writes slow down at twice and stop at three times this. Default 40.
     public var partitionMaxDepth = 40
+    /// How much lower the compaction thread's CPU priority is than the threads that opened
+    /// the store: its nice value is raised by this much, 0...19 (as RocksDB's
+    /// `Env::LowerThreadPoolCPUPriority`). On a machine whose cores are busy, compaction then
+    /// yields to the foreground (reads, writes, a checkpoint's upload) and catches up in its
+    /// gaps; flushes keep their priority. Linux only. Default 0.
+    public var compactionPriorityReduction = 0
     /// Bytes of uncompressed blocks kept in the LRU block cache; 0 disables it. Default 8 MiB.
     public var blockCacheSize = 8 << 20
     /// Table readers (open files) kept open. Default 1000.
@@ -94,5 +100,6 @@ public struct Options: Sendable {
             partitionCompactionRatio > 0 && partitionCompactionRatio <= 100,
             "partitionCompactionRatio must be in (0, 100]")
         try check(partitionMaxDepth >= 2, "partitionMaxDepth must be at least 2")
+        try check((0...19).contains(compactionPriorityReduction), "compactionPriorityReduction must be 0...19")
     }
 }

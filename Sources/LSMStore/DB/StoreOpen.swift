@@ -1,3 +1,4 @@
+import CPlatform
 /// Opening a store: the directory, the LOCK, recovery from the manifest and the WALs, and
 /// the background threads.
 extension StoreCore {
@@ -157,6 +158,13 @@ extension StoreCore {
 
     func startThreads() {
         threads.append(BackgroundThread(name: "lsm-flush") { [self] in flushLoop() })
-        threads.append(BackgroundThread(name: "lsm-compact") { [self] in compactionLoop() })
+        threads.append(
+            BackgroundThread(name: "lsm-compact") { [self] in
+                // Best effort: a priority that cannot be lowered leaves compaction as it was.
+                if options.compactionPriorityReduction > 0 {
+                    _ = lsm_lower_thread_priority(Int32(options.compactionPriorityReduction))
+                }
+                compactionLoop()
+            })
     }
 }
