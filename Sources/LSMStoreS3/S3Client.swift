@@ -4,9 +4,6 @@ import LSMStore
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
 
 /// A failed S3 request: the HTTP status, S3's error code and message, and the object.
 public struct S3Error: Error, Sendable, CustomStringConvertible {

@@ -152,7 +152,10 @@ extension S3Client {
             if let idMarker { query.append(("upload-id-marker", idMarker)) }
             let r = try send("GET", key: nil, query: query, kind: .list)
             guard r.status == 200 else { throw failure(r, "ListMultipartUploads \(prefix)") }
-            let page = XMLRecords.parse(r.body, element: "Upload")
+            guard let page = XMLRecords.parse(r.body, element: "Upload") else {
+                throw S3Error(
+                    status: 200, code: "", message: "malformed answer", request: "ListMultipartUploads \(prefix)")
+            }
             for u in page.records {
                 guard let key = u["Key"], let id = u["UploadId"] else { continue }
                 let when = u["Initiated"].flatMap { dates.date(from: $0) ?? plainDates.date(from: $0) }

@@ -87,7 +87,9 @@ extension S3Client {
             if let token { query.append(("continuation-token", token)) }
             let r = try send("GET", key: nil, query: query)
             guard r.status == 200 else { throw failure(r, "LIST \(prefix)") }
-            let page = ListingParser.parse(r.body)
+            guard let page = ListingParser.parse(r.body) else {
+                throw S3Error(status: 200, code: "", message: "malformed listing", request: "LIST \(prefix)")
+            }
             out.objects += page.objects
             out.prefixes += page.prefixes
             token = page.truncated ? page.nextToken : nil

@@ -21,7 +21,7 @@ public final class MotoServer: @unchecked Sendable {
 
     /// Starts a server on a random free loopback port and provisions its credentials.
     public init() throws {
-        let port = Int.random(in: 20_000..<40_000)
+        let port = try Self.freePort()
         guard let url = URL(string: "http://127.0.0.1:\(port)") else { throw Self.failure("bad port \(port)") }
         endpoint = url
         guard
@@ -65,12 +65,36 @@ public final class MotoServer: @unchecked Sendable {
             .joined()
     }
 
+    /// A loopback port nothing listens on now (the kernel's choice for a socket bound to 0).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw failure("socket: errno \(errno)") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        guard ok else { throw failure("bind: errno \(errno)") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// Waits for the server to answer: a minute at most (its start is slow on a busy machine),
+    /// failing at once if it exits.
     private func waitUntilListening() throws {
-        for _ in 0..<100 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             if rawRequest("GET", path: "/moto-api/", body: nil, service: "s3") != nil { return }
+            guard process.isRunning else {
+                throw Self.failure("moto_server exited (status \(process.terminationStatus))")
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        throw Self.failure("moto_server did not start at \(endpoint.absoluteString)")
+        throw Self.failure("moto_server did not start at \(endpoint.absoluteString) within 60 s")
     }
 
     /// An IAM call (query API), signed with throwaway credentials (unchecked while the

@@ -11,10 +11,17 @@ import Testing
 /// with failures, rescaling, and restarts that upload nothing the bucket already holds.
 @Suite(.serialized) struct S3JobTests {
     /// The checkpoint location `s3://bucket/prefix` on `moto`.
-    static func location(_ moto: MotoServer, bucket: String = "jobs", prefix: String) throws -> CheckpointLocation {
-        let client = S3Client(
-            S3Client.Configuration(
-                endpoint: moto.endpoint, bucket: bucket, credentials: moto.credentials, encodeSlashInQuery: false))
+    static func location(
+        _ moto: MotoServer, bucket: String = "jobs", prefix: String, through proxy: FaultProxy? = nil
+    ) throws -> CheckpointLocation {
+        let endpoint = try proxy.map { try #require(URL(string: "http://127.0.0.1:\($0.port)")) } ?? moto.endpoint
+        var c = S3Client.Configuration(
+            endpoint: endpoint, bucket: bucket, credentials: moto.credentials, encodeSlashInQuery: false)
+        if proxy != nil {
+            c.retry = .none
+            c.requestTimeout = 2
+        }
+        let client = S3Client(c)
         try client.createBucket()
         let root = S3CheckpointStorage(client: client, prefix: prefix)
         return CheckpointLocation(
@@ -78,5 +85,49 @@ import Testing
                 after.filesReused >= before.fileCount / 2,
                 "reused \(after.filesReused) of the \(before.fileCount) restored tables")
         }
+    }
+
+    /// The bucket refuses every request for a while in the middle of the job: the
+    /// checkpoints caught in it fail alone, the job goes on to the right state, later
+    /// checkpoints complete, and nothing the failed ones wrote stays behind.
+    @Test func checkpointsFailWhileTheStorageIsDownAndTheJobGoesOn() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let proxy = try FaultProxy(upstreamPort: UInt16(try #require(moto.endpoint.port)))
+        defer { proxy.stop() }
+        let location = try Self.location(moto, prefix: "outage", through: proxy)
+        let (s, c) = (temp("state"), temp("chk"))
+        defer { for d in [s, c] { try? FileManager.default.removeItem(atPath: d) } }
+        // Requests 40 to 69 (several of the job's 20 checkpoints) are answered 503 SlowDown
+        // or reset.
+        proxy.plan { n, _ in (40..<70).contains(n) ? (n % 2 == 0 ? .status(503, "SlowDown") : .reset) : .forward }
+        let r = try runJob(
+            rows: 30_000, seed: 9, accounts: 800, parallelism: 2, mode: .incremental, every: 1500, attempts: 0,
+            state: s, checkpoints: c, location: location)
+        proxy.plan { _, _ in .forward }
+        #expect(r.stateDigest == expectedDigest(rows: 30_000, seed: 9, accounts: 800).digest)
+        #expect(r.restarts.isEmpty, "the job did not fail over: \(r.restarts.map(\.cause))")
+        #expect(r.failedCheckpoints > 0)
+        #expect(r.checkpoints.count > 3)
+        // The latest checkpoint restores the final state; what the failed ones left is
+        // removed by cleanup, nothing a completed checkpoint references.
+        let restored = try StreamExecutionEnvironmentForRestore.restore(location: location, into: temp("restored"))
+        #expect(restored == r.stateDigest)
+        for name in try location.storage("subtasks").list("") {
+            let storage = try location.storage("subtasks/" + name)
+            _ = try Checkpointer.cleanup(storage: storage, dryRun: false, sparingClaimsYoungerThan: .zero)
+            #expect(try Checkpointer.cleanup(storage: storage, dryRun: true, sparingClaimsYoungerThan: .zero).isEmpty)
+            #expect(try Checkpointer.verify(storage: storage).problems.isEmpty)
+        }
+    }
+}
+
+/// Restores a job's latest checkpoint from a location and returns its digest.
+enum StreamExecutionEnvironmentForRestore {
+    static func restore(location: CheckpointLocation, into dir: String) throws -> UInt64 {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/unused")
+        env.checkpointLocation = location
+        return try env.restoreLatestCheckpoint(into: dir + "/restored").stateDigest
     }
 }

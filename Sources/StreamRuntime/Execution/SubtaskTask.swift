@@ -79,7 +79,6 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     state.lock.unlock()
                 }
                 let t0 = self.clock.now
-                let pending: PendingCheckpoint
                 do {
                     try gate.check()
                     // Straight into tables: no memtable insert, and the checkpoint need not
@@ -87,14 +86,29 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     let batch = cut.sortedBatch()
                     if !batch.isEmpty { try store.ingest(batch) }
                     if tracking { changed.append(batch) }
-                    pending = try checkpointer.begin(mode: mode, id: id)
-                    gate.didApply()
-                    var emptied = cut.entries  // releases the values here, not on the subtask
-                    emptied.removeAll(keepingCapacity: true)
-                    recycled.tryPush(emptied)
                 } catch {
+                    // The store misses state the cache no longer marks dirty: the attempt
+                    // must fail over.
                     gate.fail(error)
                     ack(nil, self.clock.now - t0, "\(error)")
+                    continue
+                }
+                // The cut is in the store; a checkpoint that cannot start (its claim in the
+                // storage failed) fails alone, and the job goes on.
+                let pending: PendingCheckpoint?
+                var beginError: Error? = nil
+                do {
+                    pending = try checkpointer.begin(mode: mode, id: id)
+                } catch {
+                    pending = nil
+                    beginError = error
+                }
+                gate.didApply()
+                var emptied = cut.entries  // releases the values here, not on the subtask
+                emptied.removeAll(keepingCapacity: true)
+                recycled.tryPush(emptied)
+                guard let pending else {
+                    ack(nil, self.clock.now - t0, "\(beginError.map { "\($0)" } ?? "checkpoint did not start")")
                     continue
                 }
                 let apply = self.clock.now - t0
