@@ -82,15 +82,38 @@ extension StoreCore {
         }
         let liveSnapshots = snapshots.sorted
         let smallestSnapshot = liveSnapshots.first ?? versions.lastSequence
+        let snapshotsTakenAtStart = snapshotsTaken
         mu.unlock()
         var outputs: [FileMetaData] = []
         var produced: [UInt64] = []
-        let result = Result<Void, Error> {
+        var filtered = 0
+        var result = Result<Void, Error> {
             try mergeInputs(
-                c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced)
+                c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced,
+                filtered: &filtered, useFilter: true)
         }
-        let synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
+        var synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
         mu.lock()
+        // A snapshot taken while the filter removed entries may see some of them (its sequence
+        // is above everything the compaction read): the outputs are dropped and the merge
+        // redone without the filter, which keeps every newest version.
+        if filtered > 0, snapshotsTaken != snapshotsTakenAtStart, case .success = result, case .success = synced {
+            for n in produced {
+                try? fs.remove(FileNames.table(dir, n))
+                pendingOutputs.remove(n)
+            }
+            outputs = []
+            produced = []
+            filtered = 0
+            mu.unlock()
+            result = Result<Void, Error> {
+                try mergeInputs(
+                    c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs,
+                    produced: &produced, filtered: &filtered, useFilter: false)
+            }
+            synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
+            mu.lock()
+        }
         defer { for n in produced { pendingOutputs.remove(n) } }
         if case .failure(let e) = synced {
             for n in produced { try? fs.remove(FileNames.table(dir, n)) }
@@ -104,12 +127,22 @@ extension StoreCore {
         }
         c.addInputDeletions()
         for f in outputs { c.edit.addFile(c.outputLevel, f) }
+        // The manifest write releases `mu`: a snapshot taken then would read the old version,
+        // then lose what the filter removed when the new one is installed. Snapshots wait.
+        if filtered > 0 { installingFilteredCompaction = true }
+        defer {
+            if filtered > 0 {
+                installingFilteredCompaction = false
+                mu.broadcast()
+            }
+        }
         // If this fails the edit may still have reached the manifest, so the outputs stay;
         // the next open deletes whichever files its version does not reference.
         try versions.logAndApply(&c.edit, releasing: mu)
         counters.compactionCount += 1
         counters.compactionBytesRead += c.inputBytes
         counters.compactionBytesWritten += outputs.reduce(0) { $0 + $1.size }
+        counters.compactionFilterRemoved += filtered
         // The replaced inputs are obsolete only once nothing holds the version they were
         // picked from.
         c.releaseInputVersion()
@@ -121,8 +154,14 @@ extension StoreCore {
     /// one user key's versions, so files of a level never share a user key).
     private func mergeInputs(
         _ c: Compaction, snapshots: [UInt64], smallestSnapshot: UInt64, outputs: inout [FileMetaData],
-        produced: inout [UInt64]
+        produced: inout [UInt64], filtered: inout Int, useFilter: Bool
     ) throws {
+        // The filter runs only in compactions during which no snapshot exists (one taken
+        // meanwhile makes the caller redo the merge without it): what snapshots read never
+        // changes.
+        let filter = useFilter && snapshots.isEmpty ? options.compactionFilter : nil
+        let outputLevel = c.outputLevel
+        var tombstone: [UInt8] = []
         var children: [any InternalIterator] = []
         if c.level == 0 {
             for f in c.inputs[0] { children.append(try tables.reader(f.number).makeIterator(fillCache: false)) }
@@ -156,7 +195,27 @@ extension StoreCore {
                 }
                 // Every reader that sees a hidden version sees the newer one above it; a
                 // deletion marker with nothing older below it has nothing left to hide.
-                if out.isVisible(sequence: seq, newUserKey: newUserKey)
+                let visible = out.isVisible(sequence: seq, newUserKey: newUserKey)
+                if visible, newUserKey, let filter,
+                    UInt8(truncatingIfNeeded: trailer) == ValueKind.value.rawValue,
+                    filter.filter(
+                        level: outputLevel, key: UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)]),
+                        value: input.valueView) == .remove
+                {
+                    filtered += 1
+                    // A deletion marker takes its place when older versions may remain in
+                    // levels below.
+                    if !c.isBaseLevelForKey([UInt8](ikey[0..<(ikey.count - 8)])) {
+                        tombstone.removeAll(keepingCapacity: true)
+                        tombstone.append(contentsOf: ikey[0..<(ikey.count - 8)])
+                        withUnsafeBytes(of: ((seq << 8) | UInt64(ValueKind.deletion.rawValue)).littleEndian) {
+                            tombstone.append(contentsOf: $0)
+                        }
+                        try tombstone.withUnsafeBytes {
+                            try out.append($0, UnsafeRawBufferPointer(start: nil, count: 0))
+                        }
+                    }
+                } else if visible
                     && !(UInt8(truncatingIfNeeded: trailer) == ValueKind.deletion.rawValue && seq <= smallestSnapshot
                         && c.isBaseLevelForKey([UInt8](ikey[0..<(ikey.count - 8)])))
                 {

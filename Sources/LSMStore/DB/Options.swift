@@ -72,6 +72,8 @@ public struct Options: Sendable {
     /// yields to the foreground (reads, writes, a checkpoint's upload) and catches up in its
     /// gaps; flushes keep their priority. Linux only. Default 0.
     public var compactionPriorityReduction = 0
+    /// Called by compactions to drop entries (`CompactionFilter`). Default nil: every entry stays.
+    public var compactionFilter: (any CompactionFilter)? = nil
     /// Bytes of uncompressed blocks kept in the LRU block cache; 0 disables it. Default 8 MiB.
     public var blockCacheSize = 8 << 20
     /// Table readers (open files) kept open. Default 1000.

@@ -24,6 +24,8 @@ public struct StoreStats: Sendable, CustomStringConvertible {
     public var compactionCount = 0
     /// Compactions that moved a file to the next level without rewriting it.
     public var trivialMoveCount = 0
+    /// Entries compactions dropped because the compaction filter said so.
+    public var compactionFilterRemoved = 0
     /// Bytes of SSTs written by flushes.
     public var flushBytesWritten: UInt64 = 0
     /// Bytes of SSTs read by compactions.

@@ -39,6 +39,12 @@ final class StoreCore: @unchecked Sendable {
     let blockCache: BlockCache?
     let tables: TableCache
     let snapshots = SnapshotList()
+    /// Snapshots taken so far (a compaction whose filter removed entries while one was taken
+    /// is redone without the filter: the new snapshot may see what it removed).
+    var snapshotsTaken = 0
+    /// True while a compaction whose filter removed entries installs its version (with `mu`
+    /// released for the manifest write): snapshots wait for it.
+    var installingFilteredCompaction = false
     /// Files being written by a flush or compaction: not yet in a version, not to be deleted.
     var pendingOutputs = Set<UInt64>()
     /// Sticky error from a background failure or a failed log write: writes then fail with it.

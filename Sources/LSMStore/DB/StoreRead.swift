@@ -97,6 +97,8 @@ extension StoreCore {
     func snapshot() throws -> Snapshot {
         try mu.withLock {
             if closed { throw LSMError.closed }
+            while installingFilteredCompaction { mu.wait() }
+            snapshotsTaken += 1
             return Snapshot(sequence: versions.lastSequence, list: snapshots)
         }
     }
