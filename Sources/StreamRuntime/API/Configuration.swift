@@ -69,8 +69,8 @@ public struct StateBackendConfig: Sendable {
     /// A backend in `directory`. The defaults suit checkpointed state: WAL off (a job
     /// recovers from its checkpoints), 32 MiB memtable, partitioned compaction, and the
     /// compaction thread's priority lowered by 10 (nice), so a checkpoint's upload and the
-    /// subtask win the CPU when both want it (checkpoint median 105-129 -> 84-98 ms in the
-    /// standard job, docs/BENCHMARKS.md).
+    /// subtask win the CPU when both want it (what that changes: docs/BENCHMARKS.md, store
+    /// tuning).
     public init(directory: String, options: Options? = nil) {
         self.directory = directory
         var o = Options()
