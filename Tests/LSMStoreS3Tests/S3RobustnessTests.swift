@@ -28,23 +28,33 @@ import Testing
         try FaultProxy(upstreamPort: UInt16(try #require(moto.endpoint.port)))
     }
 
+    /// A client through `proxy` that uploads files of 5 MiB or more in parts of 5 MiB, and a
+    /// local file of `size` random bytes to upload.
+    static func multipartSetup(
+        _ moto: MotoServer, through proxy: FaultProxy, retry: S3RetryPolicy? = nil, size: Int, seed: UInt64,
+        in dir: TemporaryDirectory
+    ) throws -> (client: S3Client, path: String, bytes: [UInt8]) {
+        let s3 = try client(moto, through: proxy) {
+            $0.multipartThreshold = 5 << 20
+            $0.partSize = 5 << 20
+            if let retry { $0.retry = retry }
+        }
+        var rng = SplitMix64(seed: seed)
+        let bytes = rng.bytes(size)
+        try PosixFileSystem().writeSyncedFile(dir.sub("big"), bytes)
+        return (s3, dir.sub("big"), bytes)
+    }
+
     @Test func largeFilesGoUpInPartsAndComeBackWhole() throws {
         let moto = try MotoServer()
         defer { moto.stop() }
         let proxy = try Self.proxy(moto)
         defer { proxy.stop() }
-        let s3 = try Self.client(moto, through: proxy) {
-            $0.multipartThreshold = 5 << 20
-            $0.partSize = 5 << 20
-        }
         let dir = TemporaryDirectory("s3multipart")
         defer { dir.cleanup() }
-        var rng = SplitMix64(seed: 5)
-        let bytes = rng.bytes(12 << 20 + 12345)
-        let fs = PosixFileSystem()
-        try fs.writeSyncedFile(dir.sub("big"), bytes)
+        let (s3, path, bytes) = try Self.multipartSetup(moto, through: proxy, size: 12 << 20 + 12345, seed: 5, in: dir)
         let before = s3.stats
-        let (size, crc) = try s3.putFile("shared/big.sst", path: dir.sub("big"), fileSystem: fs)
+        let (size, crc) = try s3.putFile("shared/big.sst", path: path, fileSystem: PosixFileSystem())
         let used = s3.stats.since(before)
         #expect(size == UInt64(bytes.count) && crc == Checksum.crc32c(bytes))
         #expect(used.parts == 3, "three parts of at most 5 MiB")
@@ -60,19 +70,15 @@ import Testing
         defer { moto.stop() }
         let proxy = try Self.proxy(moto)
         defer { proxy.stop() }
-        let s3 = try Self.client(moto, through: proxy) {
-            $0.multipartThreshold = 5 << 20
-            $0.partSize = 5 << 20
-            $0.retry = .none
-        }
         let dir = TemporaryDirectory("s3abort")
         defer { dir.cleanup() }
-        var rng = SplitMix64(seed: 6)
-        let fs = PosixFileSystem()
-        try fs.writeSyncedFile(dir.sub("big"), rng.bytes(11 << 20))
+        let (s3, path, _) = try Self.multipartSetup(
+            moto, through: proxy, retry: .none, size: 11 << 20, seed: 6, in: dir)
         // The second part fails: the upload is aborted, nothing stays behind.
         proxy.plan { _, line in line.contains("partNumber=2") ? .status(500, "InternalError") : .forward }
-        #expect(throws: S3Error.self) { _ = try s3.putFile("p/shared/a.sst", path: dir.sub("big"), fileSystem: fs) }
+        #expect(throws: S3Error.self) {
+            _ = try s3.putFile("p/shared/a.sst", path: path, fileSystem: PosixFileSystem())
+        }
         proxy.plan { _, _ in .forward }
         #expect(try s3.incompleteUploads(prefix: "p/").isEmpty)
         #expect(try s3.get("p/shared/a.sst") == nil)
