@@ -133,8 +133,8 @@ import Testing
                 // Half of them take a cut as the job does: it begins here, is captured a few
                 // slots at a time in later steps (or at once when an eviction forces it), and
                 // another thread writes it to the store a little later while the steps go on
-                // (their misses and evictions must wait for it) and checks the store as of
-                // the barrier.
+                // (their misses find evicted values parked, writes of dirty slots wait for
+                // it) and checks the store as of the barrier.
                 if backend.cutInProgress { backend.finishCut() }
                 pendingCut?.wait()
                 pendingCut = nil

@@ -43,6 +43,10 @@ final class KeyedStateBackend {
     }
 
     private var index: [StateKey: Int] = [:]
+    /// Values evicted while a cut was outstanding (taken or not yet written to the store), by
+    /// key: until the cuts are in the store, a miss finds them here. A key is never both here
+    /// and in the cache.
+    private var parked: [StateKey: (value: [UInt8], present: Bool)] = [:]
     var slots: [Slot] = []
     var dirtySlots: [Int] = []
     private var freeSlots: [Int] = []
@@ -160,11 +164,20 @@ final class KeyedStateBackend {
         } else {
             var v: [UInt8]? = nil
             if !cacheMirrorsStore {
-                // A slot captured by the cut in progress may have been evicted clean since:
-                // its value is then only in the cut, so the cut goes to the store first.
+                // A miss completes the cut in progress (cheap: it copies no value), so the
+                // upload thread can start on it; nothing waits for the store to take it.
                 if cutInProgress { finishCut() }
-                try gate.wait()
-                v = try store.get(scratch)
+                if try cutsOutstanding() {
+                    // A value evicted since a cut that is not in the store yet is parked; any
+                    // other key's newest value is in the store already, so nothing waits.
+                    if let p = parked.removeValue(forKey: key) {
+                        v = p.present ? p.value : nil
+                    } else {
+                        v = try store.get(scratch)
+                    }
+                } else {
+                    v = try store.get(scratch)
+                }
             }
             s = try admit(Slot(key: key, value: v ?? [], present: v != nil, dirty: false, referenced: true))
         }
@@ -218,6 +231,9 @@ final class KeyedStateBackend {
         let charge = KeyedStateBackend.charge(keyCount: entry.key.count, valueCount: entry.value.count)
         while index.count > 0 && (index.count >= cacheCapacity || cacheBytes + charge > cacheByteCapacity) {
             let v = try victim()
+            // While a cut is outstanding, an evicted (clean) value may exist nowhere else yet:
+            // it is parked until the cuts are in the store.
+            if try cutsOutstanding() { parked[slots[v].key] = (slots[v].value, slots[v].present) }
             cacheMirrorsStore = false
             index[slots[v].key] = nil
             cacheBytes -= KeyedStateBackend.charge(keyCount: slots[v].key.count, valueCount: slots[v].value.count)
@@ -241,6 +257,10 @@ final class KeyedStateBackend {
     /// A slot to evict: the first live one CLOCK's hand finds not recently referenced. A
     /// dirty victim is written first, with every other dirty slot, in one batch.
     private func victim() throws -> Int {
+        // While a cut is outstanding a dirty slot is passed over (writing it would wait for the
+        // cut), unless a whole turn of the clock finds no clean one.
+        var skipDirty = try cutsOutstanding()
+        var skipped = 0
         while true {
             let s = hand
             hand = hand + 1 >= slots.count ? 0 : hand + 1
@@ -249,9 +269,33 @@ final class KeyedStateBackend {
                 slots[s].referenced = false
                 continue
             }
-            if slots[s].dirty { try flush() }
+            if slots[s].dirty {
+                if skipDirty {
+                    skipped += 1
+                    if skipped > slots.count { skipDirty = false }
+                    continue
+                }
+                try flush()
+            }
             return s
         }
+    }
+
+    /// Whether a cut is being taken or has not reached the store yet. When none is, parked
+    /// values are no longer needed (the store holds them) and are dropped; when too many are
+    /// parked, the cuts are waited for.
+    private func cutsOutstanding() throws -> Bool {
+        if !cutInProgress, try gate.isSettled() {
+            if !parked.isEmpty { parked.removeAll(keepingCapacity: true) }
+            return false
+        }
+        if parked.count >= max(1024, cacheCapacity / 4) {
+            if cutInProgress { finishCut() }
+            try gate.wait()
+            parked.removeAll(keepingCapacity: true)
+            return false
+        }
+        return true
     }
 
     /// Writes every dirty slot to the store in one batch, in key order (the memtable takes

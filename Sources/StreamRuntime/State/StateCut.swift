@@ -81,6 +81,14 @@ final class CutGate: @unchecked Sendable {
         if let failure { throw failure }
     }
 
+    /// Whether every cut taken is applied (no waiting); throws the error of one that failed.
+    func isSettled() throws -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { throw failure }
+        return applied >= taken
+    }
+
     /// Throws the error of a cut that failed, without waiting.
     func check() throws {
         if let e = error { throw e }
