@@ -96,6 +96,13 @@ public final class S3Client: @unchecked Sendable {
     private var encodeSlash: Bool
     private var slashEncodingTried = false
 
+    /// Whether `/` in query values is sent encoded now (see `Configuration.encodeSlashInQuery`).
+    var encodesSlashInQuery: Bool {
+        statsLock.lock()
+        defer { statsLock.unlock() }
+        return encodeSlash
+    }
+
     /// A client for `configuration`.
     public init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -135,6 +142,7 @@ public final class S3Client: @unchecked Sendable {
     ) throws -> Response {
         let kind = kind ?? Self.kind(method: method, key: key)
         var attempt = 1
+        var flippedSlashEncoding = false
         while true {
             limiter?.acquire()
             record(kind, sent: body.count, received: 0, retry: attempt > 1)
@@ -157,9 +165,13 @@ public final class S3Client: @unchecked Sendable {
                 if flip {
                     slashEncodingTried = true
                     encodeSlash.toggle()
+                } else if flippedSlashEncoding {
+                    // The other encoding was refused too: the key is wrong, not the encoding.
+                    encodeSlash.toggle()
                 }
                 statsLock.unlock()
                 if flip {
+                    flippedSlashEncoding = true
                     attempt += 1
                     continue
                 }

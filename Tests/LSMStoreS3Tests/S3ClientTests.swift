@@ -120,3 +120,34 @@ import Testing
         #expect(try pathStyle.get("shared/a.sst") == bytes)
     }
 }
+
+/// The client's fallback for servers that canonicalize `/` in a query as sent: kept when it
+/// passes, undone when the signature was refused for another reason (a wrong key).
+@Suite(.serialized) struct S3QueryEncodingTests {
+    @Test func theSlashEncodingFallbackIsKeptOnlyWhenItPasses() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        _ = try S3ClientTests.client(moto, bucket: "lsm-encoding")
+        // AWS's encoding (the default) against moto: the first listing with a `/` in its
+        // prefix is refused, retried the other way, which passes and stays.
+        let s3 = S3Client(
+            S3Client.Configuration(endpoint: moto.endpoint, bucket: "lsm-encoding", credentials: moto.credentials))
+        try s3.put("a/b", [1])
+        #expect(try s3.list(prefix: "a/").objects.map(\.key) == ["a/b"])
+        let before = s3.stats
+        #expect(try s3.list(prefix: "a/").objects.map(\.key) == ["a/b"])
+        #expect(s3.stats.since(before).retries == 0, "the encoding that passed is kept")
+        #expect(!s3.encodesSlashInQuery)
+        // A wrong key: both encodings refused, the error reaches the caller, and the client
+        // is back on the configured encoding.
+        var wrong = moto.credentials
+        wrong.secretAccessKey += "x"
+        let bad = S3Client(
+            S3Client.Configuration(endpoint: moto.endpoint, bucket: "lsm-encoding", credentials: wrong))
+        #expect(throws: S3Error.self) { _ = try bad.list(prefix: "a/") }
+        #expect(bad.encodesSlashInQuery)
+        let again = bad.stats
+        #expect(throws: S3Error.self) { _ = try bad.list(prefix: "a/") }
+        #expect(bad.stats.since(again).retries == 0, "the fallback is tried once per client")
+    }
+}
