@@ -15,7 +15,7 @@ enum S3XML {
         func find(_ needle: [UInt8], from: Int) -> Int? {
             var j = from
             while j + needle.count <= n {
-                if body[j] == needle[0] && Array(body[j..<(j + needle.count)]) == needle { return j }
+                if body[j] == needle[0] && body[j..<(j + needle.count)].elementsEqual(needle) { return j }
                 j += 1
             }
             return nil

@@ -83,17 +83,23 @@ extension StoreCore {
         let liveSnapshots = snapshots.sorted
         let smallestSnapshot = liveSnapshots.first ?? versions.lastSequence
         let snapshotsTakenAtStart = snapshotsTaken
-        mu.unlock()
         var outputs: [FileMetaData] = []
         var produced: [UInt64] = []
         var filtered = 0
-        var result = Result<Void, Error> {
-            try mergeInputs(
-                c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs, produced: &produced,
-                filtered: &filtered, useFilter: true)
+        var result: Result<Void, Error> = .success(())
+        var synced: Result<Void, Error> = .success(())
+        /// The merge and the sync of its outputs' directory, without `mu`.
+        func merge(useFilter: Bool) {
+            mu.unlock()
+            result = Result {
+                try mergeInputs(
+                    c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs,
+                    produced: &produced, filtered: &filtered, useFilter: useFilter)
+            }
+            synced = Result { if !produced.isEmpty { try fs.syncDirectory(dir) } }
+            mu.lock()
         }
-        var synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
-        mu.lock()
+        merge(useFilter: true)
         // A snapshot taken while the filter removed entries may see some of them (its sequence
         // is above everything the compaction read): the outputs are dropped and the merge
         // redone without the filter, which keeps every newest version.
@@ -105,14 +111,7 @@ extension StoreCore {
             outputs = []
             produced = []
             filtered = 0
-            mu.unlock()
-            result = Result<Void, Error> {
-                try mergeInputs(
-                    c, snapshots: liveSnapshots, smallestSnapshot: smallestSnapshot, outputs: &outputs,
-                    produced: &produced, filtered: &filtered, useFilter: false)
-            }
-            synced = Result<Void, Error> { if !produced.isEmpty { try fs.syncDirectory(dir) } }
-            mu.lock()
+            merge(useFilter: false)
         }
         defer { for n in produced { pendingOutputs.remove(n) } }
         if case .failure(let e) = synced {

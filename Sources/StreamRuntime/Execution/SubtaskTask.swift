@@ -95,20 +95,16 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 }
                 // The cut is in the store; a checkpoint that cannot start (its claim in the
                 // storage failed) fails alone, and the job goes on.
-                let pending: PendingCheckpoint?
-                var beginError: Error? = nil
-                do {
-                    pending = try checkpointer.begin(mode: mode, id: id)
-                } catch {
-                    pending = nil
-                    beginError = error
-                }
+                let begun = Result { try checkpointer.begin(mode: mode, id: id) }
                 gate.didApply()
                 var emptied = cut.entries  // releases the values here, not on the subtask
                 emptied.removeAll(keepingCapacity: true)
                 recycled.tryPush(emptied)
-                guard let pending else {
-                    ack(nil, self.clock.now - t0, "\(beginError.map { "\($0)" } ?? "checkpoint did not start")")
+                let pending: PendingCheckpoint
+                switch begun {
+                case .success(let p): pending = p
+                case .failure(let error):
+                    ack(nil, self.clock.now - t0, "\(error)")
                     continue
                 }
                 let apply = self.clock.now - t0

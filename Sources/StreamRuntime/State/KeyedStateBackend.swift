@@ -167,14 +167,10 @@ final class KeyedStateBackend {
                 // A miss completes the cut in progress (cheap: it copies no value), so the
                 // upload thread can start on it; nothing waits for the store to take it.
                 if cutInProgress { finishCut() }
-                if try cutsOutstanding() {
-                    // A value evicted since a cut that is not in the store yet is parked; any
-                    // other key's newest value is in the store already, so nothing waits.
-                    if let p = parked.removeValue(forKey: key) {
-                        v = p.present ? p.value : nil
-                    } else {
-                        v = try store.get(scratch)
-                    }
+                // A value evicted since a cut that is not in the store yet is parked; any other
+                // key's newest value is in the store already, so nothing waits.
+                if try cutsOutstanding(), let p = parked.removeValue(forKey: key) {
+                    v = p.present ? p.value : nil
                 } else {
                     v = try store.get(scratch)
                 }
@@ -230,10 +226,11 @@ final class KeyedStateBackend {
     private func admit(_ entry: Slot) throws -> Int {
         let charge = KeyedStateBackend.charge(keyCount: entry.key.count, valueCount: entry.value.count)
         while index.count > 0 && (index.count >= cacheCapacity || cacheBytes + charge > cacheByteCapacity) {
-            let v = try victim()
             // While a cut is outstanding, an evicted (clean) value may exist nowhere else yet:
             // it is parked until the cuts are in the store.
-            if try cutsOutstanding() { parked[slots[v].key] = (slots[v].value, slots[v].present) }
+            let outstanding = try cutsOutstanding()
+            let v = try victim(passingOverDirty: outstanding)
+            if outstanding { parked[slots[v].key] = (slots[v].value, slots[v].present) }
             cacheMirrorsStore = false
             index[slots[v].key] = nil
             cacheBytes -= KeyedStateBackend.charge(keyCount: slots[v].key.count, valueCount: slots[v].value.count)
@@ -255,11 +252,11 @@ final class KeyedStateBackend {
     }
 
     /// A slot to evict: the first live one CLOCK's hand finds not recently referenced. A
-    /// dirty victim is written first, with every other dirty slot, in one batch.
-    private func victim() throws -> Int {
-        // While a cut is outstanding a dirty slot is passed over (writing it would wait for the
-        // cut), unless a whole turn of the clock finds no clean one.
-        var skipDirty = try cutsOutstanding()
+    /// dirty victim is written first, with every other dirty slot, in one batch. With
+    /// `passingOverDirty` (a cut is outstanding: the write would wait for it) dirty slots are
+    /// passed over, unless a whole turn of the clock finds no clean one.
+    private func victim(passingOverDirty: Bool) throws -> Int {
+        var skipDirty = passingOverDirty
         var skipped = 0
         while true {
             let s = hand
