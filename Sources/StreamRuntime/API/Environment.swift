@@ -53,6 +53,9 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     /// the beginning; as Flink's `-s` savepoint path. Default false: a new job clears the
     /// folder first.
     public var resumeFromLatestCheckpoint = false
+    /// Where state TTL's processing time comes from (`StateTtlConfig`). Default: the wall
+    /// clock.
+    public var ttlTimeProvider = TtlTimeProvider.system
     /// Compute each checkpoint's lower bound (stored size of the distinct state changed since
     /// the previous one). Default true.
     public var measureLowerBound = true

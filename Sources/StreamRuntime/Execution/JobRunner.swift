@@ -28,6 +28,13 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     /// checkpoints complete.
     var lowerBounds: [UInt64: UInt64] = [:]
     let failures: FailureInjector
+    /// The job's states with a time to live (declared by the subtasks as they run), and each
+    /// subtask's time for its store's compaction filter in the current attempt.
+    let ttlStates = TtlStates()
+    var ttlClocks: [TtlClock] = []
+    /// The position of the last record the source read (for the time the state digest is
+    /// taken at).
+    var finalPosition = 0
 
     typealias Event = JobEvent<K, T>
 
@@ -90,9 +97,13 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let elapsed = clock.now - start  // the digest scan below is not part of the job's time
         var digest: UInt64 = 0
         var entries = 0
+        // Entries of states with a time to live that have expired by the end are left out:
+        // whether compaction has removed them yet is a matter of timing.
+        let ttl = ttlStates.isEmpty ? nil : (configs: ttlStates.all(), now: env.ttlTimeProvider.now(finalPosition))
         for store in final.stores {
             let it = try store.scan()
             while let (k, v) = try it.next() {
+                if let ttl, TtlStates.isExpired(key: k, value: v, now: ttl.now, configs: ttl.configs) { continue }
                 digest = digest &+ stateEntryHash(k, v)
                 entries += 1
             }
@@ -109,13 +120,25 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
     // MARK: Restore
 
+    /// The options of subtask `i`'s store: the backend's, with a compaction filter that
+    /// removes expired entries of states with a time to live (as of `ttlClocks[i]`) and
+    /// hands every other entry to the embedder's own filter.
+    func storeOptions(subtask i: Int) -> Options {
+        var o = env.stateBackend.options
+        o.compactionFilter = TtlCompactionFilter(states: ttlStates, clock: ttlClocks[i], next: o.compactionFilter)
+        return o
+    }
+
     func openStores(_ attempt: Int, restoreFrom m: JobCheckpointMetadata?) throws -> [LSMStore] {
         let p = env.parallelism
         let base = env.stateBackend.directory + "/attempt-\(attempt)"
         try JobRunnerSupport.removeTree(base)
         let options = env.stateBackend.options
+        ttlClocks = (0..<p).map { _ in TtlClock() }
         guard let m else {
-            return try (0..<p).map { try LSMStore.open(at: "\(base)/subtask-\($0)", options: options) }
+            return try (0..<p).map {
+                try LSMStore.open(at: "\(base)/subtask-\($0)", options: storeOptions(subtask: $0))
+            }
         }
         let restoreStart = clock.now
         defer {
@@ -135,7 +158,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         if m.parallelism == p {
             return try (0..<p).map { i in
                 try LSMStore.restore(
-                    from: oldStorage(i), checkpoint: m.id, to: "\(base)/subtask-\(i)", options: options)
+                    from: oldStorage(i), checkpoint: m.id, to: "\(base)/subtask-\(i)", options: storeOptions(subtask: i)
+                )
             }
         }
         // Rescale: each new subtask takes the key groups it owns from the old subtasks' stores.
@@ -152,7 +176,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         }
         var stores: [LSMStore] = []
         for j in 0..<p {
-            let store = try LSMStore.open(at: "\(base)/subtask-\(j)", options: options)
+            let store = try LSMStore.open(at: "\(base)/subtask-\(j)", options: storeOptions(subtask: j))
             let groups = KeyGroups.range(ofSubtask: j, parallelism: p, maxParallelism: env.maxParallelism)
             let lo = KeyGroups.prefix(groups.lowerBound)
             let hi: [UInt8]? = groups.upperBound < env.maxParallelism ? KeyGroups.prefix(groups.upperBound) : nil
@@ -208,7 +232,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 do {
                     try SubtaskTask(
                         index: i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state,
-                        env: env, makeFunction: makeFunction, makeSink: makeSink, failures: failures
+                        env: env, makeFunction: makeFunction, makeSink: makeSink, failures: failures,
+                        ttlStates: ttlStates, ttlClock: ttlClocks[i]
                     ).run()
                 } catch {
                     state.fail(error)
@@ -225,7 +250,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let source = SourceTask(
             keyed: keyed, env: env, coordinator: coordinator, channels: channels, checkpointers: checkpointers,
             state: state)
-        defer { recordsIn += source.recordsRead }
+        defer {
+            recordsIn += source.recordsRead
+            finalPosition = max(finalPosition, source.position)
+        }
         do {
             counters = try source.run(restoreFrom: restoreFrom)
         } catch {

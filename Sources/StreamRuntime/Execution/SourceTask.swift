@@ -13,6 +13,8 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
     let clock = ContinuousClock()
     /// Records read from the source in this attempt.
     private(set) var recordsRead = 0
+    /// The position of the last record read (counted from 1 over the whole job).
+    private(set) var position = 0
 
     init(
         keyed: KeyedStream<Source, K, T>, env: StreamExecutionEnvironment, coordinator: CheckpointCoordinator,
@@ -68,6 +70,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
 
         while let raw = try source.next() {
             index += 1
+            position = index
             recordsRead += 1
             sinceCheckpoint += 1
             try transform(raw) { t in

@@ -21,13 +21,20 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     let makeFunction: @Sendable () -> F
     let makeSink: @Sendable (Int) throws -> S
     let failures: FailureInjector
+    /// The job's states with a time to live, and this subtask's time for its store's
+    /// compaction filter (new in each attempt).
+    let ttlStates: TtlStates
+    let ttlClock: TtlClock
     let clock = ContinuousClock()
 
     init(
         index: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<JobEvent<K, T>>,
         state: AttemptState, env: StreamExecutionEnvironment, makeFunction: @escaping @Sendable () -> F,
-        makeSink: @escaping @Sendable (Int) throws -> S, failures: FailureInjector
+        makeSink: @escaping @Sendable (Int) throws -> S, failures: FailureInjector, ttlStates: TtlStates,
+        ttlClock: TtlClock
     ) {
+        self.ttlStates = ttlStates
+        self.ttlClock = ttlClock
         self.index = index
         self.store = store
         self.checkpointer = checkpointer
@@ -47,13 +54,24 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             store: store, maxParallelism: env.maxParallelism, cacheCapacity: env.stateBackend.cacheEntries,
             cacheByteCapacity: env.stateBackend.cacheBytes)
         backend.trackChanges = env.measureLowerBound && env.checkpointing.trigger != .disabled
+        backend.ttlStates = ttlStates
+        backend.ttlTime = env.ttlTimeProvider
+        backend.ttlClock = ttlClock
+        // Without checkpoints nothing is replayed, so compaction may expire entries as of the
+        // latest record's time; with them, as of the latest checkpoint's barrier (below).
+        backend.ttlPublishesEveryRead = env.checkpointing.trigger == .disabled
+        let ttlClock = self.ttlClock
+        let ttlStates = self.ttlStates
+        let ttlTime = env.ttlTimeProvider
         var function = makeFunction()
         var sink = try makeSink(i)
         var context: KeyedContext<K>? = nil
         var processed = 0
         var out = 0
         // Room for every checkpoint that may be in flight, so a barrier never waits here.
-        let uploads = Channel<(id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog)>(
+        let uploads = Channel<
+            (id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?)
+        >(
             capacity: max(2, env.checkpointing.maxConcurrent))
         let uploadDone = DispatchGroup()
         uploadDone.enter()
@@ -68,7 +86,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let uploader = Thread {
             Thread.current.name = "upload-\(i)"
             defer { uploadDone.leave() }
-            while let (id, cut, alignment, pause, changedBefore) = uploads.pop() {
+            while let (id, cut, alignment, pause, changedBefore, barrierTime) = uploads.pop() {
                 var changed = changedBefore
                 func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
                     state.lock.lock()
@@ -86,6 +104,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     let batch = cut.sortedBatch()
                     if !batch.isEmpty { try store.ingest(batch) }
                     if tracking { changed.append(batch) }
+                    // From here on the store must keep what is live at this barrier (this
+                    // checkpoint, and a replay from it, read it), nothing older: compaction
+                    // expires entries as of the barrier's time. A full checkpoint holds no
+                    // expired entry when its states ask for that: the store is compacted first.
+                    if let barrierTime {
+                        ttlClock.publish(barrierTime)
+                        if mode == .full && ttlStates.cleansFullSnapshots { try store.compact() }
+                    }
                 } catch {
                     // The store misses state the cache no longer marks dirty: the attempt
                     // must fail over.
@@ -129,12 +155,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         uploader.start()
         // The cut in progress: its barrier's id, alignment and pause, the change list for the
         // lower bound, and the time spent capturing it between records so far.
-        var cutInfo: (id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog)? = nil
+        var cutInfo: (id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?)? = nil
         backend.onCutComplete = { cut in
             guard let info = cutInfo else { return }
             cutInfo = nil
-            uploads.push((info.id, cut, info.alignment, info.pause, info.changed))
+            uploads.push((info.id, cut, info.alignment, info.pause, info.changed, info.barrierTime))
         }
+        // The position of the last record this subtask processed: every later read, in this
+        // attempt or in a replay from a checkpoint taken now, is at a later position.
+        var lastPosition = 0
         defer {
             uploads.close()
             uploadDone.wait()
@@ -159,6 +188,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                         throw StreamError.injectedFailure(record: index)
                     }
                     backend.setCurrentKey(keyBytes, group: group)
+                    backend.currentRecord = index
+                    lastPosition = index
                     if context == nil {
                         context = KeyedContext(backend: backend, initialKey: key, subtaskIndex: i)
                         try function.open(context: context!)
@@ -184,7 +215,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // and takes the checkpoint.
                 let changed = backend.takeChanges()
                 try backend.beginCut()
-                cutInfo = (id, alignment, clock.now - tb, changed)
+                let barrierTime = ttlStates.isEmpty ? nil : ttlTime.now(lastPosition)
+                cutInfo = (id, alignment, clock.now - tb, changed, barrierTime)
             case .end:
                 if backend.cutInProgress { backend.finishCut() }
                 try backend.flush()

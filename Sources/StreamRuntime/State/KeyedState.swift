@@ -4,11 +4,14 @@ public struct ValueStateDescriptor<Value>: Sendable {
     public let name: String
     /// The value codec.
     public let codec: any StateCodec<Value>
+    /// The entries' time to live; nil (the default): they never expire.
+    public var ttl: StateTtlConfig?
 
     /// A descriptor.
-    public init(name: String, codec: any StateCodec<Value>) {
+    public init(name: String, codec: any StateCodec<Value>, ttl: StateTtlConfig? = nil) {
         self.name = name
         self.codec = codec
+        self.ttl = ttl
     }
 }
 
@@ -20,12 +23,18 @@ public struct MapStateDescriptor<MapKey, Value>: Sendable {
     public let keyCodec: any StateCodec<MapKey>
     /// Codec of the values.
     public let valueCodec: any StateCodec<Value>
+    /// The time to live of each map entry (each has its own access time); nil (the default):
+    /// they never expire.
+    public var ttl: StateTtlConfig?
 
     /// A descriptor.
-    public init(name: String, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>) {
+    public init(
+        name: String, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>, ttl: StateTtlConfig? = nil
+    ) {
         self.name = name
         self.keyCodec = keyCodec
         self.valueCodec = valueCodec
+        self.ttl = ttl
     }
 }
 
@@ -34,16 +43,20 @@ public final class ValueState<Value> {
     let backend: KeyedStateBackend
     let id: UInt8
     let codec: any StateCodec<Value>
+    let ttl: StateTtlConfig?
 
-    init(backend: KeyedStateBackend, id: UInt8, codec: any StateCodec<Value>) {
+    init(backend: KeyedStateBackend, id: UInt8, codec: any StateCodec<Value>, ttl: StateTtlConfig?) {
         self.backend = backend
         self.id = id
         self.codec = codec
+        self.ttl = ttl
     }
 
-    /// The current key's value, or nil.
+    /// The current key's value, or nil (also when it has expired, unless the state's
+    /// `StateTtlConfig` returns expired values).
     public func value() throws -> Value? {
         let slot = try backend.slot(state: id)
+        if let ttl { return try backend.ttlRead(at: slot, ttl: ttl, state: id) { codec.decode($0) } }
         return try backend.withValue(at: slot) { bytes in
             guard let bytes else { return nil }
             guard let v = codec.decode(bytes) else {
@@ -56,7 +69,11 @@ public final class ValueState<Value> {
     /// Sets the current key's value.
     public func update(_ value: Value) throws {
         let slot = try backend.slot(state: id)
-        backend.setValue(at: slot) { codec.encode(value, into: &$0) }
+        if ttl != nil {
+            backend.ttlWrite(at: slot) { codec.encode(value, into: &$0) }
+        } else {
+            backend.setValue(at: slot) { codec.encode(value, into: &$0) }
+        }
     }
 
     /// Removes the current key's value.
@@ -69,17 +86,24 @@ public final class MapState<MapKey, Value> {
     let id: UInt8
     let keyCodec: any StateCodec<MapKey>
     let valueCodec: any StateCodec<Value>
+    let ttl: StateTtlConfig?
 
-    init(backend: KeyedStateBackend, id: UInt8, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>) {
+    init(
+        backend: KeyedStateBackend, id: UInt8, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>,
+        ttl: StateTtlConfig?
+    ) {
         self.backend = backend
         self.id = id
         self.keyCodec = keyCodec
         self.valueCodec = valueCodec
+        self.ttl = ttl
     }
 
-    /// The value under `key`, or nil.
+    /// The value under `key`, or nil (also when it has expired, unless the state's
+    /// `StateTtlConfig` returns expired values).
     public func get(_ key: MapKey) throws -> Value? {
         let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
+        if let ttl { return try backend.ttlRead(at: slot, ttl: ttl, state: id) { valueCodec.decode($0) } }
         return try backend.withValue(at: slot) { bytes in
             guard let bytes else { return nil }
             guard let v = valueCodec.decode(bytes) else {
@@ -92,7 +116,11 @@ public final class MapState<MapKey, Value> {
     /// Sets the value under `key`.
     public func put(_ key: MapKey, _ value: Value) throws {
         let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
-        backend.setValue(at: slot) { valueCodec.encode(value, into: &$0) }
+        if ttl != nil {
+            backend.ttlWrite(at: slot) { valueCodec.encode(value, into: &$0) }
+        } else {
+            backend.setValue(at: slot) { valueCodec.encode(value, into: &$0) }
+        }
     }
 
     /// Removes `key`.
@@ -100,9 +128,21 @@ public final class MapState<MapKey, Value> {
         backend.clearValue(at: try backend.slot(state: id, mapKey: keyCodec.encode(key)))
     }
 
-    /// Every entry for the current key, in encoded-key order.
+    /// Every entry for the current key, in encoded-key order. With a time to live, each
+    /// entry is read as `get` reads it (expired ones removed, and left out unless the
+    /// state returns expired values).
     public func entries() throws -> [(key: MapKey, value: Value)] {
-        try backend.mapEntries(state: id).map { e in
+        if ttl != nil {
+            var out: [(key: MapKey, value: Value)] = []
+            for e in try backend.mapEntries(state: id) {
+                guard let k = keyCodec.decode(e.key[...]) else {
+                    throw StreamError.stateCorrupt("map state #\(id) entry cannot be decoded")
+                }
+                if let v = try get(k) { out.append((k, v)) }
+            }
+            return out
+        }
+        return try backend.mapEntries(state: id).map { e in
             guard let k = keyCodec.decode(e.key[...]), let v = valueCodec.decode(e.value[...]) else {
                 throw StreamError.stateCorrupt("map state #\(id) entry cannot be decoded")
             }
@@ -141,6 +181,16 @@ public final class KeyedContext<Key> {
         return i
     }
 
+    /// Checks a state's time to live and makes it known to the compaction filter.
+    private func registerTtl(_ ttl: StateTtlConfig?, id: UInt8, name: String) throws {
+        guard let ttl else { return }
+        guard ttl.ttlMilliseconds > 0 else {
+            throw StreamError.invalidJob(
+                "state \"\(name)\": the time to live must be positive, not \(ttl.ttlMilliseconds) ms")
+        }
+        try backend.ttlStates.register(id: id, name: name, config: ttl)
+    }
+
     /// The id byte of a state name: a stable FNV-1a hash folded to 1...255.
     static func stateID(forName name: String) -> UInt8 {
         var h: UInt32 = 2_166_136_261
@@ -162,7 +212,9 @@ public final class KeyedContext<Key> {
             }
             return v
         }
-        let s = ValueState(backend: backend, id: try id(for: descriptor.name), codec: descriptor.codec)
+        let id = try id(for: descriptor.name)
+        try registerTtl(descriptor.ttl, id: id, name: descriptor.name)
+        let s = ValueState(backend: backend, id: id, codec: descriptor.codec, ttl: descriptor.ttl)
         states[descriptor.name] = s
         return s
     }
@@ -175,9 +227,11 @@ public final class KeyedContext<Key> {
             }
             return m
         }
+        let id = try id(for: descriptor.name)
+        try registerTtl(descriptor.ttl, id: id, name: descriptor.name)
         let s = MapState(
-            backend: backend, id: try id(for: descriptor.name), keyCodec: descriptor.keyCodec,
-            valueCodec: descriptor.valueCodec)
+            backend: backend, id: id, keyCodec: descriptor.keyCodec, valueCodec: descriptor.valueCodec,
+            ttl: descriptor.ttl)
         states[descriptor.name] = s
         return s
     }

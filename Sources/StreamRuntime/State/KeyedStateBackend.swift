@@ -62,6 +62,30 @@ final class KeyedStateBackend {
     /// Reused to build store keys for lookups, so a hit allocates nothing.
     private var scratch: [UInt8] = []
 
+    // MARK: Time to live
+
+    /// The job's states with a time to live, the source of processing time, and where this
+    /// subtask publishes the time for its compaction filter.
+    var ttlStates = TtlStates()
+    var ttlTime = TtlTimeProvider.system
+    var ttlClock = TtlClock()
+    /// Publish every time read to `ttlClock` (a job without checkpoints).
+    var ttlPublishesEveryRead = false
+    /// Position of the record being processed (from 1 over the whole job).
+    var currentRecord = 0
+    private var timeRecord = -1
+    private var time: Int64 = 0
+
+    /// The processing time for the record being processed, read once per record.
+    func ttlNow() -> Int64 {
+        if timeRecord != currentRecord {
+            time = ttlTime.now(currentRecord)
+            timeRecord = currentRecord
+            if ttlPublishesEveryRead { ttlClock.publish(time) }
+        }
+        return time
+    }
+
     /// Orders this backend's store accesses after the checkpoint cuts it handed over.
     let gate = CutGate()
     /// Receives each cut once it is complete (the job hands it to the upload thread); set
@@ -201,6 +225,14 @@ final class KeyedStateBackend {
         encode(&slots[slot].value)
         cacheBytes += slots[slot].value.count - before
         slots[slot].present = true
+        markDirty(slot)
+    }
+
+    /// Sets the access time in the header of the slot's value (a state with a time to live;
+    /// the value is present and at least a header long).
+    func setTimestamp(at slot: Int, _ timestamp: Int64) {
+        if cutInProgress { captureIfPending(slot) }
+        TtlValue.setTimestamp(timestamp, in: &slots[slot].value)
         markDirty(slot)
     }
 
