@@ -12,19 +12,24 @@ struct AccountStateCodec: StateCodec {
 /// The experiment's keyed job: per account, count, sum, min, max, last ts and the ring of the
 /// last 15 amounts; each record reads and rewrites its account's state.
 struct AccountAggregate: KeyedProcessFunction {
-    static let descriptor = ValueStateDescriptor(name: "account", codec: AccountStateCodec())
+    let descriptor: ValueStateDescriptor<AccountState>
     /// Looked up once in `open`, as a Flink function does.
     private var state: ValueState<AccountState>?
 
+    /// The job, with the account state's time to live when `ttl` is given.
+    init(ttl: StateTtlConfig? = nil) {
+        descriptor = ValueStateDescriptor(name: "account", codec: AccountStateCodec(), ttl: ttl)
+    }
+
     mutating func open(context: KeyedContext<Int64>) throws {
-        state = try context.state(Self.descriptor)
+        state = try context.state(descriptor)
     }
 
     mutating func processElement(
         _ row: Workload.Row, context: KeyedContext<Int64>, collect: (Int64) throws -> Void
     ) throws {
         guard let cents = row.amountCents else { return }
-        let state = try self.state ?? context.state(Self.descriptor)
+        let state = try self.state ?? context.state(descriptor)
         var s = try state.value() ?? AccountState()
         s.add(cents: cents, ts: row.ts)
         try state.update(s)
@@ -73,6 +78,24 @@ struct JobBenchmark: ParsableCommand {
     @Flag(help: "Skip the lower-bound measurement (to see what it costs).")
     var noLowerBound = false
 
+    @Option(
+        help:
+            "State TTL of the account state, in ms of processing time: each run is made without TTL and with it, and the state over time is shown for both."
+    )
+    var stateTtlMs: Int64?
+
+    @Option(
+        help:
+            "Processing time for TTL: simulated (3 ms per record from the first row's timestamp, the data's own pace: reproducible) or wall."
+    )
+    var ttlClock = "simulated"
+
+    @Flag(
+        help:
+            "Accounts go idle: the active tenth of the accounts drifts from the first to the last over the run (the standard draw within it)."
+    )
+    var accountsGoIdle = false
+
     func validate() throws {
         guard ["large", "small"].contains(preset) else { throw ValidationError("--preset must be large or small") }
         guard ["full", "incremental", "both"].contains(mode) else {
@@ -83,48 +106,77 @@ struct JobBenchmark: ParsableCommand {
         }
         guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
+        if let t = stateTtlMs, t <= 0 { throw ValidationError("--state-ttl-ms must be positive") }
+        guard ["simulated", "wall"].contains(ttlClock) else {
+            throw ValidationError("--ttl-clock must be simulated or wall")
+        }
     }
 
     func run() throws {
         let p = preset == "small" ? Workload.small : Workload.large
         let n = rows ?? p.rows
         var w = Workload(seed: 42, accounts: p.accounts)
-        let data = (0..<n).map { _ in w.next() }
+        var data = (0..<n).map { _ in w.next() }
+        if accountsGoIdle { data = IdleAccounts.remap(data, accounts: p.accounts) }
         let rowsBox = RowsBox(data)
         let base = NSTemporaryDirectory() + "lsm-job-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: base) }
         let modes: [CheckpointMode] =
             mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
-        print("job on \(p.name): \(n) rows, \(p.accounts) accounts; checkpoint every \(everyRecords) records")
+        print(
+            "job on \(p.name): \(n) rows, \(p.accounts) accounts\(accountsGoIdle ? " going idle" : ""); checkpoint every \(everyRecords) records"
+        )
+        let ttl = stateTtlMs.map { StateTtlConfig(ttlMilliseconds: $0) }
+        let ttlTime = ttlClock == "wall" ? TtlTimeProvider.system : IdleAccounts.simulatedTime
+        if let ttl {
+            print(
+                "state TTL \(ttl.ttlMilliseconds) ms (on create and write, never return expired), \(ttlClock) processing time; each run without TTL, then with it"
+            )
+        }
         var shown = StateBackendConfig(directory: "").options
         tuning.apply(to: &shown)
         print("store: \(StoreTuning.describe(shown)); state cache \(cacheMb) MiB per subtask")
-        var digests = Set<UInt64>()
+        var digests: [Bool: Set<UInt64>] = [:]
         for par in parallelism.split(separator: ",").compactMap({ Int($0) }) {
             for m in modes {
-                let r = try Self.execute(
-                    rows: rowsBox, base: base, parallelism: par, mode: m, everyRecords: everyRecords, cacheMB: cacheMb,
-                    tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound)
-                digests.insert(r.stateDigest)
-                let totals = r.checkpoints.map(\.totalMilliseconds)
-                print(
-                    String(
-                        format:
-                            "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f",
-                        median(r.checkpoints.map(\.alignmentMilliseconds)),
-                        median(r.checkpoints.map(\.syncMilliseconds)),
-                        median(r.checkpoints.map(\.captureMilliseconds)),
-                        median(r.checkpoints.map(\.asyncMilliseconds)), median(totals)))
-                print(
-                    String(
-                        format:
-                            "parallelism %d, %@: %.0f records/s; %d checkpoints, median %.1f ms, bytes written %.1f MB (lower bound %.1f MB); state digest %016llx",
-                        par, m.rawValue, r.recordsPerSecond, r.checkpoints.count, median(totals),
-                        Double(r.checkpoints.reduce(0) { $0 + $1.bytesWritten }) / 1e6,
-                        Double(r.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }) / 1e6, r.stateDigest))
+                for withTtl in ttl == nil ? [false] : [false, true] {
+                    let r = try Self.execute(
+                        rows: rowsBox, base: base, parallelism: par, mode: m, everyRecords: everyRecords,
+                        cacheMB: cacheMb, tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound,
+                        ttl: withTtl ? ttl : nil, ttlTime: ttlTime)
+                    digests[withTtl, default: []].insert(r.stateDigest)
+                    report(r, parallelism: par, mode: m, applied: withTtl ? ttl : nil, rows: rowsBox)
+                }
             }
         }
-        print(digests.count == 1 ? "state digests agree across runs" : "STATE DIGESTS DIFFER ACROSS RUNS")
+        for (withTtl, set) in digests.sorted(by: { !$0.key && $1.key }) {
+            let what = digests.count > 1 ? (withTtl ? " (with TTL)" : " (without TTL)") : ""
+            print(set.count == 1 ? "state digests agree across runs\(what)" : "STATE DIGESTS DIFFER ACROSS RUNS\(what)")
+        }
+    }
+
+    /// Prints one run's figures, and with `--state-ttl-ms` its state over time (`applied`: the
+    /// TTL the run had, nil for the run without).
+    func report(_ r: JobResult, parallelism par: Int, mode m: CheckpointMode, applied: StateTtlConfig?, rows: RowsBox) {
+        let totals = r.checkpoints.map(\.totalMilliseconds)
+        print(
+            String(
+                format:
+                    "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f",
+                median(r.checkpoints.map(\.alignmentMilliseconds)), median(r.checkpoints.map(\.syncMilliseconds)),
+                median(r.checkpoints.map(\.captureMilliseconds)), median(r.checkpoints.map(\.asyncMilliseconds)),
+                median(totals)))
+        print(
+            String(
+                format:
+                    "parallelism %d, %@%@: %.0f records/s; %d checkpoints, median %.1f ms, bytes written %.1f MB (lower bound %.1f MB); state digest %016llx",
+                par, m.rawValue, stateTtlMs == nil ? "" : (applied == nil ? ", without TTL" : ", with TTL"),
+                r.recordsPerSecond, r.checkpoints.count, median(totals),
+                Double(r.checkpoints.reduce(0) { $0 + $1.bytesWritten }) / 1e6,
+                Double(r.checkpoints.reduce(0) { $0 + $1.lowerBoundBytes }) / 1e6, r.stateDigest))
+        guard let ms = stateTtlMs else { return }
+        IdleAccounts.printStateOverTime(
+            r, ttlMilliseconds: ms, applied: applied != nil, rows: rows.rows, simulated: ttlClock == "simulated")
     }
 }
 
@@ -132,7 +184,8 @@ extension JobBenchmark {
     /// Runs the keyed job once on `rows` and returns its result.
     static func execute(
         rows rowsBox: RowsBox, base: String, parallelism: Int, mode: CheckpointMode, everyRecords: Int, cacheMB: Int,
-        tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true
+        tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true, ttl: StateTtlConfig? = nil,
+        ttlTime: TtlTimeProvider = .system
     ) throws -> JobResult {
         let env = StreamExecutionEnvironment(stateDirectory: base + "/state", checkpointDirectory: base + "/chk")
         env.parallelism = parallelism
@@ -143,12 +196,13 @@ extension JobBenchmark {
         tuning.apply(to: &env.stateBackend.options)
         env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
         env.measureLowerBound = lowerBound
+        env.ttlTimeProvider = ttlTime
         let counter = CountingSink<Int64>.Counter()
         let job = env.fromSource {
             GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] }
         }
         .keyBy(codec: Int64Codec()) { Int64($0.account) }
-        .process { AccountAggregate() }
+        .process { AccountAggregate(ttl: ttl) }
         .sink { _ in CountingSink(counter: counter) }
         return try env.execute(job, name: "\(mode.rawValue) p\(parallelism)")
     }

@@ -40,6 +40,8 @@ public struct JobCheckpointStats: Sendable {
     /// checkpoint in flight at a time; with several, requests made while they overlap may be
     /// counted in more than one.
     public var requests: StorageRequestStats? = nil
+    /// Source records the checkpoint covers (its barrier's position).
+    public var sourceRecords = 0
 }
 
 /// What a finished job did.

@@ -194,7 +194,7 @@ final class CheckpointCoordinator {
             let reports = f.acks.sorted { $0.subtask < $1.subtask }.compactMap(\.report)
             var storage: UInt64 = try jobStorage.bytesOnDisk()
             for cp in checkpointers { storage += (try? cp.storage.bytesOnDisk()) ?? 0 }
-            let stats = JobCheckpointStats(
+            var stats = JobCheckpointStats(
                 id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
                 alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
                 syncMilliseconds: f.acks.map { ms($0.cacheFlush) }.max() ?? 0,
@@ -213,6 +213,7 @@ final class CheckpointCoordinator {
                     job: zip(storages, requestsBefore).compactMap { storage, before in
                         before.flatMap { storage.requestStats()?.since($0) }
                     }.reduce(nil) { ($0 ?? StorageRequestStats()) + $1 }))
+            stats.sourceRecords = f.sourceRecords
             checkpoints.append(stats)
             env.logger.info(
                 "checkpoint \(stats.id) completed",
