@@ -52,7 +52,8 @@ enum IdleAccounts {
                 live = "\(lastWrite.count)"
             } else if simulated {
                 // Expired when last write time + TTL <= barrier time (3 ms per record).
-                live = "\(lastWrite.values.filter { Int64(3 * $0) + ttlMilliseconds > Int64(3 * c.sourceRecords) }.count)"
+                let barrier = Int64(3 * c.sourceRecords)
+                live = "\(lastWrite.values.filter { Int64(3 * $0) + ttlMilliseconds > barrier }.count)"
             } else {
                 live = "n/a (wall clock)"
             }
