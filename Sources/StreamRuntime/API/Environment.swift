@@ -1,3 +1,4 @@
+import Foundation
 import LSMStore
 import Logging
 
@@ -53,6 +54,14 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     /// the beginning; as Flink's `-s` savepoint path. Default false: a new job clears the
     /// folder first.
     public var resumeFromLatestCheckpoint = false
+    /// Savepoints to take at given source positions (a `JobClient` from `executeAsync`
+    /// takes them at any time). Default none.
+    public var scheduledSavepoints: [ScheduledSavepoint] = []
+    /// Start the job from a savepoint: its state (at this environment's parallelism, store
+    /// options and compaction style, whatever the savepoint's were) and its source position.
+    /// A restart before the job's first checkpoint starts from it again. Ignored when
+    /// `resumeFromLatestCheckpoint` is set. Default nil.
+    public var savepointRestore: SavepointRestoreSettings? = nil
     /// Where state TTL's processing time comes from (`StateTtlConfig`). Default: the wall
     /// clock.
     public var ttlTimeProvider = TtlTimeProvider.system
@@ -75,6 +84,11 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     /// Runs the job to the end of its input, with checkpoints, failures and restarts as
     /// configured, and reports what happened.
     public func execute(_ job: StreamJob, name: String) throws -> JobResult {
+        try validate()
+        return try job.run(self, name, nil)
+    }
+
+    private func validate() throws {
         guard parallelism >= 1, parallelism <= maxParallelism else {
             throw StreamError.invalidJob("parallelism \(parallelism) must be 1...maxParallelism (\(maxParallelism))")
         }
@@ -87,7 +101,22 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
         if case .intervalMilliseconds(let n) = checkpointing.trigger, n <= 0 {
             throw StreamError.invalidJob("interval must be positive")
         }
-        return try job.run(self, name)
+    }
+
+    /// Starts the job on its own thread and returns at once: the client triggers savepoints
+    /// while it runs and waits for its result.
+    public func executeAsync(_ job: StreamJob, name: String) -> JobClient {
+        let client = JobClient()
+        let thread = Thread { [self] in
+            client.finish(
+                Result {
+                    try validate()
+                    return try job.run(self, name, client.requests)
+                })
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return client
     }
 }
 
@@ -134,10 +163,12 @@ public struct KeyedStream<Source: StreamSource, K: Sendable, T: Sendable>: Senda
     let key: @Sendable (T) -> K
 
     /// Processes each record with keyed state; `make` creates one function per subtask.
+    /// `uid` names the operator in savepoints (Flink's `uid`): a job restored from a
+    /// savepoint takes the state saved under its own uid.
     public func process<F: KeyedProcessFunction>(
-        _ make: @escaping @Sendable () -> F
+        uid: String = "keyed-process", _ make: @escaping @Sendable () -> F
     ) -> ProcessedStream<Source, K, T, F> where F.Key == K, F.Input == T {
-        ProcessedStream(keyed: self, makeFunction: make)
+        ProcessedStream(keyed: self, uid: uid, makeFunction: make)
     }
 }
 
@@ -145,20 +176,24 @@ public struct KeyedStream<Source: StreamSource, K: Sendable, T: Sendable>: Senda
 public struct ProcessedStream<Source: StreamSource, K: Sendable, T: Sendable, F: KeyedProcessFunction>: Sendable
 where F.Key == K, F.Input == T {
     let keyed: KeyedStream<Source, K, T>
+    let uid: String
     let makeFunction: @Sendable () -> F
 
     /// Sends every output record to a sink; `make` creates one sink per subtask (given its
     /// index). Returns the runnable job.
     public func sink<S: StreamSink>(_ make: @escaping @Sendable (Int) throws -> S) -> StreamJob
     where S.Input == F.Output {
-        let keyed = self.keyed, makeFunction = self.makeFunction
-        return StreamJob { env, name in
-            try JobRunner(env: env, name: name, keyed: keyed, makeFunction: makeFunction, makeSink: make).run()
+        let keyed = self.keyed, makeFunction = self.makeFunction, uid = self.uid
+        return StreamJob { env, name, requests in
+            try JobRunner(
+                env: env, name: name, keyed: keyed, uid: uid, makeFunction: makeFunction, makeSink: make,
+                requests: requests
+            ).run()
         }
     }
 }
 
 /// A job ready to run with `StreamExecutionEnvironment.execute`.
 public struct StreamJob: Sendable {
-    let run: @Sendable (StreamExecutionEnvironment, String) throws -> JobResult
+    let run: @Sendable (StreamExecutionEnvironment, String, SavepointRequests?) throws -> JobResult
 }

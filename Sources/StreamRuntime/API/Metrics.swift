@@ -76,5 +76,11 @@ public struct JobResult: Sendable {
     public var stateEntries: Int
 
     /// Records per second over the whole run.
+    /// Savepoints the job took (`scheduledSavepoints`, `JobClient`), in order.
+    public var savepoints: [SavepointInfo] = []
+    /// Savepoints that failed.
+    public var failedSavepoints = 0
+    /// Whether the job ended with a stop-with-savepoint (its input was cut there).
+    public var stoppedWithSavepoint = false
     public var recordsPerSecond: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }
 }

@@ -13,6 +13,8 @@ public enum StreamError: Error, CustomStringConvertible, Sendable {
     /// A state or checkpoint directory cannot be used (leftovers that cannot be removed,
     /// folders that overlap).
     case storage(String)
+    /// A savepoint cannot be written, read or restored (damage names the object and offset).
+    case savepoint(String)
 
     /// A one-line description for messages and logs.
     public var description: String {
@@ -23,6 +25,7 @@ public enum StreamError: Error, CustomStringConvertible, Sendable {
         case let .jobFailed(attempts, cause): return "job failed after \(attempts) attempt(s): \(cause)"
         case .checkpoint(let m): return "checkpoint: \(m)"
         case .storage(let m): return "storage: \(m)"
+        case .savepoint(let m): return "savepoint: \(m)"
         }
     }
 }

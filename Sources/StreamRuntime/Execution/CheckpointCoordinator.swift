@@ -18,6 +18,23 @@ final class CheckpointCoordinator {
     /// Checkpoints that failed or timed out, across attempts.
     private(set) var failedCheckpoints = 0
 
+    // Savepoints (CoordinatorSavepoints.swift).
+    /// Savepoints triggered and not yet completed or failed.
+    var savepointsInFlight: [SavepointInFlight] = []
+    /// Completed savepoints, across attempts.
+    var savepoints: [SavepointInfo] = []
+    /// Savepoints that failed, across attempts.
+    var failedSavepoints = 0
+    var nextSavepointID: UInt64 = 1
+    /// Indexes in `env.scheduledSavepoints` of the scheduled savepoints completed.
+    var scheduledDone = Set<Int>()
+    /// The keyed operator's id, the job's declared states, and the states of the savepoint the
+    /// job started from (listed in a savepoint whose parts hold them undeclared), set by the runner.
+    var operatorID = ""
+    var declaredStates = DeclaredStates()
+    var restoredStates: [UInt8: SavepointMetadata.State] = [:]
+    var requests: SavepointRequests? = nil
+
     init(env: StreamExecutionEnvironment, start: ContinuousClock.Instant) throws {
         self.env = env
         self.start = start
@@ -120,6 +137,12 @@ final class CheckpointCoordinator {
             state.acks.removeAll()
             state.lock.unlock()
             for a in acks {
+                if a.isSavepoint {
+                    if let i = savepointsInFlight.firstIndex(where: { $0.id == a.id }) {
+                        savepointsInFlight[i].acks.append(a)
+                    }
+                    continue
+                }
                 if let i = inFlight.firstIndex(where: { $0.id == a.id }) {
                     inFlight[i].acks.append(a)
                 } else if a.report != nil {
@@ -136,6 +159,13 @@ final class CheckpointCoordinator {
                     completeCheckpoint(f, checkpointers: checkpointers)
                 } else if ms(clock.now - f.injectedAt) > timeout {
                     abortInFlight(f, checkpointers: checkpointers)
+                }
+            }
+            for f in savepointsInFlight {
+                if f.acks.count == env.parallelism {
+                    completeSavepoint(f)
+                } else if ms(clock.now - f.injectedAt) > timeout {
+                    failSavepoint(f, StreamError.savepoint("timed out after \(Int(timeout)) ms"))
                 }
             }
             guard let limit, inFlight.count > limit, state.failed == nil else { return }

@@ -14,6 +14,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     let env: StreamExecutionEnvironment
     let name: String
     let keyed: KeyedStream<Source, K, T>
+    let uid: String
+    let requests: SavepointRequests?
     let makeFunction: @Sendable () -> F
     let makeSink: @Sendable (Int) throws -> S
     let clock = ContinuousClock()
@@ -35,16 +37,33 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     /// The position of the last record the source read (for the time the state digest is
     /// taken at).
     var finalPosition = 0
+    /// The job's declared states (for savepoints), the savepoint it started from, and
+    /// whether a stop-with-savepoint ended it.
+    let declaredStates = DeclaredStates()
+    var savepointStart: LoadedSavepoint? = nil
+    var stoppedWithSavepoint = false
+
+    /// A savepoint the job starts from: its metadata and storage, and whether its state is
+    /// restored (not when it is another operator's and that is allowed).
+    struct LoadedSavepoint {
+        let metadata: SavepointMetadata
+        let storage: any CheckpointStorage
+        let location: String
+        let restoresState: Bool
+    }
 
     typealias Event = JobEvent<K, T>
 
     init(
-        env: StreamExecutionEnvironment, name: String, keyed: KeyedStream<Source, K, T>,
-        makeFunction: @escaping @Sendable () -> F, makeSink: @escaping @Sendable (Int) throws -> S
+        env: StreamExecutionEnvironment, name: String, keyed: KeyedStream<Source, K, T>, uid: String,
+        makeFunction: @escaping @Sendable () -> F, makeSink: @escaping @Sendable (Int) throws -> S,
+        requests: SavepointRequests?
     ) throws {
         self.env = env
         self.name = name
         self.keyed = keyed
+        self.uid = uid
+        self.requests = requests
         self.makeFunction = makeFunction
         self.makeSink = makeSink
         self.start = clock.now
@@ -53,6 +72,35 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         }
         self.coordinator = try CheckpointCoordinator(env: env, start: start)
         self.failures = FailureInjector(env.failureInjection)
+        coordinator.operatorID = uid
+        coordinator.declaredStates = declaredStates
+        coordinator.requests = requests
+    }
+
+    /// Reads and checks the savepoint to start from: key groups must match; another
+    /// operator's savepoint is refused unless non-restored state is allowed.
+    func loadSavepoint(_ settings: SavepointRestoreSettings) throws -> LoadedSavepoint {
+        let location = settings.location.description
+        let storage = try settings.location.storage("")
+        let (m, _) = try SavepointStore.readMetadata(storage, location: location)
+        guard Int(m.maxParallelism) == env.maxParallelism else {
+            throw StreamError.savepoint(
+                "\(location) has \(m.maxParallelism) key groups (maxParallelism), the job \(env.maxParallelism); they cannot change"
+            )
+        }
+        var restores = true
+        if m.operatorID != uid {
+            guard settings.allowNonRestoredState else {
+                throw StreamError.invalidJob(
+                    "the savepoint \(location) holds the state of operator \"\(m.operatorID)\", which the job does not have (its keyed operator is \"\(uid)\"); allow non-restored state to start without it"
+                )
+            }
+            env.logger.warning(
+                "savepoint \(location): operator \"\(m.operatorID)\" is not in the job; its state is dropped")
+            restores = false
+        }
+        if restores { coordinator.restoredStates = Dictionary(uniqueKeysWithValues: m.states.map { ($0.id, $0) }) }
+        return LoadedSavepoint(metadata: m, storage: storage, location: location, restoresState: restores)
     }
 
     func ms(_ d: Duration) -> Double {
@@ -65,6 +113,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         // Leftover state must go, or a fresh attempt could open it and count stale state.
         try JobRunnerSupport.removeTree(env.stateBackend.directory)
         var restoreFrom: JobCheckpointMetadata? = nil
+        if !env.resumeFromLatestCheckpoint, let settings = env.savepointRestore {
+            savepointStart = try loadSavepoint(settings)
+        }
         if env.resumeFromLatestCheckpoint {
             guard let m = try coordinator.latestJobCheckpoint() else {
                 throw StreamError.checkpoint("no completed job checkpoint in \(env.checkpoints) to resume from")
@@ -81,6 +132,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 final = try runAttempt(attempt, restoreFrom: restoreFrom)
             } catch {
                 let cause = "\(error)"
+                coordinator.abandonSavepoints("the attempt failed: \(cause)")
                 guard case let .fixedDelay(attempts, delay) = env.restartStrategy, restarts.count < attempts else {
                     env.logger.error("job \(name) failed for good after \(restarts.count + 1) attempt(s): \(cause)")
                     throw StreamError.jobFailed(attempts: restarts.count + 1, cause: cause)
@@ -115,7 +167,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             sourceCounters: final.counters,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             restarts: restarts, checkpoints: coordinator.checkpoints, failedCheckpoints: coordinator.failedCheckpoints,
-            peakConcurrentCheckpoints: coordinator.peakInFlight, stateDigest: digest, stateEntries: entries)
+            peakConcurrentCheckpoints: coordinator.peakInFlight, stateDigest: digest, stateEntries: entries,
+            savepoints: coordinator.savepoints, failedSavepoints: coordinator.failedSavepoints,
+            stoppedWithSavepoint: stoppedWithSavepoint)
     }
 
     // MARK: Restore
@@ -136,9 +190,27 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let options = env.stateBackend.options
         ttlClocks = (0..<p).map { _ in TtlClock() }
         guard let m else {
-            return try (0..<p).map {
+            let stores = try (0..<p).map {
                 try LSMStore.open(at: "\(base)/subtask-\($0)", options: storeOptions(subtask: $0))
             }
+            // A job started from a savepoint: each subtask loads its key groups from the parts.
+            if let sp = savepointStart, sp.restoresState {
+                let restoreStart = clock.now
+                do {
+                    for (j, store) in stores.enumerated() {
+                        try SavepointStore.load(
+                            sp.metadata, storage: sp.storage, location: sp.location, into: store,
+                            groups: KeyGroups.range(ofSubtask: j, parallelism: p, maxParallelism: env.maxParallelism))
+                    }
+                } catch {
+                    for s in stores { try? s.close() }
+                    throw error
+                }
+                if !restarts.isEmpty {
+                    restarts[restarts.count - 1].restoreSeconds = ms(clock.now - restoreStart) / 1000
+                }
+            }
+            return stores
         }
         let restoreStart = clock.now
         defer {
@@ -221,6 +293,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         try coordinator.removeCheckpoints(after: restoreFrom)
 
         let state = AttemptState()
+        // Declarations are checked against the savepoint when this attempt started from it.
+        let restoredSavepoint: RestoredSavepointStates? =
+            restoreFrom == nil && savepointStart?.restoresState == true
+            ? savepointStart.map {
+                RestoredSavepointStates(
+                    states: Dictionary(uniqueKeysWithValues: $0.metadata.states.map { ($0.id, $0) }),
+                    allowNonRestoredState: env.savepointRestore?.allowNonRestoredState ?? false, location: $0.location)
+            } : nil
         let channels = (0..<p).map { _ in Channel<Event>(capacity: max(1, env.batchesInFlight)) }
         var threads: [Thread] = []
         let done = DispatchGroup()
@@ -233,7 +313,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     try SubtaskTask(
                         index: i, store: stores[i], checkpointer: checkpointers[i], channel: channels[i], state: state,
                         env: env, makeFunction: makeFunction, makeSink: makeSink, failures: failures,
-                        ttlStates: ttlStates, ttlClock: ttlClocks[i]
+                        ttlStates: ttlStates, ttlClock: ttlClocks[i], declaredStates: declaredStates,
+                        restoredSavepoint: restoredSavepoint
                     ).run()
                 } catch {
                     state.fail(error)
@@ -255,7 +336,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             finalPosition = max(finalPosition, source.position)
         }
         do {
-            counters = try source.run(restoreFrom: restoreFrom)
+            counters = try source.run(
+                restoreFrom: restoreFrom, savepoint: restoreFrom == nil ? savepointStart?.metadata : nil,
+                requests: requests)
+            stoppedWithSavepoint = source.stoppedWithSavepoint
         } catch {
             sourceError = error
             state.fail(error)
@@ -268,6 +352,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         if let e = state.failed ?? sourceError { throw e }
         // Wait for the last checkpoint's subtask acks (uploads finish in the subtasks).
         coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: 0)
+        // Every subtask has ended, so every savepoint part is in.
+        coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: nil)
+        coordinator.abandonSavepoints("the job ended before every part was written")
         closeOnFailure = false
         recordsOut += state.out
         return (stores, state.processed, counters)
@@ -291,6 +378,15 @@ struct Ack {
     let error: String?
     /// When the part was finished (a checkpoint completes when its last part does).
     let at: ContinuousClock.Instant
+    /// A savepoint's part (nil for a checkpoint's; nil with `error` for a failed one).
+    var savepoint: (part: SavepointMetadata.Part, perState: [UInt8: UInt64])? = nil
+    var isSavepoint = false
+}
+
+/// Where a savepoint's parts go.
+struct SavepointTarget: @unchecked Sendable {
+    let storage: any CheckpointStorage
+    let location: String
 }
 
 /// Shared between the source thread and the subtasks of one attempt.
@@ -391,6 +487,7 @@ func coarseMilliseconds() -> Int64 {
 /// barriers, and the end of the input.
 enum JobEvent<K, T> {
     case records([(key: StateKey, group: Int, value: K, record: T, index: Int)])
-    case barrier(id: UInt64, injectedAt: ContinuousClock.Instant)
+    /// A checkpoint's barrier, or a savepoint's (`savepoint` says where its parts go).
+    case barrier(id: UInt64, injectedAt: ContinuousClock.Instant, savepoint: SavepointTarget?)
     case end
 }

@@ -15,6 +15,8 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
     private(set) var recordsRead = 0
     /// The position of the last record read (counted from 1 over the whole job).
     private(set) var position = 0
+    /// Whether the input was cut short by a stop-with-savepoint.
+    private(set) var stoppedWithSavepoint = false
 
     init(
         keyed: KeyedStream<Source, K, T>, env: StreamExecutionEnvironment, coordinator: CheckpointCoordinator,
@@ -32,12 +34,15 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
 
     /// Reads the source to its end (or until the attempt fails), resuming after checkpoint
     /// `restoreFrom`; returns the source's counters.
-    func run(restoreFrom: JobCheckpointMetadata?) throws -> [String: Int] {
+    func run(
+        restoreFrom: JobCheckpointMetadata?, savepoint: SavepointMetadata? = nil, requests: SavepointRequests? = nil
+    ) throws -> [String: Int] {
         let (channels, checkpointers, state) = (self.channels, self.checkpointers, self.state)
         let p = env.parallelism
         var source = keyed.stream.makeSource()
-        try source.open(at: restoreFrom?.sourcePosition)
-        var index = restoreFrom?.sourceRecords ?? 0
+        // From a checkpoint, or else from the savepoint the job started from.
+        try source.open(at: restoreFrom?.sourcePosition ?? savepoint?.sourcePosition)
+        var index = restoreFrom?.sourceRecords ?? savepoint.map { Int($0.sourceRecords) } ?? 0
         coordinator.beginAttempt(resumingFrom: restoreFrom)
         let maxConcurrent = coordinator.maxConcurrent
         var batches = [[(key: StateKey, group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
@@ -57,7 +62,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
         /// after the last record sent) and sends its barrier to every subtask.
         func injectBarrier() -> ContinuousClock.Instant {
             let (id, now) = coordinator.trigger(sourcePosition: source.position(), sourceRecords: index)
-            for c in channels { c.push(.barrier(id: id, injectedAt: now)) }
+            for c in channels { c.push(.barrier(id: id, injectedAt: now, savepoint: nil)) }
             return now
         }
 
@@ -66,6 +71,36 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
                 channels[i].push(.records(batches[i]))
                 batches[i].removeAll(keepingCapacity: true)
             }
+        }
+
+        // Savepoints: scheduled ones not yet taken (in this or an earlier attempt), and
+        // requests from a `JobClient`. A stop-with-savepoint that completes ends the input.
+        var scheduled = env.scheduledSavepoints.enumerated()
+            .filter { !coordinator.scheduledDone.contains($0.offset) && $0.element.afterRecords > index }
+            .sorted { $0.element.afterRecords < $1.element.afterRecords }
+        var stopped = false
+        /// Sends a savepoint's barrier after the records so far; with `stop`, waits for it and
+        /// returns whether it completed (the job then stops).
+        func injectSavepoint(
+            _ location: CheckpointLocation, stop: Bool, request: SavepointRequests.Request?, scheduledIndex: Int?
+        ) -> Bool {
+            flushBatches()
+            let target: SavepointTarget
+            do {
+                let storage = try location.storage("")
+                guard try storage.size(SavepointMetadata.fileName) == nil else {
+                    throw StreamError.savepoint("\(location) already holds a savepoint")
+                }
+                target = SavepointTarget(storage: storage, location: location.description)
+            } catch {
+                coordinator.savepointFailed(request, location: location.description, error)
+                return false
+            }
+            let (id, now) = coordinator.triggerSavepoint(
+                target: target, request: request, scheduledIndex: scheduledIndex, sourcePosition: source.position(),
+                sourceRecords: index)
+            for c in channels { c.push(.barrier(id: id, injectedAt: now, savepoint: target)) }
+            return stop && coordinator.waitForSavepoint(id, state: state, checkpointers: checkpointers)
         }
 
         while let raw = try source.next() {
@@ -89,6 +124,12 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
                 }
             }
             if index & 1023 == 0, state.failed != nil { break }
+            while let s = scheduled.first, index >= s.element.afterRecords {
+                scheduled.removeFirst()
+                stopped =
+                    injectSavepoint(s.element.location, stop: s.element.stopJob, request: nil, scheduledIndex: s.offset)
+                    || stopped
+            }
             // Coordination runs every 256 records, and at least every 5 ms for a slow source
             // (a rate-limited one): acks, time triggers, and the buffer timeout that hands a
             // partial batch to its subtask (as Flink's 100 ms default).
@@ -100,6 +141,9 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
                 nextTick = coarse + 5
                 let now = clock.now
                 coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: nil)
+                while let r = requests?.take() {
+                    stopped = injectSavepoint(r.location, stop: r.stop, request: r, scheduledIndex: nil) || stopped
+                }
                 if now - lastBatchFlush >= bufferTimeout {
                     flushBatches()
                     lastBatchFlush = now
@@ -108,6 +152,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
                     intervalElapsed = ms(now - lastTriggerCheck) >= Double(n)
                 }
             }
+            if stopped { break }
             let due: Bool
             switch env.checkpointing.trigger {
             case .disabled: due = false
@@ -131,8 +176,9 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
         flushBatches()
         // A final checkpoint of the whole input (as Flink's checkpoints after tasks finish), so
         // the latest checkpoint holds the job's final state.
+        // (A job stopped with a savepoint ends there: the savepoint holds its final state.)
         if env.checkpointing.checkpointAtEnd && env.checkpointing.trigger != .disabled && sinceCheckpoint > 0
-            && state.failed == nil
+            && state.failed == nil && !stopped
         {
             coordinator.collectAcks(
                 state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: maxConcurrent - 1)
@@ -140,6 +186,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
             // the attempt is over anyway.
             if coordinator.inFlight.count < maxConcurrent { _ = injectBarrier() }
         }
+        self.stoppedWithSavepoint = stopped
         for c in channels { c.push(.end) }
         return source.counters
     }

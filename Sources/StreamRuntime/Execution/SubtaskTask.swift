@@ -25,16 +25,21 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     /// compaction filter (new in each attempt).
     let ttlStates: TtlStates
     let ttlClock: TtlClock
+    /// The job's declared states, and the savepoint this attempt started from (if any).
+    let declaredStates: DeclaredStates
+    let restoredSavepoint: RestoredSavepointStates?
     let clock = ContinuousClock()
 
     init(
         index: Int, store: LSMStore, checkpointer: Checkpointer, channel: Channel<JobEvent<K, T>>,
         state: AttemptState, env: StreamExecutionEnvironment, makeFunction: @escaping @Sendable () -> F,
         makeSink: @escaping @Sendable (Int) throws -> S, failures: FailureInjector, ttlStates: TtlStates,
-        ttlClock: TtlClock
+        ttlClock: TtlClock, declaredStates: DeclaredStates, restoredSavepoint: RestoredSavepointStates?
     ) {
         self.ttlStates = ttlStates
         self.ttlClock = ttlClock
+        self.declaredStates = declaredStates
+        self.restoredSavepoint = restoredSavepoint
         self.index = index
         self.store = store
         self.checkpointer = checkpointer
@@ -55,6 +60,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             cacheByteCapacity: env.stateBackend.cacheBytes)
         backend.trackChanges = env.measureLowerBound && env.checkpointing.trigger != .disabled
         backend.ttlStates = ttlStates
+        backend.declaredStates = declaredStates
+        backend.restoredSavepoint = restoredSavepoint
         backend.ttlTime = env.ttlTimeProvider
         backend.ttlClock = ttlClock
         // Without checkpoints nothing is replayed, so compaction may expire entries as of the
@@ -70,7 +77,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var out = 0
         // Room for every checkpoint that may be in flight, so a barrier never waits here.
         let uploads = Channel<
-            (id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?)
+            (
+                id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog,
+                barrierTime: Int64?, savepoint: SavepointTarget?
+            )
         >(
             capacity: max(2, env.checkpointing.maxConcurrent))
         let uploadDone = DispatchGroup()
@@ -86,14 +96,19 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         let uploader = Thread {
             Thread.current.name = "upload-\(i)"
             defer { uploadDone.leave() }
-            while let (id, cut, alignment, pause, changedBefore, barrierTime) = uploads.pop() {
+            let groups = KeyGroups.range(
+                ofSubtask: i, parallelism: self.env.parallelism, maxParallelism: self.env.maxParallelism)
+            // Changes before a savepoint's barrier, for the next checkpoint's lower bound.
+            var carried = ChangeLog()
+            while let (id, cut, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
                 var changed = changedBefore
                 func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
+                    var a = Ack(
+                        subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
+                        cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now)
+                    a.isSavepoint = savepoint != nil
                     state.lock.lock()
-                    state.acks.append(
-                        Ack(
-                            subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
-                            cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now))
+                    state.acks.append(a)
                     state.lock.unlock()
                 }
                 let t0 = self.clock.now
@@ -110,7 +125,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     // expired entry when its states ask for that: the store is compacted first.
                     if let barrierTime {
                         ttlClock.publish(barrierTime)
-                        if mode == .full && ttlStates.cleansFullSnapshots { try store.compact() }
+                        if mode == .full && ttlStates.cleansFullSnapshots && savepoint == nil { try store.compact() }
                     }
                 } catch {
                     // The store misses state the cache no longer marks dirty: the attempt
@@ -118,6 +133,42 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     gate.fail(error)
                     ack(nil, self.clock.now - t0, "\(error)")
                     continue
+                }
+                if let savepoint {
+                    // A savepoint's part: every entry of the store as of its barrier, read
+                    // through a snapshot taken before later writes may reach the store.
+                    let snapshot = Result { try store.snapshot() }
+                    gate.didApply()
+                    var emptied = cut.entries
+                    emptied.removeAll(keepingCapacity: true)
+                    recycled.tryPush(emptied)
+                    let apply = self.clock.now - t0
+                    let written = Result {
+                        try SavepointStore.writePart(
+                            store: store, snapshot: snapshot.get(), subtask: i, groups: groups,
+                            storage: savepoint.storage,
+                            ttl: barrierTime.map { (ttlStates.all(), $0) })
+                    }
+                    switch written {
+                    case .success(let w):
+                        var a = Ack(
+                            subtask: i, id: id, report: nil, alignment: alignment, cacheFlush: pause,
+                            cutCapture: cut.captureDuration, cutApply: apply, error: nil, at: self.clock.now)
+                        a.isSavepoint = true
+                        a.savepoint = w
+                        state.lock.lock()
+                        state.acks.append(a)
+                        state.lock.unlock()
+                    case .failure(let e): ack(nil, apply, "\(e)")
+                    }
+                    // What changed before it counts towards the next checkpoint's lower bound.
+                    if !changed.isEmpty { carried.append(changed) }
+                    continue
+                }
+                if !carried.isEmpty {
+                    carried.append(changed)
+                    changed = carried
+                    carried = ChangeLog()
                 }
                 // The cut is in the store; a checkpoint that cannot start (its claim in the
                 // storage failed) fails alone, and the job goes on.
@@ -155,11 +206,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         uploader.start()
         // The cut in progress: its barrier's id, alignment and pause, the change list for the
         // lower bound, and the time spent capturing it between records so far.
-        var cutInfo: (id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?)? = nil
+        var cutInfo:
+            (
+                id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?,
+                savepoint: SavepointTarget?
+            )? = nil
         backend.onCutComplete = { cut in
             guard let info = cutInfo else { return }
             cutInfo = nil
-            uploads.push((info.id, cut, info.alignment, info.pause, info.changed, info.barrierTime))
+            uploads.push((info.id, cut, info.alignment, info.pause, info.changed, info.barrierTime, info.savepoint))
         }
         // The position of the last record this subtask processed: every later read, in this
         // attempt or in a replay from a checkpoint taken now, is at a later position.
@@ -193,6 +248,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     if context == nil {
                         context = KeyedContext(backend: backend, initialKey: key, subtaskIndex: i)
                         try function.open(context: context!)
+                        // A savepoint's states must all be declared by now (or dropped).
+                        try backend.checkRestoredStatesDeclared()
                     }
                     context!.currentKey = key
                     try function.processElement(record, context: context!) { o in
@@ -205,7 +262,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // slot about to change is captured before it does), so the subtask never stops
                 // for the whole walk.
                 if backend.cutInProgress { backend.continueCut(budget: Self.cutSlice) }
-            case .barrier(let id, let injectedAt):
+            case .barrier(let id, let injectedAt, let savepoint):
                 let alignment = clock.now - injectedAt
                 // A previous cut still in progress is completed and handed over first.
                 if backend.cutInProgress { backend.finishCut() }
@@ -216,7 +273,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 let changed = backend.takeChanges()
                 try backend.beginCut()
                 let barrierTime = ttlStates.isEmpty ? nil : ttlTime.now(lastPosition)
-                cutInfo = (id, alignment, clock.now - tb, changed, barrierTime)
+                cutInfo = (id, alignment, clock.now - tb, changed, barrierTime, savepoint)
             case .end:
                 if backend.cutInProgress { backend.finishCut() }
                 try backend.flush()

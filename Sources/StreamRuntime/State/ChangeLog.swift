@@ -12,6 +12,9 @@ struct ChangeLog: Sendable {
         if !batch.isEmpty { batches.append(batch) }
     }
 
+    /// Appends another log's batches after this one's.
+    mutating func append(_ other: ChangeLog) { batches += other.batches }
+
     /// Calls `body` with the last value written for each key, in key order, keys whose last
     /// write was a deletion left out. The views are valid only during the call.
     func forEachDistinctLive(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {

@@ -6,12 +6,18 @@ public struct ValueStateDescriptor<Value>: Sendable {
     public let codec: any StateCodec<Value>
     /// The entries' time to live; nil (the default): they never expire.
     public var ttl: StateTtlConfig?
+    /// Rewrites values a savepoint holds in another codec name or version; nil (the
+    /// default): such a savepoint is refused.
+    public var migration: StateMigration?
 
     /// A descriptor.
-    public init(name: String, codec: any StateCodec<Value>, ttl: StateTtlConfig? = nil) {
+    public init(
+        name: String, codec: any StateCodec<Value>, ttl: StateTtlConfig? = nil, migration: StateMigration? = nil
+    ) {
         self.name = name
         self.codec = codec
         self.ttl = ttl
+        self.migration = migration
     }
 }
 
@@ -26,15 +32,21 @@ public struct MapStateDescriptor<MapKey, Value>: Sendable {
     /// The time to live of each map entry (each has its own access time); nil (the default):
     /// they never expire.
     public var ttl: StateTtlConfig?
+    /// Rewrites values a savepoint holds in another value codec name or version; nil (the
+    /// default): such a savepoint is refused. (Map keys cannot be migrated: their bytes place
+    /// the entries.)
+    public var migration: StateMigration?
 
     /// A descriptor.
     public init(
-        name: String, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>, ttl: StateTtlConfig? = nil
+        name: String, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>, ttl: StateTtlConfig? = nil,
+        migration: StateMigration? = nil
     ) {
         self.name = name
         self.keyCodec = keyCodec
         self.valueCodec = valueCodec
         self.ttl = ttl
+        self.migration = migration
     }
 }
 
@@ -214,6 +226,11 @@ public final class KeyedContext<Key> {
         }
         let id = try id(for: descriptor.name)
         try registerTtl(descriptor.ttl, id: id, name: descriptor.name)
+        try backend.declare(
+            SavepointMetadata.State(
+                name: descriptor.name, id: id, kind: 0, ttl: descriptor.ttl != nil,
+                valueCodec: descriptor.codec.codecName, valueCodecVersion: UInt32(descriptor.codec.codecVersion),
+                keyCodec: "", keyCodecVersion: 0, entries: 0), migration: descriptor.migration)
         let s = ValueState(backend: backend, id: id, codec: descriptor.codec, ttl: descriptor.ttl)
         states[descriptor.name] = s
         return s
@@ -229,6 +246,13 @@ public final class KeyedContext<Key> {
         }
         let id = try id(for: descriptor.name)
         try registerTtl(descriptor.ttl, id: id, name: descriptor.name)
+        try backend.declare(
+            SavepointMetadata.State(
+                name: descriptor.name, id: id, kind: 1, ttl: descriptor.ttl != nil,
+                valueCodec: descriptor.valueCodec.codecName,
+                valueCodecVersion: UInt32(descriptor.valueCodec.codecVersion),
+                keyCodec: descriptor.keyCodec.codecName, keyCodecVersion: UInt32(descriptor.keyCodec.codecVersion),
+                entries: 0), migration: descriptor.migration)
         let s = MapState(
             backend: backend, id: id, keyCodec: descriptor.keyCodec, valueCodec: descriptor.valueCodec,
             ttl: descriptor.ttl)

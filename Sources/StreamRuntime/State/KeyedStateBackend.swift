@@ -62,6 +62,14 @@ final class KeyedStateBackend {
     /// Reused to build store keys for lookups, so a hit allocates nothing.
     private var scratch: [UInt8] = []
 
+    // MARK: Declarations and savepoints
+
+    /// The job's declared states (what savepoints list), the ids declared in this subtask,
+    /// and, in an attempt started from a savepoint, its states not yet declared here.
+    var declaredStates = DeclaredStates()
+    var declaredHere = Set<UInt8>()
+    var restoredSavepoint: RestoredSavepointStates? = nil
+
     // MARK: Time to live
 
     /// The job's states with a time to live, the source of processing time, and where this

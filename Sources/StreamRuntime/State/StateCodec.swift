@@ -6,6 +6,38 @@ public protocol StateCodec<Value>: Sendable {
     func encode(_ value: Value, into out: inout [UInt8])
     /// Decodes a value; nil when the bytes are not a valid encoding.
     func decode(_ bytes: ArraySlice<UInt8>) -> Value?
+    /// The encoding's name, recorded in savepoints with `codecVersion`: a state restored from
+    /// a savepoint written with another name or version is migrated (`StateMigration`) or
+    /// refused. Default: the type's name.
+    var codecName: String { get }
+    /// The encoding's version; raise it when the bytes change. Default 1.
+    var codecVersion: Int { get }
+}
+
+extension StateCodec {
+    /// See `StateCodec`.
+    public var codecName: String { String(describing: Self.self) }
+    /// See `StateCodec`.
+    public var codecVersion: Int { 1 }
+}
+
+/// Rewrites a state's stored values written by an older codec (its name and version, as the
+/// savepoint records them) into the current codec's encoding, when a job starts from a
+/// savepoint (Flink's state schema migration). Values of a state with a time to live are
+/// given without their access-time header, which is kept.
+public struct StateMigration: Sendable {
+    /// The migration: from the old codec's name and version and an old encoding, the new one.
+    public let migrate:
+        @Sendable (_ fromCodec: String, _ fromVersion: Int, _ value: ArraySlice<UInt8>) throws -> [UInt8]
+
+    /// A migration.
+    public init(
+        _ migrate:
+            @escaping @Sendable (_ fromCodec: String, _ fromVersion: Int, _ value: ArraySlice<UInt8>) throws
+            -> [UInt8]
+    ) {
+        self.migrate = migrate
+    }
 }
 
 extension StateCodec {
