@@ -70,17 +70,18 @@ public struct JobResult: Sendable {
     /// Most checkpoints in flight at once (at most `CheckpointConfig.maxConcurrent`).
     public var peakConcurrentCheckpoints = 0
     /// An order-independent digest of all keyed state at the end: equal for equal state,
-    /// whatever the parallelism or the failures on the way.
+    /// whatever the parallelism or the failures on the way. Entries of states with a time to
+    /// live that have expired by the end are left out.
     public var stateDigest: UInt64
     /// Keys (store entries) in the final state.
     public var stateEntries: Int
-
-    /// Records per second over the whole run.
     /// Savepoints the job took (`scheduledSavepoints`, `JobClient`), in order.
     public var savepoints: [SavepointInfo] = []
     /// Savepoints that failed.
     public var failedSavepoints = 0
     /// Whether the job ended with a stop-with-savepoint (its input was cut there).
     public var stoppedWithSavepoint = false
+
+    /// Records per second over the whole run.
     public var recordsPerSecond: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }
 }
