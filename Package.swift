@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "lsmctl",
             dependencies: [
-                "LSMStore", "LSMStoreS3",
+                "LSMStore", "LSMStoreS3", "StreamRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSMStore
+import LSMStoreS3
 import StreamRuntime
 
 /// Encodes the experiment's per-account state (see `AccountState`).
@@ -90,6 +91,24 @@ struct JobBenchmark: ParsableCommand {
     )
     var ttlClock = "simulated"
 
+    @Option(help: "Take a savepoint once the source has emitted N records (into --savepoint-dir); the job goes on.")
+    var savepointAt: Int?
+
+    @Option(help: "Take a savepoint once the source has emitted N records (into --savepoint-dir), then stop the job.")
+    var stopWithSavepointAt: Int?
+
+    @Option(help: "Where --savepoint-at or --stop-with-savepoint-at writes: an empty folder, or s3://BUCKET/PREFIX.")
+    var savepointDir: String?
+
+    @Option(help: "Start the job from this savepoint (a folder or s3://BUCKET/PREFIX) instead of the beginning.")
+    var fromSavepoint: String?
+
+    @Flag(help: "With --from-savepoint: drop state the savepoint holds and the job does not declare.")
+    var allowNonRestoredState = false
+
+    @Option(help: "S3 endpoint URL for s3:// savepoints (default: AWS_ENDPOINT_URL, else AWS's own).")
+    var s3Endpoint: String?
+
     @Flag(
         help:
             "Accounts go idle: the active tenth of the accounts drifts from the first to the last over the run (the standard draw within it)."
@@ -110,6 +129,34 @@ struct JobBenchmark: ParsableCommand {
         guard ["simulated", "wall"].contains(ttlClock) else {
             throw ValidationError("--ttl-clock must be simulated or wall")
         }
+        let takes = savepointAt != nil || stopWithSavepointAt != nil
+        if takes && savepointDir == nil {
+            throw ValidationError("--savepoint-at and --stop-with-savepoint-at need --savepoint-dir")
+        }
+        if savepointDir != nil && !takes {
+            throw ValidationError("--savepoint-dir needs --savepoint-at or --stop-with-savepoint-at")
+        }
+        if savepointAt != nil && stopWithSavepointAt != nil {
+            throw ValidationError("give --savepoint-at or --stop-with-savepoint-at, not both")
+        }
+        if let n = savepointAt ?? stopWithSavepointAt, n <= 0 {
+            throw ValidationError("the savepoint position must be positive")
+        }
+        if allowNonRestoredState && fromSavepoint == nil {
+            throw ValidationError("--allow-non-restored-state needs --from-savepoint")
+        }
+        if (takes || fromSavepoint != nil) && (parallelism.contains(",") || mode == "both" || stateTtlMs != nil) {
+            throw ValidationError(
+                "savepoint options need a single run: one --parallelism, --mode full or incremental, no --state-ttl-ms")
+        }
+    }
+
+    /// The savepoint location `path`: a folder, or an S3 location (its bucket checked).
+    func savepointLocation(_ path: String) throws -> CheckpointLocation {
+        guard S3Location.isS3(path) else { return .folder(path) }
+        let root = try S3CheckpointStorage.open(path, endpoint: s3Endpoint)
+        return CheckpointLocation(
+            description: path, storage: { root.substorage($0) }, removeAll: { try root.substorage($0).removeAll() })
     }
 
     func run() throws {
@@ -140,10 +187,36 @@ struct JobBenchmark: ParsableCommand {
         for par in parallelism.split(separator: ",").compactMap({ Int($0) }) {
             for m in modes {
                 for withTtl in ttl == nil ? [false] : [false, true] {
+                    var savepoints = Savepointing()
+                    if let dir = savepointDir, let n = savepointAt ?? stopWithSavepointAt {
+                        savepoints.scheduled = [
+                            ScheduledSavepoint(
+                                afterRecords: n, location: try savepointLocation(dir),
+                                stopJob: stopWithSavepointAt != nil)
+                        ]
+                    }
+                    if let from = fromSavepoint {
+                        savepoints.restore = SavepointRestoreSettings(
+                            location: try savepointLocation(from), allowNonRestoredState: allowNonRestoredState)
+                    }
                     let r = try Self.execute(
                         rows: rowsBox, base: base, parallelism: par, mode: m, everyRecords: everyRecords,
                         cacheMB: cacheMb, tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound,
-                        ttl: withTtl ? ttl : nil, ttlTime: ttlTime)
+                        ttl: withTtl ? ttl : nil, ttlTime: ttlTime, savepoints: savepoints)
+                    for sp in r.savepoints {
+                        print(
+                            String(
+                                format:
+                                    "savepoint %llu into %@ after %d records: %d entries, %d bytes, %d parts, %.1f ms%@",
+                                sp.id, sp.location, sp.sourceRecords, sp.entries, sp.bytes, sp.parts.count,
+                                sp.durationMilliseconds, r.stoppedWithSavepoint ? "; the job stopped there" : ""))
+                    }
+                    if r.failedSavepoints > 0 {
+                        throw BenchError("\(r.failedSavepoints) savepoint(s) failed (see the log above)")
+                    }
+                    if let from = fromSavepoint {
+                        print("started from the savepoint \(from)")
+                    }
                     digests[withTtl, default: []].insert(r.stateDigest)
                     report(r, parallelism: par, mode: m, applied: withTtl ? ttl : nil, rows: rowsBox)
                 }
@@ -185,7 +258,7 @@ extension JobBenchmark {
     static func execute(
         rows rowsBox: RowsBox, base: String, parallelism: Int, mode: CheckpointMode, everyRecords: Int, cacheMB: Int,
         tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true, ttl: StateTtlConfig? = nil,
-        ttlTime: TtlTimeProvider = .system
+        ttlTime: TtlTimeProvider = .system, savepoints: Savepointing = Savepointing()
     ) throws -> JobResult {
         let env = StreamExecutionEnvironment(stateDirectory: base + "/state", checkpointDirectory: base + "/chk")
         env.parallelism = parallelism
@@ -197,6 +270,8 @@ extension JobBenchmark {
         env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
         env.measureLowerBound = lowerBound
         env.ttlTimeProvider = ttlTime
+        env.scheduledSavepoints = savepoints.scheduled
+        env.savepointRestore = savepoints.restore
         let counter = CountingSink<Int64>.Counter()
         let job = env.fromSource {
             GeneratorSource(count: rowsBox.rows.count) { rowsBox.rows[$0].amountCents == nil ? nil : rowsBox.rows[$0] }
@@ -206,6 +281,12 @@ extension JobBenchmark {
         .sink { _ in CountingSink(counter: counter) }
         return try env.execute(job, name: "\(mode.rawValue) p\(parallelism)")
     }
+}
+
+/// The savepoints a run takes and the one it starts from.
+struct Savepointing {
+    var scheduled: [ScheduledSavepoint] = []
+    var restore: SavepointRestoreSettings? = nil
 }
 
 final class RowsBox: @unchecked Sendable {

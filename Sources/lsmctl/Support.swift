@@ -121,13 +121,18 @@ func decodeArgument(_ text: String, hex: Bool) throws -> [UInt8] {
 /// Ends a verification: prints "OK" when there are no problems; otherwise lists each on
 /// standard error with a count ("<subject> N problem(s)") and exits with `Status.negative`.
 func finishVerification(_ out: inout Output, problems: [LSMError], subject: String) throws {
+    try finishVerification(&out, problems: problems.map(\.description), subject: subject)
+}
+
+/// The same, with the problems already described.
+func finishVerification(_ out: inout Output, problems: [String], subject: String) throws {
     if problems.isEmpty {
         try out.line("OK")
         try out.flush()
         return
     }
     try out.flush()
-    for problem in problems { printError(problem.description) }
+    for problem in problems { printError(problem) }
     let n = problems.count
     printError("\(subject) \(n) problem\(n == 1 ? "" : "s")")
     throw ExitCode(Status.negative)

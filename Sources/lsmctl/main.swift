@@ -1,6 +1,7 @@
 import Glibc
 import ArgumentParser
 import LSMStore
+import StreamRuntime
 
 /// `lsmctl`: reads, writes and inspects LSMStore stores from the command line.
 struct Lsmctl: ParsableCommand {
@@ -17,15 +18,18 @@ struct Lsmctl: ParsableCommand {
             AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, region from AWS_REGION, endpoint from \
             --s3-endpoint or AWS_ENDPOINT_URL (path-style addressing), else AWS's own.
 
+            savepoint-info and verify-savepoint read a stream job's savepoint, in a folder or \
+            at an S3 location.
+
             Exit status: 0 on success; 1 when get finds no value (it prints NOT_FOUND) or \
-            verify or verify-checkpoint finds problems; 2 on an error, reported on standard \
+            verify, verify-checkpoint or verify-savepoint finds problems; 2 on an error, reported on standard \
             error as `lsmctl: <message>`; 64 for invalid command-line usage.
             """,
         subcommands: [
             Get.self, Put.self, Delete.self, Scan.self, Batch.self,
             Stats.self, Manifest.self, DumpSST.self, Verify.self,
             Checkpoint.self, Checkpoints.self, Restore.self, VerifyCheckpoint.self,
-            Cleanup.self,
+            Cleanup.self, SavepointInfoCommand.self, VerifySavepoint.self,
         ])
 
     /// Parses the command line and runs the chosen command. Errors end as one line on
@@ -48,6 +52,8 @@ struct Lsmctl: ParsableCommand {
         } catch let error as LSMError {
             printError(error.description)
         } catch let error as CLIError {
+            printError(error.description)
+        } catch let error as StreamError {
             printError(error.description)
         } catch {
             // Help requests, usage and validation errors: ArgumentParser prints and exits.
