@@ -336,3 +336,44 @@ struct SavepointJob {
         #expect(again.failedSavepoints == 1 && again.savepoints.isEmpty)
     }
 }
+
+/// The savepoint encoders against the worked example of docs/FORMAT.md §11.2, and the
+/// metadata through encode and decode.
+@Suite struct SavepointFormatTests {
+    @Test func partMatchesTheDocumentedExample() throws {
+        var out = SavepointBytes()
+        out.out = SavepointPart.magic
+        let key = Int64Codec().encode(42)
+        let value = CountSumCodec().encode((1, 250))
+        SavepointPart.appendBlock(group: 74, entries: [(6, key[...], value[...])], to: &out)
+        let hex = out.out.map { String(format: "%02x", $0) }.joined(separator: " ")
+        #expect(
+            hex == "4c 53 4d 53 50 50 54 31 00 4a 01 1b 06 08 00 00 00 00 00 00 00 2a 10 00 00 00 00 00 00 00 01 "
+                + "00 00 00 00 00 00 00 fa 53 ee b4 b4")
+        #expect(Checksum.crc32c(out.out) == 0x31c8_2208)
+        let blocks = try SavepointPart.decode(out.out, name: "part-0", first: 64, last: 127)
+        #expect(blocks.count == 1 && blocks[0].group == 74 && blocks[0].entries.count == 1)
+        #expect(Array(blocks[0].entries[0].key) == key && Array(blocks[0].entries[0].value) == value)
+    }
+
+    @Test func metadataRoundTripsAndRefusesNonsense() throws {
+        let m = SavepointMetadata(
+            id: 3, createdAtMillis: 1_700_000_000_000, maxParallelism: 128, parallelism: 2, sourceRecords: 5000,
+            sourcePosition: [1, 2, 3], operatorID: "op",
+            states: [
+                .init(
+                    name: "count-sum", id: 6, kind: 0, ttl: false, valueCodec: "CountSumCodec", valueCodecVersion: 1,
+                    keyCodec: "", keyCodecVersion: 0, entries: 10)
+            ],
+            parts: [
+                .init(name: "part-0", firstGroup: 0, lastGroup: 63, blocks: 3, entries: 4, size: 100, crc32c: 7),
+                .init(name: "part-1", firstGroup: 64, lastGroup: 127, blocks: 4, entries: 6, size: 120, crc32c: 8),
+            ])
+        let bytes = m.encode()
+        #expect(try SavepointMetadata.decode(bytes, name: "_savepoint") == m)
+        var wrong = m
+        wrong.parts[1].lastGroup = 128
+        #expect(throws: StreamError.self) { _ = try SavepointMetadata.decode(wrong.encode(), name: "_savepoint") }
+        #expect(throws: StreamError.self) { _ = try SavepointMetadata.decode(Array(bytes.dropLast()), name: "x") }
+    }
+}
