@@ -5,7 +5,7 @@ APT_PACKAGES := liblz4-dev pkg-config
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := block table filter wal manifest current checkpoint-metadata job-metadata csv
 
-.PHONY: lint fuzz fuzz-replay tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
+.PHONY: ui-check lint fuzz fuzz-replay tsan soak deps build test unit-test embed-check bench checkpoint-bench microbench store-bench property-long release clean rocksdb-deps rocksdb-rmw rmw-bench bench-check
 
 # Installs the system packages the build needs when they are missing (Debian).
 # Installs the Debian packages given as $(1) that are missing.
@@ -63,6 +63,13 @@ fuzz: deps
 # A separate package that depends on the LSMStore product alone must build and work.
 embed-check: deps
 	cd Examples/EmbedLSMStore && $(SWIFT) run --scratch-path ../../.build-embed EmbedLSMStore
+
+# The live monitoring page in headless Chromium (opt-in; installs Debian's chromium): a small
+# experiment with --serve, the page loaded while it runs and after, its charts checked, and
+# screenshots in .build-ui-check/.
+ui-check: release
+	$(call apt_install,chromium curl)
+	tools/ui-check/ui-check.sh
 
 # The standard experiment: full against incremental checkpoints on the keyed CSV job
 # (generates bench-data/ once; results in bench-results/<date-time>/).

@@ -12,6 +12,9 @@ let package = Package(
         // Checkpoint storage on S3-compatible object storage (its own product: the engine
         // depends on nothing beyond the toolchain and liblz4).
         .library(name: "LSMStoreS3", targets: ["LSMStoreS3"]),
+        // A running job's figures over HTTP: Prometheus metrics (swift-metrics), Flink-shaped
+        // REST JSON and a live page (its own product: the runtime depends on none of it).
+        .library(name: "StreamMonitoring", targets: ["StreamMonitoring"]),
         .executable(name: "Bench", targets: ["Bench"]),
         .executable(name: "lsmctl", targets: ["lsmctl"]),
         .executable(name: "lsm-fuzz", targets: ["LSMFuzz"]),
@@ -21,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Debian's liblz4-dev (pkg-config name `liblz4`).
@@ -42,10 +48,21 @@ let package = Package(
             name: "StreamRuntime",
             dependencies: ["LSMStore", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(
+            name: "StreamMonitoring",
+            dependencies: [
+                "StreamRuntime",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "LSMStore", "LSMStoreTesting", "LSMStoreS3", "StreamRuntime",
+                "LSMStore", "LSMStoreTesting", "LSMStoreS3", "StreamRuntime", "StreamMonitoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +82,10 @@ let package = Package(
                 "StreamRuntime", "LSMStore", "LSMStoreTesting", "LSMStoreS3", "S3TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "StreamMonitoringTests",
+            dependencies: ["StreamMonitoring", "StreamRuntime", "LSMStore", "LSMStoreTesting"]
         ),
         // moto's S3 server and a fault-injecting proxy, for the tests that use S3.
         .target(name: "S3TestSupport", dependencies: ["LSMStoreS3"], path: "Tests/S3TestSupport"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LSMStore
 import LSMStoreS3
+import StreamMonitoring
 import Logging
 import StreamRuntime
 
@@ -49,6 +50,16 @@ struct ExperimentCommand: ParsableCommand {
     var maxConcurrent: Int = 1
     @Option(help: "Completed checkpoints kept.")
     var retained: Int = 1
+    @Option(
+        help:
+            "Consecutive checkpoint failures tolerated; one more fails the job over through its restart strategy (default: no limit; 3 with --production)."
+    )
+    var tolerableCheckpointFailures: Int?
+    @Flag(
+        help:
+            "The recommended production settings: a checkpoint every 10 s, at least 5 s between checkpoints, a 60 s timeout, one at a time, incremental, 3 consecutive failures tolerated."
+    )
+    var production = false
     @Option(help: "Keyed subtasks, each with its own store and thread.")
     var parallelism: Int = 1
     @Option(help: "Limit the source to N records/s (--rate 2 is the original's 0.5 s sleep per record).")
@@ -81,6 +92,13 @@ struct ExperimentCommand: ParsableCommand {
     var json = false
     @Option(help: "Memory budget of each subtask's state cache, in MiB.")
     var cacheMb: Int = 256
+    @Option(
+        help:
+            "Serve the running jobs' figures on HOST:PORT for the whole run: /metrics (Prometheus), /jobs/overview and /jobs/<id>/checkpoints (Flink's REST shape), and / (a live page)."
+    )
+    var serve: String?
+    @Option(help: "With --serve: keep serving this many seconds after the runs end.")
+    var serveLingerS: Int = 0
 
     @OptionGroup(
         title:
@@ -107,6 +125,21 @@ struct ExperimentCommand: ParsableCommand {
         guard minPauseMs >= 0 else { throw ValidationError("--min-pause-ms must not be negative") }
         guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
         guard retained >= 1 else { throw ValidationError("--retained must be at least 1") }
+        if let n = tolerableCheckpointFailures, n < 0 {
+            throw ValidationError("--tolerable-checkpoint-failures must not be negative")
+        }
+        if production {
+            guard
+                everyRecords == nil && intervalMs == nil && minPauseMs == 0 && timeoutMs == 60_000 && maxConcurrent == 1
+            else {
+                throw ValidationError(
+                    "--production sets the trigger, min pause, timeout and max concurrent checkpoints; drop those options"
+                )
+            }
+            guard mode != "full" else {
+                throw ValidationError("--production checkpoints incrementally; drop --mode full")
+            }
+        }
         guard maxConcurrent >= 1 else { throw ValidationError("--max-concurrent must be at least 1") }
         guard (1...64).contains(parallelism) else { throw ValidationError("--parallelism must be 1...64") }
         if let rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
@@ -114,6 +147,9 @@ struct ExperimentCommand: ParsableCommand {
         guard restartDelayMs >= 0 else { throw ValidationError("--restart-delay-ms must not be negative") }
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
+        if let serve { _ = try Self.hostAndPort(serve) }
+        guard serveLingerS >= 0 else { throw ValidationError("--serve-linger-s must not be negative") }
+        guard serve != nil || serveLingerS == 0 else { throw ValidationError("--serve-linger-s needs --serve") }
         if let input, !FileManager.default.fileExists(atPath: input) {
             throw ValidationError("--input \(input): no such file")
         }
@@ -140,7 +176,43 @@ struct ExperimentCommand: ParsableCommand {
         }
     }
 
+    /// `HOST:PORT` split (the port 0...65535).
+    static func hostAndPort(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon != text.startIndex
+        else {
+            throw ValidationError("--serve takes HOST:PORT, such as 127.0.0.1:8081, not \"\(text)\"")
+        }
+        return (String(text[..<colon]), port)
+    }
+
     private func runExperiment() throws {
+        // The monitoring endpoint, for the whole run: each job adds its monitor.
+        let monitored = MonitoredJobs()
+        var server: MonitoringServer? = nil
+        if let serve {
+            let (host, port) = try Self.hostAndPort(serve)
+            do {
+                server = try MonitoringServer.start(host: host, port: port, jobs: monitored)
+            } catch {
+                throw BenchError("--serve \(serve): cannot listen there: \(error)")
+            }
+            print("serving http://\(host):\(server?.port ?? port)/ (metrics at /metrics)")
+        }
+        defer {
+            if let server {
+                if serveLingerS > 0 {
+                    print("serving for \(serveLingerS) s more")
+                    fflush(nil)
+                    Thread.sleep(forTimeInterval: Double(serveLingerS))
+                }
+                server.stop()
+            }
+        }
+        try runRuns(monitored: monitored)
+    }
+
+    private func runRuns(monitored: MonitoredJobs) throws {
         let p = preset == "small" ? Workload.small : Workload.large
         let nRows = rows ?? p.rows
         let nAccounts = accounts ?? p.accounts
@@ -175,7 +247,9 @@ struct ExperimentCommand: ParsableCommand {
 
         // 2. The runs, alternating modes.
         let modes: [CheckpointMode] =
-            mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
+            production
+            ? [.incremental]
+            : mode == "both" ? [.full, .incremental] : [CheckpointMode(rawValue: mode) ?? .incremental]
         let work = workDir ?? NSTemporaryDirectory() + "lsm-bench-\(getpid())"
         defer { if !keepCheckpoints { try? FileManager.default.removeItem(atPath: work) } }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -184,7 +258,9 @@ struct ExperimentCommand: ParsableCommand {
             print(String(format: "disk: %.0f MB/s sequential write with fsync (256 MiB, this run)", bandwidth / 1e6))
         }
         let trigger: CheckpointConfig.Trigger =
-            intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
+            production
+            ? CheckpointConfig.production.trigger
+            : intervalMs.map { .intervalMilliseconds($0) } ?? .everyRecords(everyRecords ?? 50_000)
         // With --checkpoint-storage, each run into a folder is followed by the same run into
         // S3 (the bucket is checked first: a wrong key or a missing bucket stops here).
         let s3Root = try checkpointStorage.map { try S3CheckpointStorage.open($0, endpoint: s3Endpoint) }
@@ -199,7 +275,7 @@ struct ExperimentCommand: ParsableCommand {
                     let run = try runJob(
                         mode: m, index: r, path: path, keyColumn: keyColumn, trigger: trigger, dir: dir,
                         s3: s3Run.map { ($0, (checkpointStorage ?? "") + "/\(m.rawValue)-\(r)") },
-                        interactive: interactive, bandwidth: bandwidth)
+                        interactive: interactive, bandwidth: bandwidth, monitored: monitored)
                     results.append(run)
                     if !keepCheckpoints { try? FileManager.default.removeItem(atPath: dir + "/state") }
                 }
@@ -211,8 +287,11 @@ struct ExperimentCommand: ParsableCommand {
             preset: input == nil ? p.name : "custom", input: path,
             rows: input == nil ? nRows : results.first?.recordsIn ?? 0,
             accounts: input == nil ? nAccounts : 0, seed: seed, keyColumn: keyColumn,
-            trigger: intervalMs.map { "every \($0) ms" } ?? "every \(everyRecords ?? 50_000) records",
-            minPauseMilliseconds: minPauseMs, timeoutMilliseconds: timeoutMs, maxConcurrent: maxConcurrent,
+            trigger: production
+                ? "every 10000 ms" : intervalMs.map { "every \($0) ms" } ?? "every \(everyRecords ?? 50_000) records",
+            minPauseMilliseconds: production ? 5_000 : minPauseMs, timeoutMilliseconds: production ? 60_000 : timeoutMs,
+            maxConcurrent: production ? 1 : maxConcurrent,
+            tolerableFailedCheckpoints: tolerableCheckpointFailures ?? (production ? 3 : nil), production: production,
             retained: retained,
             parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb,
             memtableMiB: tuning.memtableMB ?? 32, s3Location: checkpointStorage)
@@ -251,7 +330,8 @@ struct ExperimentCommand: ParsableCommand {
     /// that storage (named by the URL beside it) instead of `dir/checkpoints`.
     private func runJob(
         mode m: CheckpointMode, index: Int, path: String, keyColumn: String, trigger: CheckpointConfig.Trigger,
-        dir: String, s3: (storage: S3CheckpointStorage, url: String)? = nil, interactive: Bool, bandwidth: Double
+        dir: String, s3: (storage: S3CheckpointStorage, url: String)? = nil, interactive: Bool, bandwidth: Double,
+        monitored: MonitoredJobs
     ) throws -> ExperimentResults.Run {
         let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/checkpoints")
         if let s3 {
@@ -261,12 +341,20 @@ struct ExperimentCommand: ParsableCommand {
                 removeAll: { try root.substorage($0).removeAll() })
         }
         env.parallelism = parallelism
-        env.checkpointing.mode = m
-        env.checkpointing.trigger = trigger
-        env.checkpointing.minPauseMilliseconds = minPauseMs
-        env.checkpointing.timeoutMilliseconds = timeoutMs
+        let monitor = JobMonitor()
+        env.monitor = monitor
+        monitored.add(monitor)
+        if production {
+            env.checkpointing = .production
+        } else {
+            env.checkpointing.mode = m
+            env.checkpointing.trigger = trigger
+            env.checkpointing.minPauseMilliseconds = minPauseMs
+            env.checkpointing.timeoutMilliseconds = timeoutMs
+            env.checkpointing.maxConcurrent = maxConcurrent
+        }
+        if let n = tolerableCheckpointFailures { env.checkpointing.tolerableFailedCheckpoints = n }
         env.checkpointing.retained = retained
-        env.checkpointing.maxConcurrent = maxConcurrent
         env.stateBackend.cacheBytes = cacheMb << 20
         tuning.apply(to: &env.stateBackend.options)
         env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: restartDelayMs)
@@ -333,7 +421,13 @@ struct ExperimentCommand: ParsableCommand {
                             retries: $0.retries, bytesSent: $0.bytesSent, bytesReceived: $0.bytesReceived)
                     })
             },
-            failedCheckpoints: result.failedCheckpoints, restarts: result.restarts.map(\.cause),
+            failedCheckpoints: result.failedCheckpoints,
+            checkpointFailures: result.checkpointFailures.map {
+                ExperimentResults.Failure(
+                    id: $0.id, category: $0.category.rawValue, message: $0.message,
+                    triggerMilliseconds: $0.triggerMilliseconds)
+            },
+            restarts: result.restarts.map(\.cause),
             restartRestoreSeconds: result.restarts.map(\.restoreSeconds),
             restoreSeconds: restored.restoreSeconds, restoredCheckpointID: restored.checkpointID,
             stateDigest: String(format: "%016llx", result.stateDigest),

@@ -15,6 +15,10 @@ struct ExperimentResults: Codable {
         var minPauseMilliseconds: Int
         var timeoutMilliseconds: Int
         var maxConcurrent: Int
+        /// Consecutive checkpoint failures tolerated (nil: no limit).
+        var tolerableFailedCheckpoints: Int? = nil
+        /// Whether `--production` chose the checkpoint settings.
+        var production = false
         var retained: Int
         var parallelism: Int
         var rateLimit: Int?
@@ -34,6 +38,14 @@ struct ExperimentResults: Codable {
         var os: String
         var startedAt: String
         var gitCommit: String?
+    }
+
+    /// One failed checkpoint of one run.
+    struct Failure: Codable {
+        var id: UInt64
+        var category: String
+        var message: String
+        var triggerMilliseconds: Double
     }
 
     /// One checkpoint of one run.
@@ -97,6 +109,8 @@ struct ExperimentResults: Codable {
         var recordsPerSecond: Double
         var checkpoints: [Checkpoint]
         var failedCheckpoints: Int
+        /// Each failed checkpoint: its id, category and message.
+        var checkpointFailures: [Failure] = []
         var restarts: [String]
         var restartRestoreSeconds: [Double]
         /// Restore of the last retained checkpoint after the run.

@@ -109,6 +109,13 @@ enum ExperimentText {
         add("checkpoints completed / failed") { f in
             "\(f.medianRun?.checkpoints.count ?? 0) / \(f.medianRun?.failedCheckpoints ?? 0)"
         }
+        if r.runs.contains(where: { !$0.checkpointFailures.isEmpty }) {
+            add("failed checkpoints by cause") { f in
+                let byCause = Dictionary(grouping: f.medianRun?.checkpointFailures ?? [], by: \.category)
+                return byCause.isEmpty
+                    ? "none" : byCause.keys.sorted().map { "\($0) \(byCause[$0]?.count ?? 0)" }.joined(separator: ", ")
+            }
+        }
         add("checkpoint time, median") { String(format: "%.1f ms", median($0.checkpoints.map(\.totalMilliseconds))) }
         add("checkpoint time, p95") {
             String(format: "%.1f ms", percentile($0.checkpoints.map(\.totalMilliseconds), 0.95))

@@ -34,12 +34,34 @@ public struct CheckpointConfig: Sendable {
     /// source waits for the one in flight, so record-count triggers cut at exact multiples
     /// of N (the same cuts in every run and mode) at the price of stalling the job.
     public var waitForInFlightCheckpoint = false
+    /// Consecutive checkpoint failures the job tolerates (Flink's
+    /// `tolerable-failed-checkpoints`): one more fails the job over through its restart
+    /// strategy, naming the last failures' causes. A completed checkpoint resets the count;
+    /// checkpoints aborted because their attempt ended do not count. nil (the default): no
+    /// limit, the job goes on whatever fails (Flink's own default is 0, none tolerated).
+    public var tolerableFailedCheckpoints: Int? = nil
     /// Take a final checkpoint when the input ends (as Flink does for bounded input since
     /// 1.15), so the latest checkpoint holds the job's final state. Default true.
     public var checkpointAtEnd = true
 
     /// Defaults.
     public init() {}
+
+    /// The settings the original's advice recommends for production: a checkpoint every 10 s
+    /// of wall time, at least 5 s between the end of one and the start of the next, a 60 s
+    /// timeout, one at a time, incremental, and 3 consecutive failures tolerated before the
+    /// job fails over (failures are watched, never ignored: `JobResult.checkpointFailures`
+    /// and the monitoring endpoint report each one).
+    public static var production: CheckpointConfig {
+        var c = CheckpointConfig()
+        c.trigger = .intervalMilliseconds(10_000)
+        c.minPauseMilliseconds = 5_000
+        c.timeoutMilliseconds = 60_000
+        c.maxConcurrent = 1
+        c.mode = .incremental
+        c.tolerableFailedCheckpoints = 3
+        return c
+    }
 }
 
 /// What happens after a failure.

@@ -54,6 +54,9 @@ public final class StreamExecutionEnvironment: @unchecked Sendable {
     /// the beginning; as Flink's `-s` savepoint path. Default false: a new job clears the
     /// folder first.
     public var resumeFromLatestCheckpoint = false
+    /// Receives the job's figures while it runs (`JobMonitor`; the `StreamMonitoring`
+    /// product serves them over HTTP). Default nil.
+    public var monitor: JobMonitor? = nil
     /// Savepoints to take at given source positions (a `JobClient` from `executeAsync`
     /// takes them at any time). Default none.
     public var scheduledSavepoints: [ScheduledSavepoint] = []

@@ -1,3 +1,4 @@
+import Glibc
 import LSMStore
 
 /// One checkpoint of the whole job.
@@ -44,6 +45,52 @@ public struct JobCheckpointStats: Sendable {
     public var sourceRecords = 0
 }
 
+/// Why a checkpoint failed (the reasons Flink's checkpoint statistics distinguish).
+public enum CheckpointFailureCategory: String, Sendable, CaseIterable, Codable {
+    /// Not complete within `CheckpointConfig.timeoutMilliseconds`.
+    case timeout
+    /// The checkpoint storage failed a write, a read or a listing.
+    case storageIO = "storage I/O error"
+    /// The checkpoint storage is full (ENOSPC, EDQUOT).
+    case storageFull = "storage full"
+    /// A subtask could not take its part (its cut could not be written to its store).
+    case declined = "declined by a subtask"
+    /// In flight when its attempt ended (a failure elsewhere, or the job stopping); not
+    /// counted against `tolerableFailedCheckpoints`, as in Flink.
+    case abortedAtShutdown = "aborted at shutdown"
+
+    /// A Prometheus-style label value.
+    public var label: String {
+        switch self {
+        case .timeout: return "timeout"
+        case .storageIO: return "storage_io"
+        case .storageFull: return "storage_full"
+        case .declined: return "declined"
+        case .abortedAtShutdown: return "aborted_at_shutdown"
+        }
+    }
+
+    /// The category of a storage error: full for ENOSPC and EDQUOT, otherwise I/O.
+    static func ofStorageError(_ error: Error) -> CheckpointFailureCategory {
+        if case let .io(_, _, code) = error as? LSMError, code == ENOSPC || code == EDQUOT { return .storageFull }
+        return .storageIO
+    }
+}
+
+/// One failed checkpoint.
+public struct CheckpointFailure: Sendable {
+    /// Checkpoint id.
+    public var id: UInt64
+    /// Why it failed.
+    public var category: CheckpointFailureCategory
+    /// The first error's message (or what timed out).
+    public var message: String
+    /// Milliseconds since the job started when it was triggered, and when it failed.
+    public var triggerMilliseconds: Double
+    /// See `triggerMilliseconds`.
+    public var failedMilliseconds: Double
+}
+
 /// What a finished job did.
 public struct JobResult: Sendable {
     /// The job's name.
@@ -75,6 +122,8 @@ public struct JobResult: Sendable {
     public var stateDigest: UInt64
     /// Keys (store entries) in the final state.
     public var stateEntries: Int
+    /// Every failed checkpoint, in order (`failedCheckpoints` of them).
+    public var checkpointFailures: [CheckpointFailure] = []
     /// Savepoints the job took (`scheduledSavepoints`, `JobClient`), in order.
     public var savepoints: [SavepointInfo] = []
     /// Savepoints that failed.

@@ -16,7 +16,11 @@ final class CheckpointCoordinator {
     /// Completed checkpoints' figures, across attempts.
     private(set) var checkpoints: [JobCheckpointStats] = []
     /// Checkpoints that failed or timed out, across attempts.
-    private(set) var failedCheckpoints = 0
+    var failedCheckpoints: Int { failures.count }
+    /// Every failed checkpoint, across attempts.
+    private(set) var failures: [CheckpointFailure] = []
+    /// Failures since the last completed checkpoint that count against the tolerance.
+    private(set) var consecutiveFailures = 0
 
     // Savepoints (CoordinatorSavepoints.swift).
     /// Savepoints triggered and not yet completed or failed.
@@ -104,6 +108,7 @@ final class CheckpointCoordinator {
 
     /// Starts an attempt that resumes after checkpoint `restored`: ids go on from it.
     func beginAttempt(resumingFrom restored: JobCheckpointMetadata?) {
+        consecutiveFailures = 0
         nextCheckpointID = (restored?.id ?? 0) + 1
         inFlight = []
     }
@@ -121,6 +126,7 @@ final class CheckpointCoordinator {
         nextCheckpointID += 1
         let now = clock.now
         inFlight.append(InFlight(id: id, injectedAt: now, sourcePosition: sourcePosition, sourceRecords: sourceRecords))
+        env.monitor?.checkpointTriggered()
         peakInFlight = max(peakInFlight, inFlight.count)
         return (id, now)
     }
@@ -136,6 +142,12 @@ final class CheckpointCoordinator {
             let acks = state.acks
             state.acks.removeAll()
             state.lock.unlock()
+            if let monitor = env.monitor, !acks.isEmpty {
+                state.lock.lock()
+                let bounds = state.lowerBounds
+                state.lock.unlock()
+                monitor.lowerBoundsMeasured(bounds)
+            }
             for a in acks {
                 if a.isSavepoint {
                     if let i = savepointsInFlight.firstIndex(where: { $0.id == a.id }) {
@@ -156,9 +168,9 @@ final class CheckpointCoordinator {
                 if f.acks.count == env.parallelism, let last = f.acks.map(\.at).max(),
                     ms(last - f.injectedAt) <= timeout
                 {
-                    completeCheckpoint(f, checkpointers: checkpointers)
+                    completeCheckpoint(f, checkpointers: checkpointers, state: state)
                 } else if ms(clock.now - f.injectedAt) > timeout {
-                    abortInFlight(f, checkpointers: checkpointers)
+                    abortInFlight(f, checkpointers: checkpointers, state: state)
                 }
             }
             for f in savepointsInFlight {
@@ -179,21 +191,59 @@ final class CheckpointCoordinator {
         return (subtasks + [job ?? StorageRequestStats()]).reduce(StorageRequestStats(), +)
     }
 
-    func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer]) {
-        failedCheckpoints += 1
-        let errors = f.acks.compactMap(\.error)
-        env.logger.warning(
-            "checkpoint \(f.id) aborted: \(errors.isEmpty ? "timed out" : errors.joined(separator: "; "))")
+    func abortInFlight(_ f: InFlight, checkpointers: [Checkpointer], state: AttemptState) {
+        let failed = f.acks.first { $0.error != nil }
+        recordFailure(
+            id: f.id, injectedAt: f.injectedAt,
+            category: failed?.errorCategory ?? (failed == nil ? .timeout : .storageIO),
+            message: failed.flatMap(\.error)
+                ?? "not complete after \(env.checkpointing.timeoutMilliseconds) ms (\(f.acks.count) of \(env.parallelism) parts)",
+            state: state)
         for a in f.acks where a.report != nil { try? checkpointers[a.subtask].discard(a.id) }
         inFlight.removeAll { $0.id == f.id }
         lastCompletedAt = clock.now
     }
 
-    func completeCheckpoint(_ f: InFlight, checkpointers: [Checkpointer]) {
+    /// Records a failed checkpoint; past `tolerableFailedCheckpoints` consecutive ones that
+    /// count, fails the attempt (the restart strategy decides what follows), naming the last
+    /// failures' causes.
+    func recordFailure(
+        id: UInt64, injectedAt: ContinuousClock.Instant, category: CheckpointFailureCategory, message: String,
+        state: AttemptState?
+    ) {
+        failures.append(
+            CheckpointFailure(
+                id: id, category: category, message: message, triggerMilliseconds: ms(injectedAt - start),
+                failedMilliseconds: ms(clock.now - start)))
+        env.logger.warning("checkpoint \(id) failed (\(category.rawValue)): \(message)")
+        if let f = failures.last { env.monitor?.checkpointFailed(f) }
+        guard category != .abortedAtShutdown else { return }
+        consecutiveFailures += 1
+        if let limit = env.checkpointing.tolerableFailedCheckpoints, consecutiveFailures > limit, let state {
+            let last = failures.suffix(min(consecutiveFailures, 3)).map {
+                "checkpoint \($0.id): \($0.category.rawValue): \($0.message)"
+            }
+            state.fail(
+                StreamError.checkpoint(
+                    "\(consecutiveFailures) consecutive checkpoint failures, more than the \(limit) tolerated; last: "
+                        + last.joined(separator: "; ")))
+        }
+    }
+
+    /// At the end of an attempt that failed: the checkpoints still in flight are aborted.
+    func abortAtShutdown(_ cause: String) {
+        for f in inFlight {
+            recordFailure(
+                id: f.id, injectedAt: f.injectedAt, category: .abortedAtShutdown, message: cause, state: nil)
+        }
+        inFlight = []
+    }
+
+    func completeCheckpoint(_ f: InFlight, checkpointers: [Checkpointer], state: AttemptState) {
         inFlight.removeAll { $0.id == f.id }
         lastCompletedAt = clock.now
         if f.acks.contains(where: { $0.report == nil }) {
-            abortInFlight(f, checkpointers: checkpointers)
+            abortInFlight(f, checkpointers: checkpointers, state: state)
             return
         }
         let p = env.parallelism
@@ -245,6 +295,8 @@ final class CheckpointCoordinator {
                     }.reduce(nil) { ($0 ?? StorageRequestStats()) + $1 }))
             stats.sourceRecords = f.sourceRecords
             checkpoints.append(stats)
+            consecutiveFailures = 0
+            env.monitor?.checkpointCompleted(stats)
             env.logger.info(
                 "checkpoint \(stats.id) completed",
                 metadata: [
@@ -253,8 +305,9 @@ final class CheckpointCoordinator {
                     "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
                 ])
         } catch {
-            failedCheckpoints += 1
-            env.logger.warning("checkpoint \(f.id) failed: \(error)")
+            recordFailure(
+                id: f.id, injectedAt: f.injectedAt, category: CheckpointFailureCategory.ofStorageError(error),
+                message: "\(error)", state: state)
         }
     }
 }

@@ -82,6 +82,7 @@ extension CheckpointCoordinator {
             var info = SavepointInfo(m, location: f.target.location, metadataBytes: bytes.count)
             info.durationMilliseconds = ms(clock.now - f.injectedAt)
             savepoints.append(info)
+            env.monitor?.savepointCompleted(info)
             if let i = f.scheduledIndex { scheduledDone.insert(i) }
             env.logger.info(
                 "savepoint \(f.id) completed",

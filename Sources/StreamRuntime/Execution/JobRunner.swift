@@ -110,6 +110,18 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     // MARK: Run
 
     func run() throws -> JobResult {
+        env.monitor?.jobStarted(name: name, parallelism: env.parallelism, mode: env.checkpointing.mode)
+        do {
+            let r = try runJob()
+            env.monitor?.jobEnded(failure: nil)
+            return r
+        } catch {
+            env.monitor?.jobEnded(failure: "\(error)")
+            throw error
+        }
+    }
+
+    private func runJob() throws -> JobResult {
         // Leftover state must go, or a fresh attempt could open it and count stale state.
         try JobRunnerSupport.removeTree(env.stateBackend.directory)
         var restoreFrom: JobCheckpointMetadata? = nil
@@ -133,6 +145,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             } catch {
                 let cause = "\(error)"
                 coordinator.abandonSavepoints("the attempt failed: \(cause)")
+                coordinator.abortAtShutdown("the attempt failed: \(cause)")
+                env.monitor?.attemptFailed(cause: cause)
                 guard case let .fixedDelay(attempts, delay) = env.restartStrategy, restarts.count < attempts else {
                     env.logger.error("job \(name) failed for good after \(restarts.count + 1) attempt(s): \(cause)")
                     throw StreamError.jobFailed(attempts: restarts.count + 1, cause: cause)
@@ -168,7 +182,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
             restarts: restarts, checkpoints: coordinator.checkpoints, failedCheckpoints: coordinator.failedCheckpoints,
             peakConcurrentCheckpoints: coordinator.peakInFlight, stateDigest: digest, stateEntries: entries,
-            savepoints: coordinator.savepoints, failedSavepoints: coordinator.failedSavepoints,
+            checkpointFailures: coordinator.failures, savepoints: coordinator.savepoints,
+            failedSavepoints: coordinator.failedSavepoints,
             stoppedWithSavepoint: stoppedWithSavepoint)
     }
 
@@ -276,6 +291,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
     ) throws -> (stores: [LSMStore], processed: Int, counters: [String: Int]) {
         let p = env.parallelism
         let stores = try openStores(attempt, restoreFrom: restoreFrom)
+        env.monitor?.attemptStarted(stores: stores)
         var closeOnFailure = true
         defer { if closeOnFailure { for s in stores { try? s.close() } } }
         // Subtask checkpoint storages: job retention decides what goes, so each keeps all.
@@ -376,6 +392,8 @@ struct Ack {
     /// the asynchronous phase).
     let cutApply: Duration
     let error: String?
+    /// Why the part failed, with `error`.
+    var errorCategory: CheckpointFailureCategory? = nil
     /// When the part was finished (a checkpoint completes when its last part does).
     let at: ContinuousClock.Instant
     /// A savepoint's part (nil for a checkpoint's; nil with `error` for a failed one).

@@ -141,6 +141,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
                 nextTick = coarse + 5
                 let now = clock.now
                 coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: nil)
+                env.monitor?.setRecordsIn(index)
                 while let r = requests?.take() {
                     stopped = injectSavepoint(r.location, stop: r.stop, request: r, scheduledIndex: nil) || stopped
                 }
@@ -187,6 +188,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
             if coordinator.inFlight.count < maxConcurrent { _ = injectBarrier() }
         }
         self.stoppedWithSavepoint = stopped
+        env.monitor?.setRecordsIn(index)
         for c in channels { c.push(.end) }
         return source.counters
     }

@@ -102,10 +102,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             var carried = ChangeLog()
             while let (id, cut, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
                 var changed = changedBefore
-                func ack(_ report: CheckpointReport?, _ apply: Duration, _ error: String?) {
+                func ack(
+                    _ report: CheckpointReport?, _ apply: Duration, _ error: Error?,
+                    _ category: CheckpointFailureCategory? = nil
+                ) {
                     var a = Ack(
                         subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
-                        cutCapture: cut.captureDuration, cutApply: apply, error: error, at: self.clock.now)
+                        cutCapture: cut.captureDuration, cutApply: apply, error: error.map { "\($0)" },
+                        at: self.clock.now)
+                    a.errorCategory = error.map { category ?? CheckpointFailureCategory.ofStorageError($0) }
                     a.isSavepoint = savepoint != nil
                     state.lock.lock()
                     state.acks.append(a)
@@ -131,7 +136,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     // The store misses state the cache no longer marks dirty: the attempt
                     // must fail over.
                     gate.fail(error)
-                    ack(nil, self.clock.now - t0, "\(error)")
+                    ack(nil, self.clock.now - t0, error, .declined)
                     continue
                 }
                 if let savepoint {
@@ -159,7 +164,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                         state.lock.lock()
                         state.acks.append(a)
                         state.lock.unlock()
-                    case .failure(let e): ack(nil, apply, "\(e)")
+                    case .failure(let e): ack(nil, apply, e)
                     }
                     // What changed before it counts towards the next checkpoint's lower bound.
                     if !changed.isEmpty { carried.append(changed) }
@@ -181,7 +186,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 switch begun {
                 case .success(let p): pending = p
                 case .failure(let error):
-                    ack(nil, self.clock.now - t0, "\(error)")
+                    ack(nil, self.clock.now - t0, error)
                     continue
                 }
                 let apply = self.clock.now - t0
@@ -189,7 +194,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     ack(try pending.complete(), apply, nil)
                 } catch {
                     pending.abort()
-                    ack(nil, apply, "\(error)")
+                    ack(nil, apply, error)
                 }
                 // The lower bound is a measurement, not part of the checkpoint: it is taken
                 // after the ack so it does not delay the checkpoint's completion.
@@ -219,6 +224,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         // The position of the last record this subtask processed: every later read, in this
         // attempt or in a replay from a checkpoint taken now, is at a later position.
         var lastPosition = 0
+        // What the monitor has been told so far.
+        var reported = (records: 0, out: 0)
         defer {
             uploads.close()
             uploadDone.wait()
@@ -257,6 +264,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                         out += 1
                     }
                     processed += 1
+                }
+                if let monitor = env.monitor {
+                    monitor.addProcessed(subtask: i, records: processed - reported.records, emitted: out - reported.out)
+                    reported = (processed, out)
                 }
                 // A cut in progress is captured a slice at a time between batches (a pending
                 // slot about to change is captured before it does), so the subtask never stops
