@@ -60,7 +60,7 @@ enum LivePage {
             const y = y1 * i / 4; g.beginPath(); g.moveTo(L, Y(y)); g.lineTo(W - R, Y(y)); g.stroke();
             g.fillText((unit === "MB" ? y.toFixed(1) : fmt(y)), 4, Y(y) + 4);
           }
-          for (let i = 0; i <= 5; i++) { const x = x1 * i / 5; g.fillText(x.toFixed(1) + " s", X(x) - 12, H - 8); }
+          for (let i = 0; i <= 5; i++) { const x = x1 * i / 5; g.fillText(x.toFixed(1) + " s", X(x) - (i === 5 ? 30 : 12), H - 8); }
           let points = 0;
           for (const s of series) {
             g.strokeStyle = s.color; g.fillStyle = s.color; g.lineWidth = 1.5; g.beginPath();

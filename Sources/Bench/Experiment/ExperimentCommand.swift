@@ -318,9 +318,19 @@ struct ExperimentCommand: ParsableCommand {
         }
         let unverified = results.filter { !$0.stateVerified }
         if !unverified.isEmpty {
+            // When the last checkpoint failed, the latest completed one is older than the final
+            // state, so the comparison cannot succeed: say so.
+            let why = unverified.map { r -> String in
+                let lastFailed = r.checkpointFailures.map(\.id).max() ?? 0
+                let lastDone = r.checkpoints.map(\.id).max() ?? 0
+                return "\(r.mode) run \(r.index)"
+                    + (lastFailed > lastDone
+                        ? " (its final checkpoint \(lastFailed) failed, so checkpoint \(lastDone) holds an earlier state)"
+                        : "")
+            }
             FileHandle.standardError.write(
                 Data(
-                    "Bench: STATE NOT VERIFIED for \(unverified.map { "\($0.mode) run \($0.index)" }.joined(separator: ", ")): the restored checkpoint's digest differs from the run's final state\n"
+                    "Bench: STATE NOT VERIFIED for \(why.joined(separator: ", ")): the restored checkpoint's digest differs from the run's final state\n"
                         .utf8))
             throw ExitCode(2)
         }
