@@ -237,7 +237,9 @@ func runJob(
             r.peakConcurrentCheckpoints >= 2 && r.peakConcurrentCheckpoints <= 3, "peak \(r.peakConcurrentCheckpoints)")
         let ids = r.checkpoints.map(\.id)
         #expect(ids == ids.sorted() && Set(ids).count == ids.count)
-        #expect(r.failedCheckpoints == 0)
+        // Only the checkpoints in flight at the injected failure were lost, and they are
+        // reported as aborted at shutdown.
+        #expect(r.checkpointFailures.allSatisfy { $0.category == .abortedAtShutdown }, "\(r.checkpointFailures)")
         let left = try FileManager.default.contentsOfDirectory(atPath: c + "/job").filter { $0.hasPrefix("chk-") }
         #expect(left == ["chk-\(ids.last ?? 0)"], "retained 1: \(left)")
 
