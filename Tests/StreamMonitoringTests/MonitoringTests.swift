@@ -109,6 +109,7 @@ import Testing
             "stream_job_last_checkpoint_phase_milliseconds", "stream_job_checkpoint_duration_milliseconds",
             "stream_job_restarts_total", "stream_job_records_in_total", "stream_job_records_in_per_second",
             "stream_task_records_in_total", "stream_task_records_out_total", "stream_task_state_size_bytes",
+            "stream_task_last_checkpoint_async_milliseconds", "stream_task_last_checkpoint_size_bytes",
             "lsm_store_flushes_total", "lsm_store_block_cache_hits_total", "lsm_store_write_stalls_total",
         ] {
             #expect(names.contains(name), "missing \(name)")

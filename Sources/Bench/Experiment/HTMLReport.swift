@@ -33,6 +33,10 @@ enum HTMLReport {
         html += charts(results).map(svg).joined(separator: "\n")
         html += "<h2>Checkpoints</h2>\n"
         html += results.runs.isEmpty ? "<p>No runs.</p>\n" : results.runs.map(checkpointTable).joined()
+        if results.runs.contains(where: { !$0.checkpointFailures.isEmpty }) {
+            html += "<h2>Failed checkpoints</h2>\n"
+            html += results.runs.filter { !$0.checkpointFailures.isEmpty }.map(failureTable).joined()
+        }
         html += "<h2>Runs</h2>\n"
         html += runsTable(results.runs)
         html += "</body>\n</html>\n"
@@ -146,6 +150,19 @@ enum HTMLReport {
             ]
         }
         return dataTable(caption: caption, header: header, numeric: Set(0..<header.count), rows: rows)
+    }
+
+    /// Every failed checkpoint of one run, with its category and message.
+    private static func failureTable(_ run: ExperimentResults.Run) -> String {
+        let caption = "\(run.series) run \(run.index): \(run.checkpointFailures.count) failed checkpoints"
+        let rows: [[Cell]] = run.checkpointFailures.map { f in
+            [
+                .number("\(f.id)"), .number(fixed(f.triggerMilliseconds / 1000, 2)), .text(f.category),
+                .text(f.message),
+            ]
+        }
+        return dataTable(
+            caption: caption, header: ["id", "triggered at s", "category", "message"], numeric: [0, 1], rows: rows)
     }
 
     /// One row per run.
