@@ -229,7 +229,11 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
         for i in 0..<1000 { try store.put(bytes("b\(i)"), bytes("2")) }
         for mode in CheckpointMode.allCases {
             // The metadata write fails after the files were uploaded (as a crash would).
-            let failing = FailingStorage(base: good, failMetadata: true)
+            let failing = FaultInjectingCheckpointStorage(good) { name in
+                if name.hasSuffix("_metadata") {
+                    throw LSMError.io(path: name, operation: "write (injected)", errno: 28)
+                }
+            }
             let cp = try Checkpointer(store: store, storage: failing, retained: 1)
             let pending = try cp.begin(mode: mode)
             #expect(throws: LSMError.self) { _ = try pending.complete() }
@@ -328,35 +332,4 @@ func sharedNames(_ storage: LocalCheckpointStorage) throws -> Set<String> {
                 }
             })
     }
-}
-
-/// Wraps a storage and fails the write of `_metadata`, as a crash before it would leave things.
-struct FailingStorage: CheckpointStorage {
-    let base: LocalCheckpointStorage
-    let failMetadata: Bool
-
-    func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
-        try base.put(name, fromLocalFile: localPath, preferLink: preferLink)
-    }
-    func putAtomically(_ name: String, _ bytes: [UInt8]) throws {
-        if failMetadata && name.hasSuffix("_metadata") {
-            throw LSMError.io(path: name, operation: "write (injected)", errno: 28)
-        }
-        try base.putAtomically(name, bytes)
-    }
-    func createExclusively(_ name: String, _ bytes: [UInt8]) throws -> Bool {
-        if failMetadata && name.hasSuffix("_metadata") {
-            throw LSMError.io(path: name, operation: "write (injected)", errno: 28)
-        }
-        return try base.createExclusively(name, bytes)
-    }
-    func get(_ name: String) throws -> [UInt8] { try base.get(name) }
-    func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
-        try base.get(name, toLocalFile: localPath, preferLink: preferLink)
-    }
-    func list(_ directory: String) throws -> [String] { try base.list(directory) }
-    func delete(_ name: String) throws { try base.delete(name) }
-    func size(_ name: String) throws -> UInt64? { try base.size(name) }
-    func bytesOnDisk() throws -> UInt64 { try base.bytesOnDisk() }
-    func sync(_ directory: String) throws { try base.sync(directory) }
 }

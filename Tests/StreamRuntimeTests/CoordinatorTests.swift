@@ -21,9 +21,7 @@ import Testing
         env.checkpointing.timeoutMilliseconds = 10
         // The source waits for each checkpoint to end (here: to time out), so all six are tried.
         env.checkpointing.waitForInFlightCheckpoint = true
-        let slow = FaultInjectingFileSystem(PosixFileSystem())
-        slow.onOperation { kind, path in if kind == .sync && path.hasSuffix(".sst") { usleep(30_000) } }
-        env.stateBackend.options.fileSystem = slow
+        env.stateBackend.options.fileSystem = slowSyncFileSystem()
         env.logger.logLevel = .critical
         let job = env.fromSource { GeneratorSource(count: 6000) { transaction($0, seed: 4, accounts: 300) } }
             .keyBy(codec: Int64Codec()) { $0.account }

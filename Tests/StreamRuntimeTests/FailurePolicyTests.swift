@@ -6,64 +6,30 @@ import Testing
 
 @testable import StreamRuntime
 
-/// A folder storage whose writes fail with `errno` while `failing` is set: a checkpoint
-/// storage that runs out of space (ENOSPC) or breaks (EIO) for a while.
-final class FailingStorage: CheckpointStorage, @unchecked Sendable {
-    let inner: LocalCheckpointStorage
-    let switchboard: Switchboard
+/// Fails writes while open; opens once, when the source reaches `from`, and closes at `to`
+/// or when the source starts over (a restart), so a replay runs without failures.
+final class Switchboard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _errno: Int32? = nil
+    private var highest = -1
+    private var restarted = false
+    var errno: Int32? { lock.withLock { _errno } }
 
-    /// Fails writes while open; opens once, when the source reaches `from`, and closes at
-    /// `to` or when the source starts over (a restart), so a replay runs without failures.
-    final class Switchboard: @unchecked Sendable {
-        private let lock = NSLock()
-        private var _errno: Int32? = nil
-        private var highest = -1
-        private var restarted = false
-        var errno: Int32? { lock.withLock { _errno } }
-
-        func source(at i: Int, from: Int, to: Int, errno code: Int32) {
-            lock.withLock {
-                if i <= highest { restarted = true }
-                highest = max(highest, i)
-                if i == from && !restarted { _errno = code }
-                if i == to || restarted { _errno = nil }
-            }
+    func source(at i: Int, from: Int, to: Int, errno code: Int32) {
+        lock.withLock {
+            if i <= highest { restarted = true }
+            highest = max(highest, i)
+            if i == from && !restarted { _errno = code }
+            if i == to || restarted { _errno = nil }
         }
     }
+}
 
-    init(root: String, switchboard: Switchboard) throws {
-        inner = try LocalCheckpointStorage(root: root)
-        self.switchboard = switchboard
-    }
-
-    private func check(_ name: String) throws {
-        if let e = switchboard.errno { throw LSMError.io(path: name, operation: "write", errno: e) }
-    }
-    func put(_ name: String, fromLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
-        try check(name)
-        return try inner.put(name, fromLocalFile: localPath, preferLink: preferLink)
-    }
-    func putMany(_ files: [(name: String, localPath: String)], preferLink: Bool) throws -> [Transfer] {
-        try check(files.first?.name ?? "")
-        return try inner.putMany(files, preferLink: preferLink)
-    }
-    func putAtomically(_ name: String, _ bytes: [UInt8]) throws {
-        try check(name)
-        try inner.putAtomically(name, bytes)
-    }
-    func createExclusively(_ name: String, _ bytes: [UInt8]) throws -> Bool {
-        try check(name)
-        return try inner.createExclusively(name, bytes)
-    }
-    func get(_ name: String) throws -> [UInt8] { try inner.get(name) }
-    func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
-        try inner.get(name, toLocalFile: localPath, preferLink: preferLink)
-    }
-    func list(_ directory: String) throws -> [String] { try inner.list(directory) }
-    func delete(_ name: String) throws { try inner.delete(name) }
-    func size(_ name: String) throws -> UInt64? { try inner.size(name) }
-    func bytesOnDisk() throws -> UInt64 { try inner.bytesOnDisk() }
-    func sync(_ directory: String) throws { try inner.sync(directory) }
+/// Every table sync of a store takes 30 ms (a slow disk: checkpoints outlive short timeouts).
+func slowSyncFileSystem() -> FaultInjectingFileSystem {
+    let slow = FaultInjectingFileSystem(PosixFileSystem())
+    slow.onOperation { kind, path in if kind == .sync && path.hasSuffix(".sst") { usleep(30_000) } }
+    return slow
 }
 
 /// The job's checkpoint failure policy: failures below the tolerance are reported with their
@@ -76,13 +42,16 @@ final class FailingStorage: CheckpointStorage, @unchecked Sendable {
         tolerable: Int?, errno code: Int32, from: Int, to: Int, attempts: Int = 2, state s: String,
         checkpoints c: String
     ) throws -> JobResult {
-        let board = FailingStorage.Switchboard()
+        let board = Switchboard()
         let env = StreamExecutionEnvironment(stateDirectory: s, checkpointDirectory: c)
         env.checkpointLocation = CheckpointLocation(
             description: c,
             storage: { path -> any CheckpointStorage in
-                if path.hasPrefix("subtasks/") { return try FailingStorage(root: c + "/" + path, switchboard: board) }
-                return try LocalCheckpointStorage(root: c + "/" + path)
+                let folder = try LocalCheckpointStorage(root: c + "/" + path)
+                guard path.hasPrefix("subtasks/") else { return folder }
+                return FaultInjectingCheckpointStorage(folder) { name in
+                    if let e = board.errno { throw LSMError.io(path: name, operation: "write", errno: e) }
+                }
             },
             removeAll: { try? FileManager.default.removeItem(atPath: c + "/" + $0) })
         env.parallelism = 2
@@ -146,9 +115,7 @@ final class FailingStorage: CheckpointStorage, @unchecked Sendable {
         env.checkpointing.waitForInFlightCheckpoint = true
         env.checkpointing.tolerableFailedCheckpoints = 1
         env.restartStrategy = .fixedDelay(attempts: 1, delayMilliseconds: 0)
-        let slow = FaultInjectingFileSystem(PosixFileSystem())
-        slow.onOperation { kind, path in if kind == .sync && path.hasSuffix(".sst") { usleep(30_000) } }
-        env.stateBackend.options.fileSystem = slow
+        env.stateBackend.options.fileSystem = slowSyncFileSystem()
         env.logger.logLevel = .critical
         let job = env.fromSource { GeneratorSource(count: 8000) { transaction($0, seed: 4, accounts: 300) } }
             .keyBy(codec: Int64Codec()) { $0.account }

@@ -295,20 +295,14 @@ struct SavepointJob {
         env.scheduledSavepoints = [ScheduledSavepoint(afterRecords: 6000, location: .folder(d[2]), stopJob: true)]
         let ttl = StateTtlConfig(ttlMilliseconds: 300)
         let job = env.fromSource {
-            GeneratorSource(count: 8000) { i in
-                TtlRecord(position: i + 1, key: Int64(i / 4 + (i * 7919) % 50), op: .write(Int64(i)))
-            }
+            GeneratorSource(count: 8000) { idleAccountRecord($0) }
         }
         .keyBy(codec: Int64Codec()) { $0.key }
         .process { TtlModelFunction(ttl: ttl) }
         .sink { _ in TtlResultSink(results: TtlResults()) }
         let r = try env.execute(job, name: "ttl savepoint")
         var model = TtlModel(ttl: ttl)
-        for i in 0..<6000 {
-            _ = model.apply(
-                TtlRecord(position: i + 1, key: Int64(i / 4 + (i * 7919) % 50), op: .write(Int64(i))), now: Int64(i + 1)
-            )
-        }
+        for i in 0..<6000 { _ = model.apply(idleAccountRecord(i), now: Int64(i + 1)) }
         let info = try Savepoints.verify(in: LocalCheckpointStorage(root: d[2]), location: d[2])
         #expect(info.entries == model.digest(now: 6000).entries && info.entries == r.stateEntries)
         #expect(info.states.count == 2 && info.states.allSatisfy(\.hasTtl))

@@ -84,6 +84,12 @@ struct TtlModelFunction: KeyedProcessFunction {
     }
 }
 
+/// Record i of a workload where accounts go idle: a write to one of 50 accounts starting at
+/// i / 4, so each account is written for about 200 records and then never again.
+func idleAccountRecord(_ i: Int) -> TtlRecord {
+    TtlRecord(position: i + 1, key: Int64(i / 4 + (i * 7919) % 50), op: .write(Int64(i)))
+}
+
 /// Flink's TTL semantics on plain dictionaries: the model the runtime must agree with.
 struct TtlModel {
     struct Entry {
@@ -356,20 +362,14 @@ struct TtlModel {
         let ttl = StateTtlConfig(ttlMilliseconds: 300)
         let rows = 6000
         let job = env.fromSource {
-            GeneratorSource(count: rows) { i in
-                TtlRecord(position: i + 1, key: Int64(i / 4 + (i * 7919) % 50), op: .write(Int64(i)))
-            }
+            GeneratorSource(count: rows) { idleAccountRecord($0) }
         }
         .keyBy(codec: Int64Codec()) { $0.key }
         .process { TtlModelFunction(ttl: ttl) }
         .sink { _ in TtlResultSink(results: TtlResults()) }
         let result = try env.execute(job, name: "idle accounts")
         var model = TtlModel(ttl: ttl)
-        for i in 0..<rows {
-            _ = model.apply(
-                TtlRecord(position: i + 1, key: Int64(i / 4 + (i * 7919) % 50), op: .write(Int64(i))), now: Int64(i + 1)
-            )
-        }
+        for i in 0..<rows { _ = model.apply(idleAccountRecord(i), now: Int64(i + 1)) }
         let live = model.digest(now: Int64(rows))
         #expect(result.stateDigest == live.digest && result.stateEntries == live.entries)
         #expect(live.entries <= 300 && model.values.count > 1000)
