@@ -154,9 +154,7 @@ struct JobBenchmark: ParsableCommand {
     /// The savepoint location `path`: a folder, or an S3 location (its bucket checked).
     func savepointLocation(_ path: String) throws -> CheckpointLocation {
         guard S3Location.isS3(path) else { return .folder(path) }
-        let root = try S3CheckpointStorage.open(path, endpoint: s3Endpoint)
-        return CheckpointLocation(
-            description: path, storage: { root.substorage($0) }, removeAll: { try root.substorage($0).removeAll() })
+        return try S3CheckpointStorage.open(path, endpoint: s3Endpoint).location(named: path)
     }
 
     func run() throws {
@@ -287,6 +285,16 @@ extension JobBenchmark {
 struct Savepointing {
     var scheduled: [ScheduledSavepoint] = []
     var restore: SavepointRestoreSettings? = nil
+}
+
+extension S3CheckpointStorage {
+    /// The runtime's checkpoint (or savepoint) location under this storage's prefix, named
+    /// `description` in messages: each relative path is a substorage.
+    func location(named description: String) -> CheckpointLocation {
+        CheckpointLocation(
+            description: description, storage: { self.substorage($0) },
+            removeAll: { try self.substorage($0).removeAll() })
+    }
 }
 
 final class RowsBox: @unchecked Sendable {

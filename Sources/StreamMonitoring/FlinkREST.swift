@@ -62,6 +62,7 @@ enum FlinkREST {
         ]
     }
 
+    /// `d` in milliseconds.
     static func ms(_ d: Duration) -> Double {
         Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }

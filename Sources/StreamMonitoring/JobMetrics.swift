@@ -77,8 +77,8 @@ public final class JobMetrics: @unchecked Sendable {
             // Each subtask's part of it: its store checkpoint's phases and sizes.
             for (i, r) in last.subtasks.enumerated() {
                 let sub = job + [("subtask", "\(i)")]
-                gauge("stream_task_last_checkpoint_sync_milliseconds", sub, Self.ms(r.syncDuration))
-                gauge("stream_task_last_checkpoint_async_milliseconds", sub, Self.ms(r.asyncDuration))
+                gauge("stream_task_last_checkpoint_sync_milliseconds", sub, FlinkREST.ms(r.syncDuration))
+                gauge("stream_task_last_checkpoint_async_milliseconds", sub, FlinkREST.ms(r.asyncDuration))
                 gauge("stream_task_last_checkpoint_size_bytes", sub, Double(r.bytesWritten))
                 gauge("stream_task_last_checkpoint_full_size_bytes", sub, Double(r.fullSize))
             }
@@ -124,10 +124,6 @@ public final class JobMetrics: @unchecked Sendable {
             counter("lsm_store_block_cache_misses_total", sub, st.blockCacheMisses)
             counter("lsm_store_compaction_filter_removed_total", sub, st.compactionFilterRemoved)
         }
-    }
-
-    static func ms(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
     /// A checkpoint's phase durations by name.

@@ -345,10 +345,7 @@ struct ExperimentCommand: ParsableCommand {
     ) throws -> ExperimentResults.Run {
         let env = StreamExecutionEnvironment(stateDirectory: dir + "/state", checkpointDirectory: dir + "/checkpoints")
         if let s3 {
-            let root = s3.storage
-            env.checkpointLocation = CheckpointLocation(
-                description: s3.url, storage: { root.substorage($0) },
-                removeAll: { try root.substorage($0).removeAll() })
+            env.checkpointLocation = s3.storage.location(named: s3.url)
         }
         env.parallelism = parallelism
         let monitor = JobMonitor()

@@ -100,11 +100,19 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 ofSubtask: i, parallelism: self.env.parallelism, maxParallelism: self.env.maxParallelism)
             // Changes before a savepoint's barrier, for the next checkpoint's lower bound.
             var carried = ChangeLog()
+            /// Empties an applied cut's entry array here (releasing its values on this thread,
+            /// not the subtask's) and hands it back to the backend for reuse.
+            func handBack(_ cut: StateCut) {
+                var emptied = cut.entries
+                emptied.removeAll(keepingCapacity: true)
+                recycled.tryPush(emptied)
+            }
             while let (id, cut, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
                 var changed = changedBefore
                 func ack(
                     _ report: CheckpointReport?, _ apply: Duration, _ error: Error?,
-                    _ category: CheckpointFailureCategory? = nil
+                    _ category: CheckpointFailureCategory? = nil,
+                    part: (part: SavepointMetadata.Part, perState: [UInt8: UInt64])? = nil
                 ) {
                     var a = Ack(
                         subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
@@ -112,6 +120,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                         at: self.clock.now)
                     a.errorCategory = error.map { category ?? CheckpointFailureCategory.ofStorageError($0) }
                     a.isSavepoint = savepoint != nil
+                    a.savepoint = part
                     state.lock.lock()
                     state.acks.append(a)
                     state.lock.unlock()
@@ -144,9 +153,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     // through a snapshot taken before later writes may reach the store.
                     let snapshot = Result { try store.snapshot() }
                     gate.didApply()
-                    var emptied = cut.entries
-                    emptied.removeAll(keepingCapacity: true)
-                    recycled.tryPush(emptied)
+                    handBack(cut)
                     let apply = self.clock.now - t0
                     let written = Result {
                         try SavepointStore.writePart(
@@ -155,15 +162,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                             ttl: barrierTime.map { (ttlStates.all(), $0) })
                     }
                     switch written {
-                    case .success(let w):
-                        var a = Ack(
-                            subtask: i, id: id, report: nil, alignment: alignment, cacheFlush: pause,
-                            cutCapture: cut.captureDuration, cutApply: apply, error: nil, at: self.clock.now)
-                        a.isSavepoint = true
-                        a.savepoint = w
-                        state.lock.lock()
-                        state.acks.append(a)
-                        state.lock.unlock()
+                    case .success(let w): ack(nil, apply, nil, part: w)
                     case .failure(let e): ack(nil, apply, e)
                     }
                     // What changed before it counts towards the next checkpoint's lower bound.
@@ -179,9 +178,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // storage failed) fails alone, and the job goes on.
                 let begun = Result { try checkpointer.begin(mode: mode, id: id) }
                 gate.didApply()
-                var emptied = cut.entries  // releases the values here, not on the subtask
-                emptied.removeAll(keepingCapacity: true)
-                recycled.tryPush(emptied)
+                handBack(cut)
                 let pending: PendingCheckpoint
                 switch begun {
                 case .success(let p): pending = p
