@@ -106,7 +106,8 @@ enum Routes {
         do {
             switch path {
             case "/metrics":
-                for s in snapshots { metrics.update(from: s) }
+                // A job not started yet has no name or id to label its series with.
+                for s in snapshots where s.status != .created { metrics.update(from: s) }
                 return Response(
                     status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
                     body: Array(metrics.prometheusText().utf8))

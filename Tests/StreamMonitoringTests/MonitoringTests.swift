@@ -75,10 +75,13 @@ import Testing
         env.monitor = monitor
         let server = try MonitoringServer.start(host: "127.0.0.1", port: 0, monitor: monitor)
         defer { server.stop() }
-        // About 4 s of input (1 ms per 1,000 records... slowed to 1 ms per 10 records).
+        // The source holds at record 30,000 until the test has scraped the running job (at most
+        // 120 s), so the scrape sees it running however loaded the machine is.
+        let scraped = DispatchSemaphore(value: 0)
         let job = env.fromSource {
             GeneratorSource(count: 40_000) { i -> Int64? in
-                if i % 10 == 0 { usleep(1000) }
+                if i == 30_000 { _ = scraped.wait(timeout: .now() + 120) }
+                if i % 100 == 0 { usleep(1000) }
                 return Int64(i % 500)
             }
         }
@@ -90,7 +93,7 @@ import Testing
         // While it runs: scrape until a checkpoint has completed and records are counted.
         var samples: [(name: String, labels: [String: String], value: Double)] = []
         var running = false
-        for _ in 0..<200 {
+        for _ in 0..<2000 {
             let m = try Self.get(server.port, "/metrics")
             #expect(m.status == 200 && m.type.hasPrefix("text/plain"))
             samples = try Self.parse(m.body)
@@ -100,6 +103,7 @@ import Testing
             if completed >= 1 && records > 0 && running { break }
             usleep(50_000)
         }
+        scraped.signal()
         #expect(running, "the job was scraped while it ran")
         let names = Set(samples.map(\.name))
         for name in [
