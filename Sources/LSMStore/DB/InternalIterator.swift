@@ -27,34 +27,48 @@ final class MergingIterator: InternalIterator {
     private var current: Int = -1
     /// Min-heap of child indices ordered by their current key.
     private var heap: [Int] = []
+    /// Each child's current key view, refreshed whenever that child moves (a view stays
+    /// valid until its iterator moves), so the heap's comparisons read plain pointers
+    /// instead of calling through the children's existentials.
+    private let keys: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
 
-    init(_ children: [any InternalIterator]) { self.children = children }
+    init(_ children: [any InternalIterator]) {
+        self.children = children
+        keys = .allocate(capacity: max(children.count, 1))
+        keys.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    deinit { keys.deallocate() }
 
     var isValid: Bool { current >= 0 }
-    var keyView: UnsafeRawBufferPointer { children[current].keyView }
+    var keyView: UnsafeRawBufferPointer { keys[current] }
     var valueView: UnsafeRawBufferPointer { children[current].valueView }
 
+    @inline(__always)
     private func less(_ a: Int, _ b: Int) -> Bool {
-        let c = compareInternal(children[a].keyView, children[b].keyView)
+        let c = compareInternal(keys[a], keys[b])
         return c < 0 || (c == 0 && a < b)
     }
 
     private func siftDown(_ start: Int) {
-        var i = start
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && less(heap[l], heap[m]) { m = l }
-            if r < n && less(heap[r], heap[m]) { m = r }
-            if m == i { return }
-            heap.swapAt(i, m)
-            i = m
+        heap.withUnsafeMutableBufferPointer { heap in
+            var i = start
+            let n = heap.count
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < n && less(heap[l], heap[m]) { m = l }
+                if r < n && less(heap[r], heap[m]) { m = r }
+                if m == i { return }
+                heap.swapAt(i, m)
+                i = m
+            }
         }
     }
 
     private func rebuild() {
         heap = children.indices.filter { children[$0].isValid }
+        for i in heap { keys[i] = children[i].keyView }
         if heap.count > 1 {
             for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
         }
@@ -76,6 +90,7 @@ final class MergingIterator: InternalIterator {
         let child = children[current]
         try child.next()
         if child.isValid {
+            keys[current] = child.keyView
             siftDown(0)
         } else {
             heap[0] = heap[heap.count - 1]
