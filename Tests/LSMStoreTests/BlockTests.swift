@@ -7,7 +7,7 @@ import Testing
     }
 
     static func parse(_ raw: [UInt8]) throws -> Block {
-        try Block(raw.withUnsafeBytes { BlockContents($0) }, fileName: "test", fileOffset: 0)
+        try Block(raw.withUnsafeBytes { BlockContents.make($0) }, fileName: "test", fileOffset: 0)
     }
 
     @Test(arguments: [1, 2, 16])

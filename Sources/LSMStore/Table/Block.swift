@@ -1,21 +1,25 @@
 import Glibc
 
-/// Uncompressed block bytes in one heap allocation (shared by the block cache and iterators).
-final class BlockContents: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let count: Int
-
-    init(count: Int) {
-        self.count = count
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 8)
+/// Uncompressed block bytes, tail-allocated in the object itself (one heap allocation per
+/// block read, shared by the block cache and iterators). The header is the byte count.
+final class BlockContents: ManagedBuffer<Int, UInt8>, @unchecked Sendable {
+    /// Uninitialized contents of `count` bytes.
+    static func make(count: Int) -> BlockContents {
+        unsafeDowncast(BlockContents.create(minimumCapacity: max(count, 1)) { _ in count }, to: BlockContents.self)
     }
 
-    convenience init(_ bytes: UnsafeRawBufferPointer) {
-        self.init(count: bytes.count)
-        if let src = bytes.baseAddress, bytes.count > 0 { base.copyMemory(from: src, byteCount: bytes.count) }
+    /// A copy of `bytes`.
+    static func make(_ bytes: UnsafeRawBufferPointer) -> BlockContents {
+        let c = make(count: bytes.count)
+        if let src = bytes.baseAddress, bytes.count > 0 { c.base.copyMemory(from: src, byteCount: bytes.count) }
+        return c
     }
 
-    deinit { base.deallocate() }
+    /// The number of bytes.
+    var count: Int { header }
+
+    /// The first byte; valid only while this object is alive.
+    var base: UnsafeMutableRawPointer { withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) } }
 
     /// The bytes; valid only while this object is alive (use `withExtendedLifetime` or `bytes`).
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }

@@ -195,13 +195,13 @@ func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) thro
         }
         switch BlockCompressionType(rawValue: bytes[n]) {
         case .uncompressed:
-            return BlockContents(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            return BlockContents.make(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
         case .lz4:
             var p = 0
             guard let rawLen = decodeVarint64(bytes.baseAddress!, &p, n), rawLen <= 1 << 30 else {
                 throw LSMError.corruption(file: name, offset: handle.offset, reason: "bad LZ4 block length")
             }
-            let out = BlockContents(count: Int(rawLen))
+            let out = BlockContents.make(count: Int(rawLen))
             guard
                 LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[p..<n]), into: out.base, outputSize: Int(rawLen))
             else {
