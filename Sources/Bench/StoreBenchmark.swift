@@ -141,7 +141,7 @@ struct Runner {
             print(
                 "   store: \(st.levels.enumerated().filter { $0.element.files > 0 }.map { "L\($0.offset) \($0.element.files) files" }.joined(separator: ", ")); "
                     + "write amplification \(String(format: "%.2f", st.writeAmplification)); "
-                    + "block cache hits \(st.blockCacheHits), misses \(st.blockCacheMisses); "
+                    + "block cache hits \(st.blockCacheHits), misses \(st.blockCacheMisses) (\(st.blockCacheAdmissionsDeclined) not admitted); "
                     + "write slowdowns \(st.writeSlowdowns), stalls \(st.writeStalls)")
             try s.close()
             store = nil

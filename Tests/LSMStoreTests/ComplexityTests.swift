@@ -169,10 +169,10 @@ import Testing
         func hash(into hasher: inout Hasher) { hasher.combine(value) }
     }
 
-    /// The LRU cache finds, inserts and evicts with O(1) key checks per operation.
-    @Test func lruCacheOperationsAreConstantTime() {
+    /// The CLOCK cache finds, inserts and evicts with O(1) key checks per operation.
+    @Test func clockCacheOperationsAreConstantTime() {
         let counter = EqualityCounter()
-        let cache = LRUCache<CountedKey, Int>(capacity: 1_000)
+        let cache = ClockCache<CountedKey, Int>(capacity: 1_000)
         var rng = SeededRandom(seed: 5)
         let ops = 50_000
         for _ in 0..<ops {

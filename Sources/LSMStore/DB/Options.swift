@@ -74,7 +74,7 @@ public struct Options: Sendable {
     public var compactionPriorityReduction = 0
     /// Called by compactions to drop entries (`CompactionFilter`). Default nil: every entry stays.
     public var compactionFilter: (any CompactionFilter)? = nil
-    /// Bytes of uncompressed blocks kept in the LRU block cache; 0 disables it. Default 8 MiB.
+    /// Bytes of uncompressed blocks kept in the block cache (CLOCK eviction); 0 disables it. Default 8 MiB.
     public var blockCacheSize = 8 << 20
     /// Table readers (open files) kept open. Default 1000.
     public var maxOpenFiles = 1000

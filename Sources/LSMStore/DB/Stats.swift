@@ -44,6 +44,9 @@ public struct StoreStats: Sendable, CustomStringConvertible {
     public var blockCacheHits = 0
     /// See `blockCacheHits`.
     public var blockCacheMisses = 0
+    /// Blocks read on a miss but not inserted into the full block cache, because their key
+    /// had not missed recently (the cache's admission policy, DESIGN.md "Caches").
+    public var blockCacheAdmissionsDeclined = 0
     /// Live snapshots.
     public var liveSnapshots = 0
     /// Bytes at the end of write-ahead logs that recovery dropped as a torn last write.
@@ -74,7 +77,8 @@ public struct StoreStats: Sendable, CustomStringConvertible {
         s += "user bytes written: \(userBytesWritten), WAL bytes: \(walBytesWritten)\n"
         s += "write amplification: \(String(format2: writeAmplification))\n"
         s += "write slowdowns: \(writeSlowdowns), stalls: \(writeStalls)\n"
-        s += "block cache hits: \(blockCacheHits), misses: \(blockCacheMisses)\n"
+        s +=
+            "block cache hits: \(blockCacheHits), misses: \(blockCacheMisses), admissions declined: \(blockCacheAdmissionsDeclined)\n"
         s += "live snapshots: \(liveSnapshots)\n"
         s += "torn WAL tail bytes dropped at open: \(walTornTailBytesDropped)"
         for d in walDroppedAtOpen { s += "\nWAL dropped at open: \(d)" }

@@ -115,6 +115,7 @@ extension StoreCore {
             let cache = blockCache?.counters
             s.blockCacheHits = cache?.hits ?? 0
             s.blockCacheMisses = cache?.misses ?? 0
+            s.blockCacheAdmissionsDeclined = blockCache?.declined ?? 0
             s.liveSnapshots = snapshots.count
             return s
         }

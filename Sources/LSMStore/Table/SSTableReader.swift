@@ -4,7 +4,7 @@ struct BlockCacheKey: Hashable, Sendable {
     let offset: UInt64
 }
 
-typealias BlockCache = LRUCache<BlockCacheKey, Block>
+typealias BlockCache = ClockCache<BlockCacheKey, Block>
 
 /// An open SST: footer, index, filter and properties are read and verified when opened;
 /// data blocks are read on demand through the block cache.
@@ -99,7 +99,8 @@ final class SSTableReader: @unchecked Sendable {
         if let cache, let b = cache.get(key) { return b }
         let contents = try readBlockContents(file, h)
         let block = try Block(contents, fileName: file.path, fileOffset: h.offset)
-        if fillCache, let cache { cache.insert(key, block, charge: contents.count + 64) }
+        let charge = contents.count + 64
+        if fillCache, let cache, cache.shouldAdmit(key, charge: charge) { cache.insert(key, block, charge: charge) }
         return block
     }
 

@@ -1,15 +1,15 @@
-/// Open table readers by file number, bounded by `maxOpenFiles` (LRU).
+/// Open table readers by file number, bounded by `maxOpenFiles` (CLOCK).
 final class TableCache: @unchecked Sendable {
     let dir: String
     let fs: any FileSystem
     let blockCache: BlockCache?
-    private let readers: LRUCache<UInt64, SSTableReader>
+    private let readers: ClockCache<UInt64, SSTableReader>
 
     init(dir: String, fs: any FileSystem, capacity: Int, blockCache: BlockCache?) {
         self.dir = dir
         self.fs = fs
         self.blockCache = blockCache
-        self.readers = LRUCache(capacity: capacity)
+        self.readers = ClockCache(capacity: capacity)
     }
 
     func reader(_ number: UInt64) throws -> SSTableReader {
@@ -22,7 +22,7 @@ final class TableCache: @unchecked Sendable {
 
     /// The reader of `file` for a point lookup: the one pinned in its metadata, or one from
     /// the cache, then pinned while the cache is under its capacity (so with more live files
-    /// than `maxOpenFiles`, the rest stay bounded by the LRU). A pinned reader's file stays
+    /// than `maxOpenFiles`, the rest stay bounded by the cache). A pinned reader's file stays
     /// open until no version references the metadata.
     func reader(for file: FileMetaData) throws -> SSTableReader {
         if let r = file.pinnedReader.load() { return r }
