@@ -1,11 +1,9 @@
-import Synchronization
-
 /// One live SST as the manifest records it.
 final class FileMetaData: @unchecked Sendable {
     let number: UInt64
     /// The table's open reader, once a point lookup has opened it (see `TableCache.reader(for:)`):
     /// a get finds it without the table cache's lock.
-    let pinnedReader = AtomicLazyReference<SSTableReader>()
+    let pinnedReader = PinnedReader()
     let size: UInt64
     /// Smallest and largest internal keys in the file.
     let smallest: [UInt8]
