@@ -52,10 +52,12 @@ public struct MapStateDescriptor<MapKey, Value>: Sendable {
 
 /// A single value per key, for the key of the element being processed.
 public final class ValueState<Value> {
-    let backend: KeyedStateBackend
-    let id: UInt8
-    let codec: any StateCodec<Value>
-    let ttl: StateTtlConfig?
+    // `@usableFromInline` with `@inlinable` accessors: the job's module specializes them for
+    // its value type (unspecialized, every read looked up `Value?`'s type metadata).
+    @usableFromInline let backend: KeyedStateBackend
+    @usableFromInline let id: UInt8
+    @usableFromInline let codec: any StateCodec<Value>
+    @usableFromInline let ttl: StateTtlConfig?
 
     init(backend: KeyedStateBackend, id: UInt8, codec: any StateCodec<Value>, ttl: StateTtlConfig?) {
         self.backend = backend
@@ -66,6 +68,7 @@ public final class ValueState<Value> {
 
     /// The current key's value, or nil (also when it has expired, unless the state's
     /// `StateTtlConfig` returns expired values).
+    @inlinable
     public func value() throws -> Value? {
         let slot = try backend.slot(state: id)
         if let ttl { return try backend.ttlRead(at: slot, ttl: ttl, state: id) { codec.decode($0) } }
@@ -79,6 +82,7 @@ public final class ValueState<Value> {
     }
 
     /// Sets the current key's value.
+    @inlinable
     public func update(_ value: Value) throws {
         let slot = try backend.slot(state: id)
         if ttl != nil {
@@ -89,16 +93,18 @@ public final class ValueState<Value> {
     }
 
     /// Removes the current key's value.
+    @inlinable
     public func clear() throws { backend.clearValue(at: try backend.slot(state: id)) }
 }
 
 /// A map per key, for the key of the element being processed.
 public final class MapState<MapKey, Value> {
-    let backend: KeyedStateBackend
-    let id: UInt8
-    let keyCodec: any StateCodec<MapKey>
-    let valueCodec: any StateCodec<Value>
-    let ttl: StateTtlConfig?
+    // As `ValueState`'s: inlinable accessors, specialized in the job's module.
+    @usableFromInline let backend: KeyedStateBackend
+    @usableFromInline let id: UInt8
+    @usableFromInline let keyCodec: any StateCodec<MapKey>
+    @usableFromInline let valueCodec: any StateCodec<Value>
+    @usableFromInline let ttl: StateTtlConfig?
 
     init(
         backend: KeyedStateBackend, id: UInt8, keyCodec: any StateCodec<MapKey>, valueCodec: any StateCodec<Value>,
@@ -113,6 +119,7 @@ public final class MapState<MapKey, Value> {
 
     /// The value under `key`, or nil (also when it has expired, unless the state's
     /// `StateTtlConfig` returns expired values).
+    @inlinable
     public func get(_ key: MapKey) throws -> Value? {
         let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
         if let ttl { return try backend.ttlRead(at: slot, ttl: ttl, state: id) { valueCodec.decode($0) } }
@@ -126,6 +133,7 @@ public final class MapState<MapKey, Value> {
     }
 
     /// Sets the value under `key`.
+    @inlinable
     public func put(_ key: MapKey, _ value: Value) throws {
         let slot = try backend.slot(state: id, mapKey: keyCodec.encode(key))
         if ttl != nil {
@@ -136,6 +144,7 @@ public final class MapState<MapKey, Value> {
     }
 
     /// Removes `key`.
+    @inlinable
     public func remove(_ key: MapKey) throws {
         backend.clearValue(at: try backend.slot(state: id, mapKey: keyCodec.encode(key)))
     }

@@ -12,6 +12,10 @@ import LSMStore
 /// batch: always before a checkpoint's synchronous phase, so a checkpoint sees every update
 /// made before its barrier, and whenever eviction meets a dirty slot. A value is re-encoded
 /// in place in its slot, so the hot path (a hit) allocates nothing here.
+///
+/// `@usableFromInline`, as are the few methods the states call, so the states' accessors
+/// can be `@inlinable` and specialized for the value type in the job's module.
+@usableFromInline
 final class KeyedStateBackend {
     let store: LSMStore
     let maxParallelism: Int
@@ -185,6 +189,7 @@ final class KeyedStateBackend {
 
     /// The slot of the current key's value for `state` (and `mapKey`), loading it from the
     /// store on a miss. The index stays valid until the next call with another key or state.
+    @usableFromInline
     func slot(state: UInt8, mapKey: [UInt8]? = nil) throws -> Int {
         if mapKey == nil, memoState == Int(state) { return memoSlot }
         buildStoreKey(state: state, mapKey: mapKey, into: &scratch)
@@ -219,13 +224,13 @@ final class KeyedStateBackend {
     }
 
     /// Calls `body` with the slot's encoded value, or nil when it has none.
-    @inline(__always)
+    @inline(__always) @usableFromInline
     func withValue<R>(at slot: Int, _ body: (ArraySlice<UInt8>?) throws -> R) rethrows -> R {
         slots[slot].present ? try body(slots[slot].value[...]) : try body(nil)
     }
 
     /// Re-encodes the slot's value in place.
-    @inline(__always)
+    @inline(__always) @usableFromInline
     func setValue(at slot: Int, _ encode: (inout [UInt8]) -> Void) {
         if cutInProgress { captureIfPending(slot) }
         let before = slots[slot].value.count
@@ -245,6 +250,7 @@ final class KeyedStateBackend {
     }
 
     /// Removes the slot's value.
+    @usableFromInline
     func clearValue(at slot: Int) {
         if cutInProgress { captureIfPending(slot) }
         cacheBytes -= slots[slot].value.count

@@ -3,6 +3,7 @@ extension KeyedStateBackend {
     /// Decodes the slot's value under `ttl`, as Flink's TTL states do: an expired value is
     /// removed, and returned only under `.returnExpiredIfNotCleanedUp`; a live one read under
     /// `.onReadAndWrite` gets the current time.
+    @usableFromInline
     func ttlRead<V>(
         at slot: Int, ttl: StateTtlConfig, state: UInt8, decode: (ArraySlice<UInt8>) -> V?
     ) throws -> V? {
@@ -35,6 +36,7 @@ extension KeyedStateBackend {
     }
 
     /// Sets the slot's value to `encode`'s bytes behind a header with the current time.
+    @usableFromInline
     func ttlWrite(at slot: Int, _ encode: (inout [UInt8]) -> Void) {
         let now = ttlNow()
         setValue(at: slot) { out in
