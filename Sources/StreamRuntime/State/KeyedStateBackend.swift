@@ -46,7 +46,7 @@ final class KeyedStateBackend {
         (keyCount > StateKey.inlineCapacity ? keyCount : 0) + valueCount + 100
     }
 
-    private var index: [StateKey: Int] = [:]
+    private let index = SlotIndex()
     /// Values evicted while a cut was outstanding (taken or not yet written to the store), by
     /// key: until the cuts are in the store, a miss finds them here. A key is never both here
     /// and in the cache.
@@ -194,8 +194,9 @@ final class KeyedStateBackend {
         if mapKey == nil, memoState == Int(state) { return memoSlot }
         buildStoreKey(state: state, mapKey: mapKey, into: &scratch)
         let key = scratch.withUnsafeBytes { StateKey($0) }
+        let hash = key.hash64
         let s: Int
-        if let found = index[key] {
+        if let found = index.find(hash: hash, { slots[$0].key == key }) {
             s = found
             slots[s].referenced = true
         } else {
@@ -212,7 +213,8 @@ final class KeyedStateBackend {
                     v = try store.get(scratch)
                 }
             }
-            s = try admit(Slot(key: key, value: v ?? [], present: v != nil, dirty: false, referenced: true))
+            s = try admit(
+                Slot(key: key, value: v ?? [], present: v != nil, dirty: false, referenced: true), hash: hash)
         }
         if mapKey == nil {
             memoState = Int(state)
@@ -269,7 +271,7 @@ final class KeyedStateBackend {
     }
 
     /// Puts a new entry in the cache, evicting (CLOCK) while it is over either capacity.
-    private func admit(_ entry: Slot) throws -> Int {
+    private func admit(_ entry: Slot, hash: UInt64) throws -> Int {
         let charge = KeyedStateBackend.charge(keyCount: entry.key.count, valueCount: entry.value.count)
         while index.count > 0 && (index.count >= cacheCapacity || cacheBytes + charge > cacheByteCapacity) {
             // While a cut is outstanding, an evicted (clean) value may exist nowhere else yet:
@@ -278,7 +280,7 @@ final class KeyedStateBackend {
             let v = try victim(passingOverDirty: outstanding)
             if outstanding { parked[slots[v].key] = (slots[v].value, slots[v].present) }
             cacheMirrorsStore = false
-            index[slots[v].key] = nil
+            index.remove(hash: slots[v].key.hash64, slot: v)
             cacheBytes -= KeyedStateBackend.charge(keyCount: slots[v].key.count, valueCount: slots[v].value.count)
             slots[v] = Slot(key: StateKey(), value: [], present: false, dirty: false, referenced: false, live: false)
             freeSlots.append(v)
@@ -291,7 +293,7 @@ final class KeyedStateBackend {
             s = slots.count
             slots.append(entry)
         }
-        index[entry.key] = s
+        index.insert(hash: hash, slot: s)
         cacheBytes += charge
         memoState = -1
         return s

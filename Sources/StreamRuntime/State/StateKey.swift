@@ -94,6 +94,27 @@ struct StateKey: Hashable {
         a.count == b.count && a.w0 == b.w0 && a.w1 == b.w1 && a.long == b.long
     }
 
+    /// A 64-bit hash with every bit mixed (MurmurHash3's finalizer over the two words, the
+    /// length and any bytes past 16): the state cache's `SlotIndex` uses its low 32 bits.
+    var hash64: UInt64 {
+        var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xff51_afd7_ed55_8ccd) ^ UInt64(count)
+        if let long {
+            long.withUnsafeBytes { raw in
+                var i = StateKey.inlineCapacity
+                while i < raw.count {
+                    h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
+                    i += 1
+                }
+            }
+        }
+        h ^= h >> 33
+        h &*= 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        h &*= 0xc4ce_b9fe_1a85_ec53
+        h ^= h >> 33
+        return h
+    }
+
     func hash(into hasher: inout Hasher) {
         var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xff51_afd7_ed55_8ccd) ^ UInt64(count)
         if let long {
