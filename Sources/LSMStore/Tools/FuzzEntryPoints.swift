@@ -22,7 +22,8 @@
         let contents = input.take(input.remaining > 0 ? Int(input.byte()) * 16 + input.remaining / 2 : 0)
         let probes = input.rest()
         do {
-            let block = try Block(contents.withUnsafeBytes { BlockContents.make($0) }, fileName: "fuzz-block", fileOffset: 0)
+            let block = try Block(
+                contents.withUnsafeBytes { BlockContents.make($0) }, fileName: "fuzz-block", fileOffset: 0)
             var keys: [[UInt8]] = []
             let it = block.makeIterator()
             try it.seekToFirst()
