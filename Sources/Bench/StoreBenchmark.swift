@@ -26,6 +26,9 @@ struct StoreBenchmark: ParsableCommand {
     @Option(help: "Compression: lz4 or none.")
     var compression: String = "lz4"
 
+    @Option(help: "Block cache in MiB (0 disables it), as db_bench's --cache_size.")
+    var blockCacheMb = 8
+
     @Option(help: "Directory for the benchmark stores (removed afterwards unless --keep).")
     var dir: String?
 
@@ -44,6 +47,9 @@ struct StoreBenchmark: ParsableCommand {
     func validate() throws {
         guard num > 0 else { throw ValidationError("--num must be positive") }
         guard valueSize >= 0 && valueSize <= 1 << 20 else { throw ValidationError("--value-size must be 0...1048576") }
+        guard blockCacheMb >= 0 && blockCacheMb <= 1 << 20 else {
+            throw ValidationError("--block-cache-mb must be 0...1048576")
+        }
         guard Compression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be lz4 or none")
         }
@@ -57,12 +63,12 @@ struct StoreBenchmark: ParsableCommand {
         let settings: [Bool] = wal == .both ? [false, true] : [wal == .on]
         print(
             "LSMStore store benchmark: \(num) entries, 8-byte keys, \(valueSize)-byte values, "
-                + "\(compression), 4 MiB memtable, 4 KiB blocks, 10 bloom bits/key")
+                + "\(compression), 4 MiB memtable, 4 KiB blocks, \(blockCacheMb) MiB block cache, 10 bloom bits/key")
         for walOn in settings {
             print("\n-- WAL \(walOn ? "on (no fsync per write)" : "off")")
             var runner = Runner(
                 num: num, valueSize: valueSize, walEnabled: walOn,
-                compression: Compression(rawValue: compression) ?? .lz4,
+                compression: Compression(rawValue: compression) ?? .lz4, blockCacheSize: blockCacheMb << 20,
                 dir: base + (walOn ? "/wal-on" : "/wal-off"), seed: seed)
             defer { if !keep { try? FileManager.default.removeItem(atPath: runner.dir) } }
             try runner.runAll(benchmarks.split(separator: ",").map(String.init))
@@ -77,13 +83,18 @@ struct Runner {
     let valueSize: Int
     let walEnabled: Bool
     let compression: Compression
+    let blockCacheSize: Int
     let dir: String
     var rng: BenchRandom
     var store: LSMStore?
     let valuePool: [UInt8]
 
-    init(num: Int, valueSize: Int, walEnabled: Bool, compression: Compression, dir: String, seed: UInt64) {
+    init(
+        num: Int, valueSize: Int, walEnabled: Bool, compression: Compression, blockCacheSize: Int = 8 << 20,
+        dir: String, seed: UInt64
+    ) {
         self.num = num
+        self.blockCacheSize = blockCacheSize
         self.valueSize = valueSize
         self.walEnabled = walEnabled
         self.compression = compression
@@ -103,6 +114,7 @@ struct Runner {
         var o = Options()
         o.walEnabled = walEnabled
         o.compression = compression
+        o.blockCacheSize = blockCacheSize
         return o
     }
 
