@@ -46,14 +46,16 @@ public final class LSMStore: @unchecked Sendable {
     /// Stores `value` under `key`. With `sync` (default: `options.syncWrites`), returns only
     /// after the write-ahead log is fsynced.
     public func put(_ key: [UInt8], _ value: [UInt8], sync: Bool? = nil) throws {
-        var b = WriteBatch()
+        // Sized for the entry (kind, two varint lengths of up to 5 bytes, key, value): one
+        // allocation, no growth.
+        var b = WriteBatch(reservingCapacity: 11 + key.count + value.count)
         b.put(key, value)
         try write(b, sync: sync)
     }
 
     /// Removes `key` (a no-op if absent).
     public func delete(_ key: [UInt8], sync: Bool? = nil) throws {
-        var b = WriteBatch()
+        var b = WriteBatch(reservingCapacity: 6 + key.count)
         b.delete(key)
         try write(b, sync: sync)
     }

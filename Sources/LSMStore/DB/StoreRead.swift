@@ -24,13 +24,21 @@ extension StoreCore {
     /// Calls `body` with a borrowed view of the newest value of `key` visible at the read
     /// point; nil (and `body` not called) when the key has none. The view lives in the
     /// memtable's arena or in a cached block, both kept alive for the call: the lookup
-    /// allocates nothing but its lookup key.
+    /// allocates nothing (its lookup key is built in a temporary buffer, on the stack for
+    /// keys of up to about a kilobyte).
     func withValue<R>(_ key: [UInt8], snapshot: Snapshot?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         let view = try readView(snapshot)
-        let lookup = InternalKey.lookup(key, view.sequence)
         return try withExtendedLifetime(view) {
-            try lookup.withUnsafeBytes { lk in
+            try withUnsafeTemporaryAllocation(byteCount: key.count + 8, alignment: 8) { buffer in
                 try key.withUnsafeBytes { userKey in
+                    if let base = userKey.baseAddress, !userKey.isEmpty {
+                        buffer.baseAddress!.copyMemory(from: base, byteCount: userKey.count)
+                    }
+                    let trailer = (view.sequence << 8 | UInt64(ValueKind.value.rawValue)).littleEndian
+                    withUnsafeBytes(of: trailer) {
+                        (buffer.baseAddress! + userKey.count).copyMemory(from: $0.baseAddress!, byteCount: 8)
+                    }
+                    let lk = UnsafeRawBufferPointer(buffer)
                     let keyHash = bloomHash(userKey)
                     switch view.mem.find(lk) {
                     case .found(let v): return try body(v)
@@ -45,20 +53,25 @@ extension StoreCore {
                         }
                     }
                     let version = view.version
-                    for f in version.level0Candidates(key) {
+                    var result: R? = nil
+                    var settled = false
+                    try version.forEachLevel0Candidate(key) { f in
                         if case .found(let r) = try tables.reader(for: f).get(
                             lk, userKeyHash: keyHash,
                             { kind, v in
                                 kind == .value ? try body(v) : nil
                             })
                         {
-                            return r
+                            result = r
+                            settled = true
                         }
+                        return settled
                     }
+                    if settled { return result }
                     for level in 1..<Version.numLevels {
                         let files = version.levels[level]
                         if files.isEmpty { continue }
-                        let i = version.findFile(level: level, lookup)
+                        let i = version.findFile(level: level, lk)
                         guard i < files.count, files[i].contains(userKey: key) else { continue }
                         if case .found(let r) = try tables.reader(for: files[i]).get(
                             lk, userKeyHash: keyHash,

@@ -16,8 +16,11 @@ public struct WriteBatch: Sendable {
     /// An empty batch with room for about `bytes` bytes of operations (each costs its key
     /// and value plus a few bytes), so building a large batch does not reallocate.
     public init(reservingCapacity bytes: Int) {
-        self.init()
-        rep.reserveCapacity(WriteBatch.headerSize + max(0, bytes))
+        // One allocation: an empty array allocates nothing until `reserveCapacity`.
+        var r = [UInt8]()
+        r.reserveCapacity(WriteBatch.headerSize + max(0, bytes))
+        r.append(contentsOf: repeatElement(0, count: WriteBatch.headerSize))
+        rep = r
     }
 
     init(rep: [UInt8]) { self.rep = rep }

@@ -44,21 +44,46 @@ final class Version: @unchecked Sendable {
     /// First user key of each L1 file after the first: where flushes cut their pieces.
     var partitionBoundaries: [[UInt8]] { levels[1].dropFirst().map { $0.smallestUserKey } }
 
-    /// L0 files that may hold `userKey`, newest first.
-    func level0Candidates(_ userKey: [UInt8]) -> [FileMetaData] {
+    /// Calls `body` with each L0 file that may hold `userKey`, newest first, until it
+    /// returns true. Allocates nothing for the usual few candidates: their positions are
+    /// gathered in a temporary buffer (on the stack when small) and ordered there.
+    func forEachLevel0Candidate(_ userKey: [UInt8], _ body: (FileMetaData) throws -> Bool) rethrows {
         let files = level0BySmallest
+        guard !files.isEmpty else { return }
         var lo = 0, hi = files.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if compareUserKey(ofInternal: files[mid].smallest, userKey) <= 0 { lo = mid + 1 } else { hi = mid }
         }
-        var out: [FileMetaData] = []
-        var j = lo - 1
-        while j >= 0 && compareBytes(level0MaxLargest[j], userKey) >= 0 {
-            if compareUserKey(ofInternal: files[j].largest, userKey) >= 0 { out.append(files[j]) }
-            j -= 1
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: files.count) { found in
+            var n = 0
+            var j = lo - 1
+            while j >= 0 && compareBytes(level0MaxLargest[j], userKey) >= 0 {
+                if compareUserKey(ofInternal: files[j].largest, userKey) >= 0 {
+                    // Insertion in descending file number (newest first).
+                    var k = n
+                    while k > 0 && files[found[k - 1]].number < files[j].number {
+                        found[k] = found[k - 1]
+                        k -= 1
+                    }
+                    found[k] = j
+                    n += 1
+                }
+                j -= 1
+            }
+            for k in 0..<n {
+                if try body(files[found[k]]) { return }
+            }
         }
-        if out.count > 1 { out.sort { $0.number > $1.number } }
+    }
+
+    /// L0 files that may hold `userKey`, newest first (`forEachLevel0Candidate` as an array).
+    func level0Candidates(_ userKey: [UInt8]) -> [FileMetaData] {
+        var out: [FileMetaData] = []
+        forEachLevel0Candidate(userKey) {
+            out.append($0)
+            return false
+        }
         return out
     }
 
@@ -161,12 +186,15 @@ final class Version: @unchecked Sendable {
     }
 
     /// For level >= 1: index of the first file whose largest key is >= `ikey`.
-    func findFile(level: Int, _ ikey: [UInt8]) -> Int {
+    func findFile(level: Int, _ ikey: [UInt8]) -> Int { ikey.withUnsafeBytes { findFile(level: level, $0) } }
+
+    /// Index of the first file of `level` whose largest key is >= `ikey`.
+    func findFile(level: Int, _ ikey: UnsafeRawBufferPointer) -> Int {
         let files = levels[level]
         var lo = 0, hi = files.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if compareInternal(files[mid].largest, ikey) < 0 { lo = mid + 1 } else { hi = mid }
+            if files[mid].largest.withUnsafeBytes({ compareInternal($0, ikey) }) < 0 { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
