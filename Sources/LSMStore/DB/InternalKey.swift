@@ -29,6 +29,22 @@ enum InternalKey {
         make(userKey, sequence, .value)
     }
 
+    /// Calls `body` with `lookup(userKey, sequence)` built in a temporary buffer (on the
+    /// stack for keys up to about a kilobyte) instead of a new array.
+    @inline(__always)
+    static func withLookup<R>(
+        _ userKey: UnsafeRawBufferPointer, _ sequence: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        try withUnsafeTemporaryAllocation(byteCount: userKey.count + 8, alignment: 8) { buffer in
+            let base = buffer.baseAddress!
+            if let src = userKey.baseAddress, !userKey.isEmpty { base.copyMemory(from: src, byteCount: userKey.count) }
+            base.storeBytes(
+                of: ((sequence << 8) | UInt64(ValueKind.value.rawValue)).littleEndian, toByteOffset: userKey.count,
+                as: UInt64.self)
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
     @inline(__always)
     static func userKey(_ ikey: [UInt8]) -> [UInt8] { Array(ikey[0..<(ikey.count - 8)]) }
 

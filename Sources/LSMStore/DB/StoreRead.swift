@@ -29,16 +29,8 @@ extension StoreCore {
     func withValue<R>(_ key: [UInt8], snapshot: Snapshot?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         let view = try readView(snapshot)
         return try withExtendedLifetime(view) {
-            try withUnsafeTemporaryAllocation(byteCount: key.count + 8, alignment: 8) { buffer in
-                try key.withUnsafeBytes { userKey in
-                    if let base = userKey.baseAddress, !userKey.isEmpty {
-                        buffer.baseAddress!.copyMemory(from: base, byteCount: userKey.count)
-                    }
-                    let trailer = (view.sequence << 8 | UInt64(ValueKind.value.rawValue)).littleEndian
-                    withUnsafeBytes(of: trailer) {
-                        (buffer.baseAddress! + userKey.count).copyMemory(from: $0.baseAddress!, byteCount: 8)
-                    }
-                    let lk = UnsafeRawBufferPointer(buffer)
+            try key.withUnsafeBytes { userKey in
+                try InternalKey.withLookup(userKey, view.sequence) { lk in
                     let keyHash = bloomHash(userKey)
                     switch view.mem.find(lk) {
                     case .found(let v): return try body(v)

@@ -115,17 +115,5 @@ struct StateKey: Hashable {
         return h
     }
 
-    func hash(into hasher: inout Hasher) {
-        var h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xff51_afd7_ed55_8ccd) ^ UInt64(count)
-        if let long {
-            long.withUnsafeBytes { raw in
-                var i = StateKey.inlineCapacity
-                while i < raw.count {
-                    h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
-                    i += 1
-                }
-            }
-        }
-        hasher.combine(h ^ (h >> 29))
-    }
+    func hash(into hasher: inout Hasher) { hasher.combine(hash64) }
 }
