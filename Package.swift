@@ -36,7 +36,8 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         // The little C the engine needs: hardware CRC32C (SSE4.2, selected at run time; the
-        // engine falls back to Swift), syncfs(2) (Glibc hides it) and thread names.
+        // engine falls back to Swift), syncfs(2) (Glibc hides it), thread names and cache
+        // prefetch hints (also used by the stream runtime's state backend).
         .target(name: "CPlatform"),
         .target(name: "LSMStore", dependencies: ["CLZ4", "CPlatform"]),
         .target(name: "LSMStoreTesting", dependencies: ["LSMStore"]),
@@ -46,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "StreamRuntime",
-            dependencies: ["LSMStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["LSMStore", "CPlatform", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "StreamMonitoring",

@@ -12,4 +12,10 @@ void lsm_set_thread_name(const char *name);
 /// Returns 0 or -1 with errno set.
 int lsm_lower_thread_priority(int increment);
 
+/// Asks the CPU to start loading the cache line holding `p` (for reading, or with
+/// `lsm_prefetch_write` for writing): a hint with no effect on results, valid for any
+/// address. It lets the misses of random accesses a few steps ahead overlap.
+static inline void lsm_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline void lsm_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+
 #endif

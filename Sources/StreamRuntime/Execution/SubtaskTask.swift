@@ -101,14 +101,48 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             // Changes before a savepoint's barrier, for the next checkpoint's lower bound.
             var carried = ChangeLog()
             /// Empties an applied cut's entry array here (releasing its values on this thread,
-            /// not the subtask's) and hands it back to the backend for reuse.
-            func handBack(_ cut: StateCut) {
+            /// not the subtask's) and hands it back to the backend for reuse: taken out of the
+            /// cut first, so that nothing else holds it and emptying it keeps its storage.
+            func handBack(_ cut: inout StateCut) {
                 var emptied = cut.entries
+                cut.entries = []
                 emptied.removeAll(keepingCapacity: true)
                 recycled.tryPush(emptied)
             }
-            while let (id, cut, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
+            // Batches of earlier cuts that nothing holds any more, reused for the next cuts.
+            var spareBatches: [WriteBatch] = []
+            func recycle(_ batch: WriteBatch?) {
+                if let batch, spareBatches.count < 2 { spareBatches.append(batch) }
+            }
+            // Lower bounds still to measure: each checkpoint's change log (and the batch it
+            // shares), oldest first. A measurement waits while a cut is waiting to be applied,
+            // so it never delays a checkpoint; at most two wait, to bound their memory.
+            var measurements: [(id: UInt64, changed: ChangeLog, batch: WriteBatch?)] = []
+            func measureOldest() {
+                var m = measurements.removeFirst()
+                var sizer = DataBlockSizer(options: store.options)
+                m.changed.forEachDistinctLive { k, v in sizer.add(key: k, value: v) }
+                let bound = UInt64(sizer.finish())
+                state.lock.lock()
+                state.lowerBounds[m.id, default: 0] += bound
+                state.lock.unlock()
+                m.changed = ChangeLog()
+                recycle(m.batch.take())
+            }
+            while true {
+                // Block for the next cut only when no measurement is left to do meanwhile.
+                guard
+                    let (id, popped, alignment, pause, changedBefore, barrierTime, savepoint) = measurements.isEmpty
+                        ? uploads.pop() : uploads.tryPop()
+                else {
+                    if measurements.isEmpty { break }  // closed, and everything measured
+                    measureOldest()
+                    continue
+                }
+                var cut = popped
+                let captureDuration = cut.captureDuration
                 var changed = changedBefore
+                var batch: WriteBatch? = nil
                 func ack(
                     _ report: CheckpointReport?, _ apply: Duration, _ error: Error?,
                     _ category: CheckpointFailureCategory? = nil,
@@ -116,7 +150,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 ) {
                     var a = Ack(
                         subtask: i, id: id, report: report, alignment: alignment, cacheFlush: pause,
-                        cutCapture: cut.captureDuration, cutApply: apply, error: error.map { "\($0)" },
+                        cutCapture: captureDuration, cutApply: apply, error: error.map { "\($0)" },
                         at: self.clock.now)
                     a.errorCategory = error.map { category ?? CheckpointFailureCategory.ofStorageError($0) }
                     a.isSavepoint = savepoint != nil
@@ -130,9 +164,11 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     try gate.check()
                     // Straight into tables: no memtable insert, and the checkpoint need not
                     // wait for a flush of the same bytes.
-                    let batch = cut.sortedBatch()
-                    if !batch.isEmpty { try store.ingest(batch) }
-                    if tracking { changed.append(batch) }
+                    var spare = spareBatches.popLast()
+                    let sorted = cut.sortedBatch(reusing: &spare)
+                    batch = sorted
+                    if !sorted.isEmpty { try store.ingest(sorted) }
+                    if tracking { changed.append(sorted) }
                     // From here on the store must keep what is live at this barrier (this
                     // checkpoint, and a replay from it, read it), nothing older: compaction
                     // expires entries as of the barrier's time. A full checkpoint holds no
@@ -153,7 +189,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     // through a snapshot taken before later writes may reach the store.
                     let snapshot = Result { try store.snapshot() }
                     gate.didApply()
-                    handBack(cut)
+                    handBack(&cut)
                     let apply = self.clock.now - t0
                     let written = Result {
                         try SavepointStore.writePart(
@@ -178,7 +214,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // storage failed) fails alone, and the job goes on.
                 let begun = Result { try checkpointer.begin(mode: mode, id: id) }
                 gate.didApply()
-                handBack(cut)
+                handBack(&cut)
                 let pending: PendingCheckpoint
                 switch begun {
                 case .success(let p): pending = p
@@ -194,14 +230,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     ack(nil, apply, error)
                 }
                 // The lower bound is a measurement, not part of the checkpoint: it is taken
-                // after the ack so it does not delay the checkpoint's completion.
-                if !changed.isEmpty {
-                    var sizer = DataBlockSizer(options: store.options)
-                    changed.forEachDistinctLive { k, v in sizer.add(key: k, value: v) }
-                    let bound = UInt64(sizer.finish())
-                    state.lock.lock()
-                    state.lowerBounds[id, default: 0] += bound
-                    state.lock.unlock()
+                // after the ack, and after any cut waiting meanwhile, so it never delays a
+                // checkpoint's completion.
+                if changed.isEmpty {
+                    recycle(batch.take())
+                } else {
+                    measurements.append((id, changed, batch.take()))
+                    changed = ChangeLog()
+                    if measurements.count > 2 { measureOldest() }
                 }
             }
         }
