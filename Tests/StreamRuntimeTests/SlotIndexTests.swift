@@ -72,4 +72,20 @@ import Testing
         #expect(index.count == 1)
         #expect(index.find(hash: 5) { $0 == 1 } == 1)
     }
+
+    /// The prefetch guess: the slot under a hash whose fingerprint no other entry shares, nil
+    /// for a hash whose run is empty, and a slot of the same fingerprint when several share it.
+    @Test func likelySlotGuessesTheLookup() {
+        let index = SlotIndex(capacity: 1_000)
+        for i in 0..<500 { index.insert(hash: UInt64(i) &* 0x9E37_79B9 & 0xFFFF_FFFF | UInt64(i) << 40, slot: i) }
+        for i in 0..<500 {
+            let h = UInt64(i) &* 0x9E37_79B9 & 0xFFFF_FFFF | UInt64(i) << 40
+            #expect(index.likelySlot(hash: h) == index.find(hash: h) { $0 == i })
+        }
+        let shared = SlotIndex()
+        shared.insert(hash: 7, slot: 1)
+        shared.insert(hash: 7 | 1 << 40, slot: 2)
+        #expect([1, 2].contains(shared.likelySlot(hash: 7)))
+        #expect(shared.likelySlot(hash: 9) == nil)
+    }
 }

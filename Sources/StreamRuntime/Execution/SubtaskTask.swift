@@ -257,6 +257,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         // The position of the last record this subtask processed: every later read, in this
         // attempt or in a replay from a checkpoint taken now, is at a later position.
         var lastPosition = 0
+        // The store-key hashes of the records being prefetched, by position in the batch.
+        var ahead = [UInt64](repeating: 0, count: 16)
         // What the monitor has been told so far.
         var reported = (records: 0, out: 0)
         defer {
@@ -278,7 +280,17 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         while let event = nextEvent() {
             switch event {
             case .records(let batch):
-                for (keyBytes, group, key, record, index) in batch {
+                // The state of the records ahead is prefetched in three steps (index line,
+                // slot, value), so their cache misses overlap with this record's work.
+                let n = batch.count
+                for j in 0..<min(8, n) { ahead[j & 15] = backend.prefetchIndex(key: batch[j].0, group: batch[j].1) }
+                for j in 0..<n {
+                    if j + 8 < n {
+                        ahead[(j + 8) & 15] = backend.prefetchIndex(key: batch[j + 8].0, group: batch[j + 8].1)
+                    }
+                    if j + 4 < n { backend.prefetchSlot(hash: ahead[(j + 4) & 15]) }
+                    if j + 2 < n { backend.prefetchValue(hash: ahead[(j + 2) & 15]) }
+                    let (keyBytes, group, key, record, index) = batch[j]
                     if failures.failsAtRecord(index) || failures.failsRandomly(state: state) {
                         throw StreamError.injectedFailure(record: index)
                     }

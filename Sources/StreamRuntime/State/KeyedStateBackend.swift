@@ -46,7 +46,7 @@ final class KeyedStateBackend {
         (keyCount > StateKey.inlineCapacity ? keyCount : 0) + valueCount + 100
     }
 
-    private let index = SlotIndex()
+    let index = SlotIndex()
     /// Values evicted while a cut was outstanding (taken or not yet written to the store), by
     /// key: until the cuts are in the store, a miss finds them here. A key is never both here
     /// and in the cache.
@@ -65,6 +65,11 @@ final class KeyedStateBackend {
     private var memoSlot = 0
     /// Reused to build store keys for lookups, so a hit allocates nothing.
     private var scratch: [UInt8] = []
+    /// The state last read without a map key: prefetching ahead guesses the next records
+    /// read the same one (-1: none yet).
+    var lastValueState = -1
+    /// The store key being built for a prefetch.
+    var prefetchScratch: [UInt8] = []
 
     // MARK: Declarations and savepoints
 
@@ -219,6 +224,7 @@ final class KeyedStateBackend {
         if mapKey == nil {
             memoState = Int(state)
             memoSlot = s
+            lastValueState = Int(state)
         } else {
             memoState = -1
         }

@@ -40,6 +40,27 @@ final class SlotIndex {
         }
     }
 
+    /// Hints the CPU to load the table line where a lookup of `hash` starts.
+    @inline(__always)
+    func prefetch(hash: UInt64) {
+        Prefetch.read(UnsafeRawPointer(table + (Int(truncatingIfNeeded: SlotIndex.fingerprint(hash)) & mask)))
+    }
+
+    /// The first slot whose fingerprint matches `hash` (the key not confirmed), looking at no
+    /// more than 8 entries: a guess of where a lookup will land, for prefetching it.
+    @inline(__always)
+    func likelySlot(hash: UInt64) -> Int? {
+        let fp = SlotIndex.fingerprint(hash)
+        var i = Int(truncatingIfNeeded: fp) & mask
+        for _ in 0..<8 {
+            let e = table[i]
+            if e == 0 { return nil }
+            if e >> 32 == fp { return Int(truncatingIfNeeded: e & 0xFFFF_FFFF) - 1 }
+            i = (i + 1) & mask
+        }
+        return nil
+    }
+
     /// Adds `slot` under `hash` (the key must not be in the index).
     func insert(hash: UInt64, slot: Int) {
         precondition(slot >= 0 && slot < Int(UInt32.max), "slot \(slot) out of the index's range")
