@@ -83,6 +83,23 @@ public final class LSMStore: @unchecked Sendable {
         try core.ingest(batch)
     }
 
+    /// Writes the entries that `produce` passes to `add`, in strictly ascending key order,
+    /// straight into new tables as `ingest(_:)` does, without building a batch first: a
+    /// caller holding its entries sorted (or a sorted order of them) saves a copy of every
+    /// key and value. A nil value writes a deletion. Atomic and durable on return; the views
+    /// passed to `add` need only live during that call.
+    ///
+    /// - Throws: `LSMError.invalidArgument` when a key does not strictly ascend, whatever
+    ///   `produce` throws, and `LSMError.io` for system errors; in each case nothing is
+    ///   written.
+    public func ingestSorted(
+        _ produce: (
+            _ add: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) throws -> Void
+        ) throws -> Void
+    ) throws {
+        try core.ingestSorted(produce)
+    }
+
     /// Reads the value stored under `key` into `buffer`, replacing its contents and reusing
     /// its storage, so a caller that keeps one buffer reads without allocating. Returns
     /// false (and leaves `buffer` empty) when the key has no value.

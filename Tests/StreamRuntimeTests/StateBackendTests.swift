@@ -61,7 +61,8 @@ import Testing
             }
             barrier = nil
             var log = b.log
-            let sorted = cut.sortedBatch()
+            var none: SortedRun? = nil
+            let sorted = cut.sortedRun(reusing: &none)
             log.append(sorted)
             checkReportedChanges(log, model: b.model, changed: b.changed, step: b.step)
             let done = DispatchSemaphore(value: 0)
@@ -69,7 +70,7 @@ import Testing
             Thread {
                 usleep(b.delay)
                 do {
-                    if !sorted.isEmpty { try store.write(sorted) }
+                    try sorted.ingest(into: store)
                     var stored: [[UInt8]: [UInt8]] = [:]
                     let it = try store.scan()
                     while let (sk, sv) = try it.next() { stored[sk] = sv }

@@ -11,6 +11,22 @@ extension StoreCore {
     /// synced), whether or not the store has a log.
     func ingest(_ batch: WriteBatch) throws {
         if batch.isEmpty { return }
+        try ingestSorted { add in
+            var failure: Error? = nil
+            batch.forEachUnchecked { kind, key, value in
+                guard failure == nil else { return }
+                do { try add(key, kind == .value ? value : nil) } catch { failure = error }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// The same for the entries `produce` hands to `add` (a nil value is a deletion), with
+    /// no batch built first. Nothing is written when it hands none, or when it throws (its
+    /// error is rethrown) or hands a key that does not ascend.
+    func ingestSorted(
+        _ produce: (_ add: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws -> Void
+    ) throws {
         writeMutex.lock()
         defer { writeMutex.unlock() }
         let (firstSequence, boundaries): (UInt64, [[UInt8]]) = try mu.withLock {
@@ -22,33 +38,38 @@ extension StoreCore {
         }
         var sequence = firstSequence
         var userBytes: UInt64 = 0
-        let out = try writeLevel0Tables(snapshots: [], boundaries: boundaries) { emit in
+        // Each entry becomes an internal key with the next sequence number.
+        func ingestEntries(_ emit: @escaping (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
             let ikey = KeyBuffer()
             let previous = KeyBuffer()
             var first = true
-            var failure: LSMError? = nil
-            batch.forEachUnchecked { kind, key, value in
-                guard failure == nil else { return }
+            try produce { key, value in
                 if !first && compareBytes(key, previous.view) <= 0 {
-                    failure = .invalidArgument(
+                    throw LSMError.invalidArgument(
                         "ingest: keys must strictly ascend (operation \(sequence - firstSequence))")
-                    return
                 }
                 first = false
                 previous.set(key)
                 ikey.set(key)
+                let kind: ValueKind = value == nil ? .deletion : .value
                 withUnsafeBytes(of: ((sequence << 8) | UInt64(kind.rawValue)).littleEndian) {
                     ikey.replace(from: key.count, with: $0)
                 }
-                do {
-                    try emit(ikey.view, value)
-                } catch {
-                    failure = (error as? LSMError) ?? .io(path: dir, operation: "ingest: \(error)", errno: 0)
-                }
+                let v = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                try emit(ikey.view, v)
                 sequence += 1
-                userBytes += UInt64(key.count + value.count)
+                userBytes += UInt64(key.count + v.count)
             }
-            if let failure { throw failure }
+        }
+        let out = try writeLevel0Tables(snapshots: [], boundaries: boundaries) { nonEscapingEmit in
+            // `produce` and `emit` are both non-escaping; the compiler cannot see that `produce`
+            // does not call back into `emit`'s owner, so `emit` is passed as if escaping.
+            try withoutActuallyEscaping(nonEscapingEmit) { emit in try ingestEntries(emit) }
+        }
+        // Nothing handed over: no edit (an older memtable may have been flushed, as above).
+        if sequence == firstSequence && out.files.isEmpty {
+            mu.withLock { for n in out.reserved { pendingOutputs.remove(n) } }
+            return
         }
         do {
             if !out.files.isEmpty { try fs.syncDirectory(dir) }

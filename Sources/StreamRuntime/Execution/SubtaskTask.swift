@@ -109,15 +109,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 emptied.removeAll(keepingCapacity: true)
                 recycled.tryPush(emptied)
             }
-            // Batches of earlier cuts that nothing holds any more, reused for the next cuts.
-            var spareBatches: [WriteBatch] = []
-            func recycle(_ batch: WriteBatch?) {
-                if let batch, spareBatches.count < 2 { spareBatches.append(batch) }
+            // Sorted runs of earlier cuts that nothing holds any more, reused for the next cuts.
+            var spareRuns: [SortedRun] = []
+            func recycle(_ run: SortedRun?) {
+                if let run, spareRuns.count < 2 { spareRuns.append(run) }
             }
-            // Lower bounds still to measure: each checkpoint's change log (and the batch it
+            // Lower bounds still to measure: each checkpoint's change log (and the run it
             // shares), oldest first. A measurement waits while a cut is waiting to be applied,
             // so it never delays a checkpoint; at most two wait, to bound their memory.
-            var measurements: [(id: UInt64, changed: ChangeLog, batch: WriteBatch?)] = []
+            var measurements: [(id: UInt64, changed: ChangeLog, run: SortedRun?)] = []
             func measureOldest() {
                 var m = measurements.removeFirst()
                 var sizer = DataBlockSizer(options: store.options)
@@ -127,7 +127,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 state.lowerBounds[m.id, default: 0] += bound
                 state.lock.unlock()
                 m.changed = ChangeLog()
-                recycle(m.batch.take())
+                recycle(m.run.take())
             }
             while true {
                 // Block for the next cut only when no measurement is left to do meanwhile.
@@ -142,7 +142,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 var cut = popped
                 let captureDuration = cut.captureDuration
                 var changed = changedBefore
-                var batch: WriteBatch? = nil
+                var run: SortedRun? = nil
                 func ack(
                     _ report: CheckpointReport?, _ apply: Duration, _ error: Error?,
                     _ category: CheckpointFailureCategory? = nil,
@@ -164,10 +164,10 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     try gate.check()
                     // Straight into tables: no memtable insert, and the checkpoint need not
                     // wait for a flush of the same bytes.
-                    var spare = spareBatches.popLast()
-                    let sorted = cut.sortedBatch(reusing: &spare)
-                    batch = sorted
-                    if !sorted.isEmpty { try store.ingest(sorted) }
+                    var spare = spareRuns.popLast()
+                    let sorted = cut.sortedRun(reusing: &spare)
+                    run = sorted
+                    try sorted.ingest(into: store)
                     if tracking { changed.append(sorted) }
                     // From here on the store must keep what is live at this barrier (this
                     // checkpoint, and a replay from it, read it), nothing older: compaction
@@ -233,9 +233,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // after the ack, and after any cut waiting meanwhile, so it never delays a
                 // checkpoint's completion.
                 if changed.isEmpty {
-                    recycle(batch.take())
+                    recycle(run.take())
                 } else {
-                    measurements.append((id, changed, batch.take()))
+                    measurements.append((id, changed, run.take()))
                     changed = ChangeLog()
                     if measurements.count > 2 { measureOldest() }
                 }

@@ -1,34 +1,70 @@
 import LSMStore
 
 /// What a backend wrote since the last checkpoint: the batches its flushes wrote to the
-/// store, kept as they are (the store has its own copy), so tracking changes costs the hot
-/// thread one array append per flush and no per-entry work.
-struct ChangeLog: Sendable {
-    private(set) var batches: [WriteBatch] = []
+/// store and the sorted runs of the cuts ingested at barriers, kept as they are (the store
+/// has its own copy), so tracking changes costs one array append per flush or cut and no
+/// per-entry work.
+struct ChangeLog: @unchecked Sendable {
+    /// One write: a flush's batch, or a cut's sorted run.
+    enum Part {
+        case batch(WriteBatch)
+        case run(SortedRun)
 
-    var isEmpty: Bool { batches.isEmpty }
+        /// About the bytes of its keys and values.
+        var byteSize: Int {
+            switch self {
+            case .batch(let b): return b.byteSize
+            case .run(let r): return r.byteCount
+            }
+        }
 
-    mutating func append(_ batch: WriteBatch) {
-        if !batch.isEmpty { batches.append(batch) }
+        /// Calls `body` for each operation in write order (a nil value for a deletion).
+        func forEachOperation(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Void) {
+            switch self {
+            case .batch(let b): b.forEachOperation(body)
+            case .run(let r): r.forEach(body)
+            }
+        }
     }
 
-    /// Appends another log's batches after this one's.
-    mutating func append(_ other: ChangeLog) { batches += other.batches }
+    private(set) var parts: [Part] = []
+
+    var isEmpty: Bool { parts.isEmpty }
+
+    mutating func append(_ batch: WriteBatch) {
+        if !batch.isEmpty { parts.append(.batch(batch)) }
+    }
+
+    /// Appends a cut's sorted run.
+    mutating func append(_ run: SortedRun) {
+        if !run.isEmpty { parts.append(.run(run)) }
+    }
+
+    /// Appends another log's parts after this one's.
+    mutating func append(_ other: ChangeLog) { parts += other.parts }
 
     /// Calls `body` with the last value written for each key, in key order, keys whose last
     /// write was a deletion left out. The views are valid only during the call.
     func forEachDistinctLive(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
-        // A cache flush writes its keys sorted and distinct, so a single batch (one flush
-        // since the last checkpoint, the usual case) is walked as it is.
-        if batches.count == 1 && ChangeLog.isStrictlyAscending(batches[0]) {
-            batches[0].forEachOperation { k, v in if let v { body(k, v) } }
-            return
+        // A cut's run is sorted and distinct, and a cache flush writes its keys sorted and
+        // distinct, so a single part (one cut or flush since the last checkpoint, the usual
+        // case) is walked as it is.
+        if parts.count == 1 {
+            switch parts[0] {
+            case .run(let r):
+                r.forEach { k, v in if let v { body(k, v) } }
+                return
+            case .batch(let b) where ChangeLog.isStrictlyAscending(b):
+                b.forEachOperation { k, v in if let v { body(k, v) } }
+                return
+            case .batch: break
+            }
         }
         // Otherwise: copy every entry into one buffer, stable-sort by key, keep each key's last.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(batches.reduce(0) { $0 + $1.byteSize })
+        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.byteSize })
         var entries: [(key: Range<Int>, value: Range<Int>?)] = []
-        for b in batches {
+        for b in parts {
             b.forEachOperation { k, v in
                 let ks = bytes.count
                 bytes.append(contentsOf: k)

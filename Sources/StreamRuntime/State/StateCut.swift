@@ -19,44 +19,108 @@ struct StateCut: @unchecked Sendable {
     /// Time the subtask spent walking its pending list to capture it.
     var captureDuration: Duration = .zero
 
-    /// A write batch of the entries in key order (the memtable takes an ascending run
-    /// several times faster than random order, and `LSMStore.ingest` requires one).
+    /// The entries copied in key order into one buffer (`LSMStore.ingestSorted` takes them
+    /// from there, and so does the lower bound's measurement).
     ///
     /// The entries and their values lie scattered in memory and the key order visits them
-    /// at random; copying them into one batch in a tight loop lets those cache misses
-    /// overlap, and everything after (the ingest, the lower bound) reads the batch in order.
-    /// `spare`, an earlier batch nobody else holds any more, is taken, cleared and reused,
-    /// so its pages need not be faulted in again.
-    func sortedBatch(reusing spare: inout WriteBatch?) -> WriteBatch {
+    /// at random: the copy prefetches the entry 16 ahead and the value of the entry 8 ahead
+    /// (read from that entry, in cache by then), so those misses overlap, and everything
+    /// after reads the run in order. `spare`, an earlier run nobody else holds any more, is
+    /// taken and reused, so its pages need not be faulted in again.
+    func sortedRun(reusing spare: inout SortedRun?) -> SortedRun {
         let order = StateKey.sortedOrder(count: entries.count) { entries[$0].key }
         var bytes = 0
-        for e in entries { bytes += e.key.count + e.value.count + 12 }
-        var batch = spare.take() ?? WriteBatch(reservingCapacity: bytes)
-        batch.clear()
-        batch.reserveCapacity(bytes)
+        for e in entries { bytes += SortedRun.entryOverhead + e.key.count + (e.present ? e.value.count : 0) }
+        var run = spare.take() ?? SortedRun()
+        run.prepare(bytes: bytes)
         entries.withUnsafeBufferPointer { all in
             guard let base = all.baseAddress else { return }
             let valueOffset = MemoryLayout<Entry>.offset(of: \Entry.value) ?? 0
             let n = order.count
-            // The entries are visited at random: prefetch the entry 16 ahead and the value of
-            // the entry 8 ahead (read from that entry, in cache by then), so the misses overlap.
             for j in 0..<n {
                 if j + 16 < n { Prefetch.read(UnsafeRawPointer(base + order[j + 16])) }
                 if j + 8 < n {
-                    Prefetch.arrayStorage(
-                        at: UnsafeRawPointer(base + order[j + 8]) + valueOffset, lines: 4)
+                    Prefetch.arrayStorage(at: UnsafeRawPointer(base + order[j + 8]) + valueOffset, lines: 4)
                 }
                 let e = base + order[j]
-                batch.add(e.pointee.key, value: e.pointee.value, present: e.pointee.present)
+                e.pointee.key.withBytes { k in
+                    if e.pointee.present {
+                        e.pointee.value.withUnsafeBytes { run.append(key: k, value: $0) }
+                    } else {
+                        run.append(key: k, value: nil)
+                    }
+                }
             }
         }
-        return batch
+        return run
+    }
+}
+
+/// A cut's entries in key order, in one buffer: per entry `key length (UInt32) · value length
+/// (UInt32; UInt32.max for a cleared value) · key · value`, lengths in native byte order (it
+/// never leaves the process). Written once, then read in order.
+struct SortedRun: @unchecked Sendable {
+    /// Bytes an entry takes besides its key and value.
+    static let entryOverhead = 8
+    private var storage: [UInt8] = []
+    /// Bytes written.
+    private(set) var byteCount = 0
+    /// Entries written.
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    /// Empties the run and makes room for `bytes` bytes of entries, keeping its storage.
+    mutating func prepare(bytes: Int) {
+        byteCount = 0
+        count = 0
+        if storage.count < bytes { storage.append(contentsOf: repeatElement(0, count: bytes - storage.count)) }
     }
 
-    /// A write batch of the entries in key order, in a new batch.
-    func sortedBatch() -> WriteBatch {
-        var none: WriteBatch? = nil
-        return sortedBatch(reusing: &none)
+    /// Appends an entry (a nil value: cleared). The room must have been prepared.
+    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?) {
+        let start = byteCount
+        let end = start + SortedRun.entryOverhead + key.count + (value?.count ?? 0)
+        precondition(end <= storage.count, "sorted run: no room prepared")
+        storage.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            raw.storeBytes(of: UInt32(key.count), toByteOffset: start, as: UInt32.self)
+            raw.storeBytes(of: value.map { UInt32($0.count) } ?? UInt32.max, toByteOffset: start + 4, as: UInt32.self)
+            let keyStart = start + SortedRun.entryOverhead
+            if let kb = key.baseAddress { (base + keyStart).copyMemory(from: kb, byteCount: key.count) }
+            if let value, let vb = value.baseAddress {
+                (base + keyStart + key.count).copyMemory(from: vb, byteCount: value.count)
+            }
+        }
+        byteCount = end
+        count += 1
+    }
+
+    /// Calls `body` with each entry's key and value (nil for a cleared value), in order.
+    func forEach(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) throws -> Void) rethrows {
+        try storage.withUnsafeBytes { raw in
+            var p = 0
+            while p < byteCount {
+                let k = Int(raw.loadUnaligned(fromByteOffset: p, as: UInt32.self))
+                let v = raw.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self)
+                let keyStart = p + SortedRun.entryOverhead
+                let key = UnsafeRawBufferPointer(rebasing: raw[keyStart..<(keyStart + k)])
+                if v == UInt32.max {
+                    try body(key, nil)
+                    p = keyStart + k
+                } else {
+                    let valueEnd = keyStart + k + Int(v)
+                    try body(key, UnsafeRawBufferPointer(rebasing: raw[(keyStart + k)..<valueEnd]))
+                    p = valueEnd
+                }
+            }
+        }
+    }
+
+    /// Writes the entries straight into tables of `store` (`LSMStore.ingestSorted`).
+    func ingest(into store: LSMStore) throws {
+        if isEmpty { return }
+        try store.ingestSorted { add in try forEach(add) }
     }
 }
 
