@@ -15,6 +15,13 @@ import LSMStore
 ///
 /// `@usableFromInline`, as are the few methods the states call, so the states' accessors
 /// can be `@inlinable` and specialized for the value type in the job's module.
+///
+/// A backend belongs to its subtask's thread (the upload thread only receives cuts and
+/// hands their arrays back through a channel). The fields touched on every record are
+/// `@exclusivity(unchecked)`: Swift checks a class's stored properties for overlapping
+/// access at run time, and profiles of the keyed job put those checks at several percent
+/// of the subtask's time. The compile-time checks still apply, and no method of the
+/// backend holds an access to one of these fields across a call that touches it again.
 @usableFromInline
 final class KeyedStateBackend {
     let store: LSMStore
@@ -22,7 +29,7 @@ final class KeyedStateBackend {
     /// Most entries the cache holds, and most bytes (see `charge`).
     let cacheCapacity: Int
     let cacheByteCapacity: Int
-    private(set) var cacheBytes = 0
+    @exclusivity(unchecked) private(set) var cacheBytes = 0
 
     struct Slot {
         var key: StateKey
@@ -51,25 +58,25 @@ final class KeyedStateBackend {
     /// key: until the cuts are in the store, a miss finds them here. A key is never both here
     /// and in the cache.
     private var parked: [StateKey: (value: [UInt8], present: Bool)] = [:]
-    var slots: [Slot] = []
-    var dirtySlots: [Int] = []
-    private var freeSlots: [Int] = []
-    private var hand = 0
+    @exclusivity(unchecked) var slots: [Slot] = []
+    @exclusivity(unchecked) var dirtySlots: [Int] = []
+    @exclusivity(unchecked) private var freeSlots: [Int] = []
+    @exclusivity(unchecked) private var hand = 0
 
     /// Encoded current key and its key group, set before each element.
-    private(set) var currentKey = StateKey()
-    private(set) var currentGroup = 0
+    @exclusivity(unchecked) private(set) var currentKey = StateKey()
+    @exclusivity(unchecked) private(set) var currentGroup = 0
     /// The slot of the last `slot(state:)` lookup for the current key (a value state's read
     /// and its update share one lookup). Valid until the next admission.
-    private var memoState = -1
-    private var memoSlot = 0
+    @exclusivity(unchecked) private var memoState = -1
+    @exclusivity(unchecked) private var memoSlot = 0
     /// Reused to build store keys for lookups, so a hit allocates nothing.
-    private var scratch: [UInt8] = []
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
     /// The state last read without a map key: prefetching ahead guesses the next records
     /// read the same one (-1: none yet).
-    var lastValueState = -1
+    @exclusivity(unchecked) var lastValueState = -1
     /// The store key being built for a prefetch.
-    var prefetchScratch: [UInt8] = []
+    @exclusivity(unchecked) var prefetchScratch: [UInt8] = []
 
     // MARK: Declarations and savepoints
 
@@ -89,9 +96,9 @@ final class KeyedStateBackend {
     /// Publish every time read to `ttlClock` (a job without checkpoints).
     var ttlPublishesEveryRead = false
     /// Position of the record being processed (from 1 over the whole job).
-    var currentRecord = 0
-    private var timeRecord = -1
-    private var time: Int64 = 0
+    @exclusivity(unchecked) var currentRecord = 0
+    @exclusivity(unchecked) private var timeRecord = -1
+    @exclusivity(unchecked) private var time: Int64 = 0
 
     /// The processing time for the record being processed, read once per record.
     func ttlNow() -> Int64 {
@@ -109,14 +116,14 @@ final class KeyedStateBackend {
     /// before the first `beginCut`.
     var onCutComplete: ((StateCut) -> Void)? = nil
     /// Incremented at each barrier.
-    var cutEpoch = 0
+    @exclusivity(unchecked) var cutEpoch = 0
     /// The cut being taken: the slots dirty at its barrier, how far the walk has come, and
     /// what it has captured.
-    var pendingSlots: [Int] = []
-    var pendingPosition = 0
-    var cutEntries: [StateCut.Entry] = []
+    @exclusivity(unchecked) var pendingSlots: [Int] = []
+    @exclusivity(unchecked) var pendingPosition = 0
+    @exclusivity(unchecked) var cutEntries: [StateCut.Entry] = []
     var cutCapture: Duration = .zero
-    var cutInProgress = false
+    @exclusivity(unchecked) var cutInProgress = false
     /// Cut entry arrays the upload thread has applied and emptied, handed back for reuse.
     let recycledCuts = Channel<[StateCut.Entry]>(capacity: 2)
 
