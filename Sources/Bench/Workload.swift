@@ -13,14 +13,14 @@ struct AccountState {
     var minCents: Int64 = .max
     var maxCents: Int64 = .min
     var lastTs: Int64 = 0
-    var ring = [UInt8](repeating: 0, count: 150)
+    var ring: [UInt8]
 
     static let emptySlot: [UInt8] = Array("000000.00;".utf8)
     static let encodedSize = 40 + 150
+    /// The ring of a new account: 15 empty slots (shared until an account writes to it).
+    static let emptyRing: [UInt8] = Array((0..<15).map { _ in emptySlot }.joined())
 
-    init() {
-        for s in 0..<15 { ring.replaceSubrange((s * 10)..<(s * 10 + 10), with: AccountState.emptySlot) }
-    }
+    init() { ring = AccountState.emptyRing }
 
     init?(decoding b: ArraySlice<UInt8>) {
         guard b.count == AccountState.encodedSize else { return nil }
