@@ -6,6 +6,17 @@ import Testing
 @Suite struct IngestTests {
     static func key(_ i: Int) -> [UInt8] { Array(String(format: "key%06d", i).utf8) }
 
+    /// A store in `dir` with compaction `style` holding `old-i` under `key(i)` for every
+    /// i < `count`, compacted into tables.
+    static func openWithOldValues(_ dir: TempDir, style: CompactionStyle, count: Int) throws -> LSMStore {
+        var o = smallOptions()
+        o.compactionStyle = style
+        let store = try LSMStore.open(at: dir.path, options: o)
+        for i in 0..<count { try store.put(key(i), bytes("old-\(i)")) }
+        try store.compact()
+        return store
+    }
+
     /// Ingested values win over older ones in the memtable and in every level, deletions
     /// hide them, snapshots taken before do not see the batch, and all of it survives a reopen.
     @Test(arguments: CompactionStyle.allCases)
@@ -14,9 +25,7 @@ import Testing
         defer { dir.cleanup() }
         var o = smallOptions()
         o.compactionStyle = style
-        var store = try LSMStore.open(at: dir.path, options: o)
-        for i in 0..<2_000 { try store.put(Self.key(i), bytes("old-\(i)")) }
-        try store.compact()
+        var store = try Self.openWithOldValues(dir, style: style, count: 2_000)
         for i in 0..<2_000 where i % 3 == 0 { try store.put(Self.key(i), bytes("mem-\(i)")) }  // in the memtable
         let before = try store.snapshot()
         var batch = WriteBatch()
@@ -75,11 +84,7 @@ import Testing
     func ingestSortedMatchesABatch(style: CompactionStyle) throws {
         let dir = TempDir("ingest-sorted")
         defer { dir.cleanup() }
-        var o = smallOptions()
-        o.compactionStyle = style
-        let store = try LSMStore.open(at: dir.path, options: o)
-        for i in 0..<3_000 { try store.put(Self.key(i), bytes("old-\(i)")) }
-        try store.compact()
+        let store = try Self.openWithOldValues(dir, style: style, count: 3_000)
         try store.put(Self.key(7), bytes("in the memtable"))
         try store.ingestSorted { add in
             for i in stride(from: 1, to: 3_000, by: 3) {

@@ -7,14 +7,10 @@ import Testing
 /// The bounded queue between the runtime's threads: order and capacity against an array
 /// model, release of what it hands out, and closing. Prints its seed (`LSM_SEED` replays one).
 @Suite struct ChannelTests {
-    static func seed() -> UInt64 {
-        ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-    }
-
     /// Random non-blocking pushes and pops, wrapping around the ring many times: the same
     /// elements in the same order as an array queue of the same capacity.
     @Test func matchesAQueueModel() {
-        let seed = Self.seed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for capacity in [1, 2, 3, 8] {
             let channel = Channel<Int>(capacity: capacity)

@@ -245,7 +245,7 @@ struct SavepointJob {
     /// Damage anywhere in a savepoint (a random object, a random byte) is found by
     /// `Savepoints.verify` and by a restore, as a savepoint error naming the object.
     @Test func damageIsFoundNamingTheObject() throws {
-        let seed = ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? .random(in: 0...UInt64.max)
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         let d = dirs(4)
         defer { remove(d) }

@@ -8,12 +8,8 @@ import Testing
 /// lookups, with hashes drawn from a small range so probe runs collide, wrap around the
 /// table's end and shift back on removal. Prints its seed (`LSM_SEED` replays one).
 @Suite struct SlotIndexTests {
-    static func seed() -> UInt64 {
-        ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-    }
-
     @Test func matchesADictionaryModel() {
-        let seed = Self.seed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for round in 0..<4 {
             let index = SlotIndex(capacity: 4)

@@ -8,12 +8,8 @@ import Testing
 /// one buffer, reusing an earlier run's) and the change log built from it, against a plain
 /// sort of the same entries. Prints its seed (`LSM_SEED` replays one).
 @Suite struct StateCutTests {
-    static func seed() -> UInt64 {
-        ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-    }
-
     @Test func runHoldsTheEntriesInKeyOrder() {
-        let seed = Self.seed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         // One spare run goes through every size, larger and smaller than the one before.
         var spare: SortedRun? = nil

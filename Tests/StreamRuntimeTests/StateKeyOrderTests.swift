@@ -8,12 +8,8 @@ import Testing
 /// tie) against a plain sort of the keys' bytes: memcmp order, then length, equal keys in
 /// position order. Prints its seed (`LSM_SEED` replays one).
 @Suite struct StateKeyOrderTests {
-    static func seed() -> UInt64 {
-        ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-    }
-
     @Test func sortsAsBytesDo() {
-        let seed = Self.seed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for round in 0..<40 {
             let count = Int(rng.next() % 3_000)
