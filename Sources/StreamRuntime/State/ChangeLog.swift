@@ -4,7 +4,7 @@ import LSMStore
 /// store and the sorted runs of the cuts ingested at barriers, kept as they are (the store
 /// has its own copy), so tracking changes costs one array append per flush or cut and no
 /// per-entry work.
-struct ChangeLog: @unchecked Sendable {
+struct ChangeLog: Sendable {
     /// One write: a flush's batch, or a cut's sorted run.
     enum Part {
         case batch(WriteBatch)

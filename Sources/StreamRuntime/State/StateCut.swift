@@ -59,7 +59,7 @@ struct StateCut: @unchecked Sendable {
 /// A cut's entries in key order, in one buffer: per entry `key length (UInt32) · value length
 /// (UInt32; UInt32.max for a cleared value) · key · value`, lengths in native byte order (it
 /// never leaves the process). Written once, then read in order.
-struct SortedRun: @unchecked Sendable {
+struct SortedRun: Sendable {
     /// Bytes an entry takes besides its key and value.
     static let entryOverhead = 8
     private var storage: [UInt8] = []
