@@ -172,21 +172,27 @@ final class KeyedStateBackend {
 
     /// Builds the store key of `state` (and `mapKey`) for the current key into `out`.
     private func buildStoreKey(state: UInt8, mapKey: [UInt8]?, into out: inout [UInt8]) {
+        KeyedStateBackend.buildStoreKey(group: currentGroup, key: currentKey, state: state, mapKey: mapKey, into: &out)
+    }
+
+    /// Builds the store key of `state` (and `mapKey`) for `key` in key group `group` into
+    /// `out` (the layout above).
+    static func buildStoreKey(group: Int, key: StateKey, state: UInt8, mapKey: [UInt8]?, into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
-        out.append(UInt8(truncatingIfNeeded: currentGroup >> 8))
-        out.append(UInt8(truncatingIfNeeded: currentGroup))
+        out.append(UInt8(truncatingIfNeeded: group >> 8))
+        out.append(UInt8(truncatingIfNeeded: group))
         out.append(state)
         if let mapKey {
-            var n = currentKey.count
+            var n = key.count
             while n >= 0x80 {
                 out.append(UInt8(n & 0x7f) | 0x80)
                 n >>= 7
             }
             out.append(UInt8(n))
-            currentKey.withBytes { out.append(contentsOf: $0) }
+            key.withBytes { out.append(contentsOf: $0) }
             out.append(contentsOf: mapKey)
         } else {
-            currentKey.withBytes { out.append(contentsOf: $0) }
+            key.withBytes { out.append(contentsOf: $0) }
         }
     }
 

@@ -39,7 +39,7 @@ extension KeyedStateBackend {
         while pendingPosition < end {
             let p = pendingPosition
             if p + 16 < count { prefetchSlot(pendingSlots[p + 16]) }
-            if p + 8 < count { prefetchValueHeader(ofSlot: pendingSlots[p + 8]) }
+            if p + 8 < count { prefetchValue(ofSlot: pendingSlots[p + 8], lines: 1, forWriting: true) }
             captureIfPending(pendingSlots[p])
             pendingPosition += 1
         }
@@ -79,12 +79,14 @@ extension KeyedStateBackend {
         }
     }
 
-    /// Hints the CPU to load the header of slot `s`'s value for writing (its reference count).
+    /// Hints the CPU to load the first `lines` cache lines of slot `s`'s value (its header
+    /// first, for writing when its reference count is about to change).
     @inline(__always)
-    func prefetchValueHeader(ofSlot s: Int) {
+    func prefetchValue(ofSlot s: Int, lines: Int, forWriting: Bool = false) {
         slots.withUnsafeBufferPointer { all in
             guard s < all.count, let base = all.baseAddress else { return }
-            Prefetch.arrayStorage(at: UnsafeRawPointer(base + s) + Self.slotValueOffset, lines: 1, forWriting: true)
+            Prefetch.arrayStorage(
+                at: UnsafeRawPointer(base + s) + Self.slotValueOffset, lines: lines, forWriting: forWriting)
         }
     }
 

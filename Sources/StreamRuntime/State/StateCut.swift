@@ -6,7 +6,7 @@ import LSMStore
 /// barrier gets a new array on that update, leaving the cut's intact. So the subtask stops
 /// only to walk its dirty list; sorting the entries, writing them to the store and switching
 /// the store's memtable happen on the subtask's upload thread while records flow on.
-struct StateCut: @unchecked Sendable {
+struct StateCut: Sendable {
     struct Entry {
         var key: StateKey
         /// The value at the barrier; ignored when `present` is false (a cleared value).

@@ -12,11 +12,9 @@ extension KeyedStateBackend {
     @inline(__always)
     func prefetchIndex(key: StateKey, group: Int) -> UInt64 {
         guard lastValueState >= 0 else { return 0 }
-        prefetchScratch.removeAll(keepingCapacity: true)
-        prefetchScratch.append(UInt8(truncatingIfNeeded: group >> 8))
-        prefetchScratch.append(UInt8(truncatingIfNeeded: group))
-        prefetchScratch.append(UInt8(truncatingIfNeeded: lastValueState))
-        key.withBytes { prefetchScratch.append(contentsOf: $0) }
+        KeyedStateBackend.buildStoreKey(
+            group: group, key: key, state: UInt8(truncatingIfNeeded: lastValueState), mapKey: nil,
+            into: &prefetchScratch)
         let hash = prefetchScratch.withUnsafeBytes { StateKey($0) }.hash64
         index.prefetch(hash: hash)
         return hash
@@ -32,10 +30,6 @@ extension KeyedStateBackend {
     /// the first lines of its bytes.
     @inline(__always)
     func prefetchValue(hash: UInt64) {
-        guard hash != 0, let s = index.likelySlot(hash: hash) else { return }
-        slots.withUnsafeBufferPointer { all in
-            guard s < all.count, let base = all.baseAddress else { return }
-            Prefetch.arrayStorage(at: UnsafeRawPointer(base + s) + Self.slotValueOffset, lines: 4)
-        }
+        if hash != 0, let s = index.likelySlot(hash: hash) { prefetchValue(ofSlot: s, lines: 4) }
     }
 }
