@@ -77,9 +77,11 @@ public final class LSMStore: @unchecked Sendable {
     /// bytes later. Atomic and durable on return (tables and manifest are synced). Writers
     /// wait while it runs; a non-empty memtable is flushed first.
     ///
+    /// - Returns: what was written (nothing for an empty batch).
     /// - Throws: `LSMError.invalidArgument` when the keys do not strictly ascend (nothing is
     ///   written), `LSMError.io` for system errors.
-    public func ingest(_ batch: WriteBatch) throws {
+    @discardableResult
+    public func ingest(_ batch: WriteBatch) throws -> IngestSummary {
         try core.ingest(batch)
     }
 
@@ -89,14 +91,17 @@ public final class LSMStore: @unchecked Sendable {
     /// key and value. A nil value writes a deletion. Atomic and durable on return; the views
     /// passed to `add` need only live during that call.
     ///
+    /// - Returns: what was written: the entries, the tables and the stored size of their data
+    ///   blocks (the entries' compressed size, without the tables' index, filter and footer).
     /// - Throws: `LSMError.invalidArgument` when a key does not strictly ascend, whatever
     ///   `produce` throws, and `LSMError.io` for system errors; in each case nothing is
     ///   written.
+    @discardableResult
     public func ingestSorted(
         _ produce: (
             _ add: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) throws -> Void
         ) throws -> Void
-    ) throws {
+    ) throws -> IngestSummary {
         try core.ingestSorted(produce)
     }
 

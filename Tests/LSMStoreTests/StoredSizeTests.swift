@@ -53,6 +53,74 @@ import Testing
         }
     }
 
+    /// What `ingestSorted` reports: its entries, its tables, their file sizes as on disk, and
+    /// their data blocks as stored (read back from the tables); without compression that is
+    /// exactly the sizer's measure of the same entries, deletions included.
+    @Test(arguments: [Compression.none, .lz4])
+    func ingestSummaryCountsWhatWasWritten(compression: Compression) throws {
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        var rng = SeededRandom(seed: seed)
+        var model: [[UInt8]: [UInt8]?] = [:]
+        for i in 0..<Int.random(in: 1...4000, using: &rng) {
+            let key = Array("acct-\(Int.random(in: 0..<1_000_000, using: &rng))".utf8)
+            model[key] =
+                Int.random(in: 0..<10, using: &rng) == 0
+                ? .some(nil) : Array(String(repeating: "v\(i % 13)", count: Int.random(in: 1...20, using: &rng)).utf8)
+        }
+        let sorted = model.sorted { lexLess($0.key, $1.key) }
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var options = Options()
+        options.compression = compression
+        options.walEnabled = false
+        let store = try LSMStore.open(at: dir.path, options: options)
+        let summary = try store.ingestSorted { add in
+            for (k, v) in sorted {
+                try k.withUnsafeBytes { kb in
+                    if let v { try v.withUnsafeBytes { try add(kb, $0) } } else { try add(kb, nil) }
+                }
+            }
+        }
+        var stored: UInt64 = 0
+        var fileBytes: UInt64 = 0
+        let files = try Inspector.manifest(at: dir.path).files
+        for f in files {
+            let path = dir.sub(FileNames.tableName(f.number))
+            fileBytes += try #require(try PosixFileSystem().stat(path)).size
+            for b in try Inspector.dumpTable(at: path, includeEntries: false).blocks {
+                stored += b.storedSize + UInt64(blockTrailerSize)
+            }
+        }
+        try store.close()
+        #expect(summary.entries == sorted.count, "seed \(seed)")
+        #expect(summary.tables == files.count && files.count == 1, "seed \(seed)")
+        #expect(summary.fileBytes == fileBytes, "seed \(seed)")
+        #expect(summary.dataBlockBytes == stored, "seed \(seed)")
+        if compression == .none {
+            var sizer = DataBlockSizer(options: options)
+            for (k, v) in sorted {
+                k.withUnsafeBytes { kb in
+                    if let v {
+                        v.withUnsafeBytes { sizer.add(key: kb, valueOrDeletion: $0) }
+                    } else {
+                        sizer.add(key: kb, valueOrDeletion: nil)
+                    }
+                }
+            }
+            #expect(UInt64(sizer.finish()) == summary.dataBlockBytes, "seed \(seed)")
+        }
+    }
+
+    @Test func emptyIngestWritesNothing() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let store = try LSMStore.open(at: dir.path, options: Options())
+        #expect(try store.ingestSorted { _ in } == IngestSummary())
+        #expect(try store.ingest(WriteBatch()) == IngestSummary())
+        try store.close()
+    }
+
     @Test func emptyRunMeasuresZero() {
         var sizer = DataBlockSizer()
         #expect(sizer.finish() == 0)

@@ -40,7 +40,50 @@ import Testing
             let expectedLive = expected.compactMap { e in e.1.map { (e.0, $0) } }
             #expect(live.map(\.key) == expectedLive.map(\.0), "seed \(seed), count \(count)")
             #expect(live.map(\.value) == expectedLive.map(\.1), "seed \(seed), count \(count)")
+            // Alone in its log, the run is the checkpoint's whole change, deletions included.
+            #expect(log.isSingleRun == (count > 0), "seed \(seed), count \(count)")
+            var distinct: [([UInt8], [UInt8]?)] = []
+            log.forEachDistinct { k, v in distinct.append(([UInt8](k), v.map { [UInt8]($0) })) }
+            #expect(distinct.map(\.0) == expected.map(\.0), "seed \(seed), count \(count)")
+            #expect(distinct.map(\.1) == expected.map(\.1), "seed \(seed), count \(count)")
             spare = run
         }
+    }
+
+    /// A log of several parts (flushes' batches and cuts' runs) yields each key's last write,
+    /// a deletion as nil, and is not a single run.
+    @Test func distinctTakesEachKeysLastWrite() {
+        let seed = testSeed()
+        var rng = SplitMix64(seed: seed)
+        var model: [[UInt8]: [UInt8]?] = [:]
+        var log = ChangeLog()
+        var spare: SortedRun? = nil
+        var nonEmpty: [Bool] = []  // the parts written, true for a cut's run
+        for part in 0..<Int(rng.next() % 5 + 2) {
+            var written: [[UInt8]: [UInt8]?] = [:]
+            for _ in 0..<Int(rng.next() % 200) {
+                let k = (0..<Int(rng.next() % 6 + 1)).map { _ in UInt8(truncatingIfNeeded: rng.next() % 3) }
+                written[k] = rng.next() % 4 == 0 ? .some(nil) : [UInt8(truncatingIfNeeded: rng.next())]
+            }
+            if part % 2 == 0 {
+                var batch = WriteBatch()
+                for (k, v) in written { if let v { batch.put(k, v) } else { batch.delete(k) } }
+                log.append(batch)
+            } else {
+                let entries = written.map {
+                    StateCut.Entry(key: StateKey($0.key), value: $0.value ?? [], present: $0.value != nil)
+                }
+                log.append(StateCut(entries: entries).sortedRun(reusing: &spare))
+                spare = nil
+            }
+            if !written.isEmpty { nonEmpty.append(part % 2 == 1) }
+            model.merge(written) { _, new in new }
+        }
+        var distinct: [([UInt8], [UInt8]?)] = []
+        log.forEachDistinct { k, v in distinct.append(([UInt8](k), v.map { [UInt8]($0) })) }
+        let expected = model.sorted { KeyOrder.compare($0.key, $1.key) < 0 }
+        #expect(distinct.map(\.0) == expected.map(\.key), "seed \(seed)")
+        #expect(distinct.map(\.1) == expected.map(\.value), "seed \(seed)")
+        #expect(log.isSingleRun == (nonEmpty == [true]), "seed \(seed)")
     }
 }

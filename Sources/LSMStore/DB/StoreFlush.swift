@@ -27,7 +27,7 @@ extension StoreCore {
         let result = Result { () throws -> (files: [FileMetaData], reserved: [UInt64]) in
             let out = try writeLevel0Tables(table, snapshots: liveSnapshots, boundaries: boundaries)
             if !out.files.isEmpty { try fs.syncDirectory(dir) }  // the tables' directory entries
-            return out
+            return (out.files, out.reserved)
         }
         mu.lock()
         do {
@@ -78,7 +78,7 @@ extension StoreCore {
     /// Returns the tables and every file number reserved (to release after recording them).
     func writeLevel0Tables(
         _ table: Memtable, snapshots: [UInt64], boundaries: [[UInt8]]
-    ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
+    ) throws -> (files: [FileMetaData], reserved: [UInt64], dataBytes: UInt64) {
         try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { emit in
             let it = table.makeIterator()
             try it.seekToFirst()
@@ -94,7 +94,7 @@ extension StoreCore {
     func writeLevel0Tables(
         snapshots: [UInt64], boundaries: [[UInt8]],
         _ produce: (_ emit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
-    ) throws -> (files: [FileMetaData], reserved: [UInt64]) {
+    ) throws -> (files: [FileMetaData], reserved: [UInt64], dataBytes: UInt64) {
         // Cut at partition boundaries, one output is often many small tables: they are
         // written without a sync each, then made durable by one file-system sync (one
         // journal commit instead of one per table).
@@ -127,6 +127,6 @@ extension StoreCore {
             mu.withLock { for n in out.reserved { pendingOutputs.remove(n) } }
             throw error
         }
-        return (out.files, out.reserved)
+        return (out.files, out.reserved, out.dataBytes)
     }
 }

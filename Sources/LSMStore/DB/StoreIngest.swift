@@ -9,9 +9,9 @@ extension StoreCore {
     /// The batch's operations take the next sequence numbers, which become visible only as
     /// the version holding the tables is installed. Durable on return (tables and manifest
     /// synced), whether or not the store has a log.
-    func ingest(_ batch: WriteBatch) throws {
-        if batch.isEmpty { return }
-        try ingestSorted { add in
+    func ingest(_ batch: WriteBatch) throws -> IngestSummary {
+        if batch.isEmpty { return IngestSummary() }
+        return try ingestSorted { add in
             var failure: Error? = nil
             batch.forEachUnchecked { kind, key, value in
                 guard failure == nil else { return }
@@ -26,7 +26,7 @@ extension StoreCore {
     /// error is rethrown) or hands a key that does not ascend.
     func ingestSorted(
         _ produce: (_ add: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws -> Void
-    ) throws {
+    ) throws -> IngestSummary {
         writeMutex.lock()
         defer { writeMutex.unlock() }
         let (firstSequence, boundaries): (UInt64, [[UInt8]]) = try mu.withLock {
@@ -69,7 +69,7 @@ extension StoreCore {
         // Nothing handed over: no edit (an older memtable may have been flushed, as above).
         if sequence == firstSequence && out.files.isEmpty {
             mu.withLock { for n in out.reserved { pendingOutputs.remove(n) } }
-            return
+            return IngestSummary()
         }
         do {
             if !out.files.isEmpty { try fs.syncDirectory(dir) }
@@ -91,5 +91,8 @@ extension StoreCore {
             for f in out.files { try? fs.remove(FileNames.table(dir, f.number)) }
             throw error
         }
+        return IngestSummary(
+            entries: Int(sequence - firstSequence), tables: out.files.count,
+            fileBytes: out.files.reduce(0) { $0 + $1.size }, dataBlockBytes: out.dataBytes)
     }
 }

@@ -16,6 +16,8 @@ final class TableOutput {
     private(set) var files: [FileMetaData] = []
     /// Every file number reserved, finished or not (the caller releases them).
     private(set) var reserved: [UInt64] = []
+    /// Stored bytes of the finished tables' data blocks (trailers included).
+    private(set) var dataBytes: UInt64 = 0
     private var writer: SSTableWriter?
     private var number: UInt64 = 0
     private let userKey = KeyBuffer()
@@ -72,6 +74,7 @@ final class TableOutput {
         guard let w = writer else { return }
         writer = nil
         files.append(try w.finish(number: number, sync: syncEach))
+        dataBytes += w.properties.dataBytes
     }
 
     /// Abandons the open table after a failure (its file is the caller's to remove, with the

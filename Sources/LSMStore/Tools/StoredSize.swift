@@ -36,9 +36,23 @@
 
     /// Adds one entry; keys must be added in increasing order, each once.
     public mutating func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        add(key: key, kind: .value, value: value)
+    }
+
+    /// Adds one entry, or a deletion of `key` when `value` is nil (as a table stores it: the
+    /// key with an empty value); keys must be added in increasing order, each once.
+    public mutating func add(key: UnsafeRawBufferPointer, valueOrDeletion value: UnsafeRawBufferPointer?) {
+        if let value {
+            add(key: key, kind: .value, value: value)
+        } else {
+            add(key: key, kind: .deletion, value: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    private mutating func add(key: UnsafeRawBufferPointer, kind: ValueKind, value: UnsafeRawBufferPointer) {
         internalKey.removeAll(keepingCapacity: true)
         internalKey.append(contentsOf: key)
-        putFixed64(&internalKey, (1 << 8) | UInt64(ValueKind.value.rawValue))
+        putFixed64(&internalKey, (1 << 8) | UInt64(kind.rawValue))
         internalKey.withUnsafeBytes { builder.add($0, value) }
         if builder.estimatedSize >= blockSize { finishBlock() }
     }

@@ -121,13 +121,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             func measureOldest() {
                 var m = measurements.removeFirst()
                 var sizer = DataBlockSizer(options: store.options)
-                m.changed.forEachDistinctLive { k, v in sizer.add(key: k, value: v) }
-                let bound = UInt64(sizer.finish())
-                state.lock.lock()
-                state.lowerBounds[m.id, default: 0] += bound
-                state.lock.unlock()
+                m.changed.forEachDistinct { k, v in sizer.add(key: k, valueOrDeletion: v) }
+                record(bound: UInt64(sizer.finish()), of: m.id)
                 m.changed = ChangeLog()
                 recycle(m.run.take())
+            }
+            func record(bound: UInt64, of id: UInt64) {
+                state.lock.lock()
+                state.lowerBounds[id, default: 0] += bound
+                state.lock.unlock()
             }
             while true {
                 // Block for the next cut only when no measurement is left to do meanwhile.
@@ -143,6 +145,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 let captureDuration = cut.captureDuration
                 var changed = changedBefore
                 var run: SortedRun? = nil
+                // What ingesting the cut wrote: when the cut is all that changed since the
+                // previous checkpoint, its data blocks are the lower bound, with no measurement.
+                var ingested = IngestSummary()
                 func ack(
                     _ report: CheckpointReport?, _ apply: Duration, _ error: Error?,
                     _ category: CheckpointFailureCategory? = nil,
@@ -167,7 +172,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     var spare = spareRuns.popLast()
                     let sorted = cut.sortedRun(reusing: &spare)
                     run = sorted
-                    try sorted.ingest(into: store)
+                    ingested = try sorted.ingest(into: store)
                     if tracking { changed.append(sorted) }
                     // From here on the store must keep what is live at this barrier (this
                     // checkpoint, and a replay from it, read it), nothing older: compaction
@@ -229,10 +234,17 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     pending.abort()
                     ack(nil, apply, error)
                 }
-                // The lower bound is a measurement, not part of the checkpoint: it is taken
-                // after the ack, and after any cut waiting meanwhile, so it never delays a
-                // checkpoint's completion.
+                // The lower bound is a measurement, not part of the checkpoint. When the cut is
+                // the only change, the tables just ingested hold exactly the changed entries
+                // once each (deletions included), so their data blocks are it. Otherwise
+                // (flushes of evicted entries, or changes carried over a savepoint) it is
+                // measured after the ack, and after any cut waiting meanwhile, so it never
+                // delays a checkpoint's completion.
                 if changed.isEmpty {
+                    recycle(run.take())
+                } else if changed.isSingleRun {
+                    record(bound: ingested.dataBlockBytes, of: id)
+                    changed = ChangeLog()
                     recycle(run.take())
                 } else {
                     measurements.append((id, changed, run.take()))

@@ -46,16 +46,28 @@ struct ChangeLog: Sendable {
     /// Calls `body` with the last value written for each key, in key order, keys whose last
     /// write was a deletion left out. The views are valid only during the call.
     func forEachDistinctLive(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
+        forEachDistinct { k, v in if let v { body(k, v) } }
+    }
+
+    /// Whether the log holds exactly one cut's run and nothing else.
+    var isSingleRun: Bool {
+        guard parts.count == 1, case .run = parts[0] else { return false }
+        return true
+    }
+
+    /// Calls `body` with the last write of each key, in key order: its value, or nil when
+    /// the last write was a deletion. The views are valid only during the call.
+    func forEachDistinct(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Void) {
         // A cut's run is sorted and distinct, and a cache flush writes its keys sorted and
         // distinct, so a single part (one cut or flush since the last checkpoint, the usual
         // case) is walked as it is.
         if parts.count == 1 {
             switch parts[0] {
             case .run(let r):
-                r.forEach { k, v in if let v { body(k, v) } }
+                r.forEach(body)
                 return
             case .batch(let b) where ChangeLog.isStrictlyAscending(b):
-                b.forEachOperation { k, v in if let v { body(k, v) } }
+                b.forEachOperation(body)
                 return
             case .batch: break
             }
@@ -89,7 +101,7 @@ struct ChangeLog: Sendable {
                     KeyOrder.compare(view(entries[order[j + 1]].key), view(entries[order[i]].key)) == 0
                 { j += 1 }
                 let last = entries[order[j]]
-                if let v = last.value { body(view(last.key), view(v)) }
+                body(view(last.key), last.value.map(view))
                 i = j + 1
             }
         }

@@ -117,10 +117,11 @@ struct SortedRun: Sendable {
         }
     }
 
-    /// Writes the entries straight into tables of `store` (`LSMStore.ingestSorted`).
-    func ingest(into store: LSMStore) throws {
-        if isEmpty { return }
-        try store.ingestSorted { add in try forEach(add) }
+    /// Writes the entries straight into tables of `store` (`LSMStore.ingestSorted`) and
+    /// returns what that wrote.
+    func ingest(into store: LSMStore) throws -> IngestSummary {
+        if isEmpty { return IngestSummary() }
+        return try store.ingestSorted { add in try forEach(add) }
     }
 }
 
