@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LSMStore
 
@@ -30,6 +31,64 @@ import Testing
         #expect(!it.isValid)
         try it.seek(InternalKey.make(bytes("a"), 0, .value))
         #expect(it.key == ks[0])
+    }
+
+    /// One builder reused for many blocks (as a table writer does), of random keys whose
+    /// shared prefixes grow and shrink, each block stored after other bytes with
+    /// `appendStoredBlock`: every block reads back whole, its stored form equals
+    /// `encodeBlockForStorage`'s, its checksum covers exactly its own bytes and, when
+    /// compressed, it decompresses to the raw block. Prints its seed (`LSM_SEED` replays one).
+    @Test(arguments: [Compression.none, .lz4])
+    func reusedBuilderAndStoredBlocks(compression: Compression) throws {
+        let seed =
+            ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        var rng = SeededRandom(seed: seed)
+        var b = BlockBuilder(restartInterval: Int(rng.next() % 16) + 1)
+        var file: [UInt8] = rng.bytes(Int(rng.next() % 100))
+        var scratch: [UInt8] = []
+        for _ in 0..<20 {
+            var keys = Set<[UInt8]>()
+            for _ in 0..<Int(rng.next() % 200) {
+                keys.insert((0..<Int(rng.next() % 30)).map { _ in UInt8(truncatingIfNeeded: rng.next() % 3) })
+            }
+            // Internal keys of distinct user keys, in order (one sequence number each).
+            let entries = keys.sorted { $0.lexicographicallyPrecedes($1) }.enumerated().map { i, k in
+                (
+                    InternalKey.make(k, UInt64(i), .value),
+                    rng.next() % 2 == 0
+                        ? rng.bytes(Int(rng.next() % 300)) : [UInt8](repeating: 7, count: Int(rng.next() % 300))
+                )
+            }
+            for (k, v) in entries { b.add(k, v) }
+            var raw: [UInt8] = []
+            let start = file.count
+            let type = b.finish { view in
+                raw = Array(view)
+                return appendStoredBlock(view, compression: compression, to: &file, scratch: &scratch)
+            }
+            let all = try Self.parse(raw).allEntries()
+            #expect(all.map(\.key) == entries.map(\.0), "seed \(seed)")
+            #expect(all.map(\.value) == entries.map(\.1), "seed \(seed)")
+            let stored = Array(file[start...])
+            let expected = encodeBlockForStorage(raw, compression: compression)
+            #expect(stored == expected.bytes && type == expected.type, "seed \(seed)")
+            let n = stored.count - blockTrailerSize
+            #expect(stored[n] == type.rawValue, "seed \(seed)")
+            let crc = stored.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0...n])) }
+            let recorded = stored.withUnsafeBytes { loadFixed32($0.baseAddress!, n + 1) }
+            #expect(CRC32C.unmask(recorded) == crc, "seed \(seed)")
+            if type == .lz4 {
+                let (rawLength, body) = stored.withUnsafeBytes { p -> (UInt64?, [UInt8]) in
+                    var pos = 0
+                    let v = decodeVarint64(p.baseAddress!, &pos, n)
+                    return (v, Array(stored[pos..<n]))
+                }
+                #expect(rawLength == UInt64(raw.count), "seed \(seed)")
+                #expect(LZ4.decompress(body, outputSize: raw.count) == raw, "seed \(seed)")
+            } else {
+                #expect(Array(stored[0..<n]) == raw, "seed \(seed)")
+            }
+        }
     }
 
     @Test func prefixCompressionShrinksSharedKeys() {

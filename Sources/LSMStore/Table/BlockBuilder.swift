@@ -34,27 +34,56 @@ struct BlockBuilder {
             restarts.append(UInt32(buffer.count))
             counter = 0
         }
-        putVarint32(&buffer, UInt32(shared))
-        putVarint32(&buffer, UInt32(key.count - shared))
-        putVarint32(&buffer, UInt32(value.count))
-        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[shared...]))
+        // The three varints go in with one append (at most 15 bytes, built on the stack).
+        var header: (UInt64, UInt64) = (0, 0)
+        let headerLength = withUnsafeMutableBytes(of: &header) { h -> Int in
+            var i = 0
+            func put(_ v: Int) {
+                var v = UInt32(v)
+                while v >= 0x80 {
+                    h[i] = UInt8(truncatingIfNeeded: v) | 0x80
+                    v >>= 7
+                    i += 1
+                }
+                h[i] = UInt8(v)
+                i += 1
+            }
+            put(shared)
+            put(key.count - shared)
+            put(value.count)
+            return i
+        }
+        withUnsafeBytes(of: &header) {
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<headerLength]))
+        }
+        let suffix = UnsafeRawBufferPointer(rebasing: key[shared...])
+        buffer.append(contentsOf: suffix)
         buffer.append(contentsOf: value)
-        lastKey.removeAll(keepingCapacity: true)
-        lastKey.append(contentsOf: key)
+        // The last key keeps the shared prefix and takes the new suffix (LevelDB's way).
+        lastKey.removeSubrange(shared...)
+        lastKey.append(contentsOf: suffix)
         counter += 1
         entryCount += 1
     }
 
     /// Returns the finished block and resets the builder.
     mutating func finish() -> [UInt8] {
-        var out = buffer
-        for r in restarts { putFixed32(&out, r) }
-        putFixed32(&out, UInt32(restarts.count))
-        buffer.removeAll(keepingCapacity: true)
-        restarts = [0]
-        counter = 0
-        lastKey.removeAll(keepingCapacity: true)
-        entryCount = 0
-        return out
+        finish { Array($0) }
+    }
+
+    /// Finishes the block in the builder's own buffer, passes it to `body` (the view is valid
+    /// only during the call) and resets the builder, keeping its storage for the next block.
+    mutating func finish<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        for r in restarts { putFixed32(&buffer, r) }
+        putFixed32(&buffer, UInt32(restarts.count))
+        defer {
+            buffer.removeAll(keepingCapacity: true)
+            restarts.removeAll(keepingCapacity: true)
+            restarts.append(0)
+            counter = 0
+            lastKey.removeAll(keepingCapacity: true)
+            entryCount = 0
+        }
+        return try buffer.withUnsafeBytes(body)
     }
 }

@@ -151,23 +151,34 @@ let blockTrailerSize = 5
 /// Encodes `raw` for storage: LZ4 when asked and it saves at least 1/8, else raw.
 /// Returns the stored bytes with their trailer appended, and the type chosen.
 func encodeBlockForStorage(_ raw: [UInt8], compression: Compression) -> (bytes: [UInt8], type: BlockCompressionType) {
-    var stored: [UInt8]
-    var type = BlockCompressionType.uncompressed
-    if compression == .lz4, let c = LZ4.compress(raw),
-        c.count + varintLength(UInt64(raw.count)) < raw.count - raw.count / 8
-    {
-        stored = []
-        stored.reserveCapacity(c.count + 10 + blockTrailerSize)
-        putVarint64(&stored, UInt64(raw.count))
-        stored.append(contentsOf: c)
-        type = .lz4
-    } else {
-        stored = raw
-    }
-    stored.append(type.rawValue)
-    let crc = stored.withUnsafeBytes { CRC32C.checksum($0) }
-    putFixed32(&stored, CRC32C.mask(crc))
+    var stored: [UInt8] = []
+    var scratch: [UInt8] = []
+    let type = raw.withUnsafeBytes { appendStoredBlock($0, compression: compression, to: &stored, scratch: &scratch) }
     return (stored, type)
+}
+
+/// Appends `raw` to `dst` as `encodeBlockForStorage` encodes it (the same bytes), with no
+/// allocation once `dst` and `scratch` have grown: LZ4 compresses into `scratch`, which is
+/// reused from block to block, and the trailer's checksum is taken over `dst` in place.
+func appendStoredBlock(
+    _ raw: UnsafeRawBufferPointer, compression: Compression, to dst: inout [UInt8], scratch: inout [UInt8]
+) -> BlockCompressionType {
+    let start = dst.count
+    var type = BlockCompressionType.uncompressed
+    if compression == .lz4, let bound = LZ4.bound(raw.count) {
+        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
+        let n = scratch.withUnsafeMutableBytes { LZ4.compress(raw, into: $0) }
+        if let n, n + varintLength(UInt64(raw.count)) < raw.count - raw.count / 8 {
+            putVarint64(&dst, UInt64(raw.count))
+            scratch.withUnsafeBytes { dst.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            type = .lz4
+        }
+    }
+    if type == .uncompressed { dst.append(contentsOf: raw) }
+    dst.append(type.rawValue)
+    let crc = dst.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+    putFixed32(&dst, CRC32C.mask(crc))
+    return type
 }
 
 /// Reads and verifies the block at `handle`, decompressing it when needed.

@@ -19,6 +19,29 @@ enum LZ4 {
         return out
     }
 
+    /// The most bytes compressing `count` bytes can produce, or nil when `count` is too large
+    /// for one LZ4 block.
+    static func bound(_ count: Int) -> Int? {
+        guard count >= 0, count <= Int(LZ4_MAX_INPUT_SIZE) else { return nil }
+        let bound = Int(LZ4_compressBound(Int32(count)))
+        return bound > 0 ? bound : nil
+    }
+
+    /// Compresses `input` as one LZ4 block into `dst`, which must hold `bound(input.count)`
+    /// bytes. Returns the compressed size, or nil if liblz4 reports failure.
+    static func compress(_ input: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let bound = bound(input.count), dst.count >= bound, let d = dst.baseAddress else { return nil }
+        let n = LZ4_compress_default(
+            input.baseAddress?.assumingMemoryBound(to: CChar.self), d.assumingMemoryBound(to: CChar.self),
+            Int32(input.count), Int32(bound))
+        guard n > 0 else {
+            guard input.count == 0 else { return nil }
+            d.storeBytes(of: 0, as: UInt8.self)
+            return 1
+        }
+        return Int(n)
+    }
+
     static func compress(_ input: [UInt8]) -> [UInt8]? {
         input.withUnsafeBytes { compress($0) }
     }
