@@ -47,17 +47,14 @@ struct StateKey: Hashable {
     var order0: UInt64 { UInt64(bigEndian: w0) }
     var order1: UInt64 { UInt64(bigEndian: w1) }
 
-    /// Positions 0..<count in the order of their keys (`key(i)` is read once per position):
-    /// sorted by the first 16 bytes as two integers with a plain comparison, then each run
-    /// that ties there (keys longer than 16 bytes) by the whole key.
+    /// Positions 0..<count in the order of their keys: sorted by the first 16 bytes as two
+    /// integers with a plain comparison (`key(i)` read once per position), then each run that
+    /// ties there (keys longer than 16 bytes, read again) by the whole key.
     static func sortedOrder(count: Int, key: (Int) -> StateKey) -> [Int] {
         var items = [SortItem]()
         items.reserveCapacity(count)
-        var keys: [StateKey] = []
-        keys.reserveCapacity(count)
         for i in 0..<count {
             let k = key(i)
-            keys.append(k)
             items.append(SortItem(o0: k.order0, o1: k.order1, index: i))
         }
         radixSort(&items)
@@ -66,7 +63,7 @@ struct StateKey: Hashable {
             var end = start + 1
             while end < items.count && items[end].o0 == items[start].o0 && items[end].o1 == items[start].o1 { end += 1 }
             if end - start > 1 {
-                items[start..<end].sort { StateKey.compare(keys[$0.index], keys[$1.index]) < 0 }
+                items[start..<end].sort { StateKey.compare(key($0.index), key($1.index)) < 0 }
             }
             start = end
         }
@@ -85,18 +82,29 @@ struct StateKey: Hashable {
         @inline(__always) func digit(_ item: SortItem, _ p: Int) -> Int {
             Int(truncatingIfNeeded: (p < 8 ? item.o1 >> (8 * UInt64(p)) : item.o0 >> (8 * UInt64(p - 8))) & 0xFF)
         }
+        // The bytes some items differ in: only their passes are counted and run.
+        var and0 = UInt64.max, or0: UInt64 = 0, and1 = UInt64.max, or1: UInt64 = 0
+        for item in items {
+            and0 &= item.o0
+            or0 |= item.o0
+            and1 &= item.o1
+            or1 |= item.o1
+        }
+        let varying0 = and0 ^ or0, varying1 = and1 ^ or1
+        let passes = (0..<16).filter { p in
+            (p < 8 ? varying1 >> (8 * UInt64(p)) : varying0 >> (8 * UInt64(p - 8))) & 0xFF != 0
+        }
+        if passes.isEmpty { return }
         var counts = [Int](repeating: 0, count: 16 * 256)
         counts.withUnsafeMutableBufferPointer { c in
             for item in items {
-                for p in 0..<16 { c[p * 256 + digit(item, p)] += 1 }
+                for p in passes { c[p * 256 + digit(item, p)] += 1 }
             }
         }
         var other = items
         var sortedIsItems = true
-        for p in 0..<16 {
+        for p in passes {
             let base = p * 256
-            // A byte every item shares leaves the order as it is.
-            if counts[base + digit(items[0], p)] == n { continue }
             var offsets = [Int](repeating: 0, count: 256)
             var sum = 0
             for d in 0..<256 {
