@@ -183,9 +183,13 @@ func appendStoredBlock(
 
 /// Reads and verifies the block at `handle`, decompressing it when needed.
 func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) throws -> BlockContents {
-    let name = file.path
+    // The file's name only for an error: reading it copies a string (a retain and release per
+    // block read otherwise).
+    func damaged(_ reason: String) -> LSMError {
+        .corruption(file: file.path, offset: handle.offset, reason: reason)
+    }
     guard handle.size <= 1 << 30 else {
-        throw LSMError.corruption(file: name, offset: handle.offset, reason: "block size \(handle.size) implausible")
+        throw damaged("block size \(handle.size) implausible")
     }
     let n = Int(handle.size)
     let total = n + blockTrailerSize
@@ -194,15 +198,13 @@ func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) thro
     return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buf -> BlockContents in
         let got = try file.read(at: handle.offset, into: buf)
         guard got == total else {
-            throw LSMError.corruption(
-                file: name, offset: handle.offset,
-                reason: "truncated: wanted \(total) bytes, file has \(got) from there")
+            throw damaged("truncated: wanted \(total) bytes, file has \(got) from there")
         }
         let bytes = UnsafeRawBufferPointer(buf)
         let expected = CRC32C.unmask(loadFixed32(bytes.baseAddress!, n + 1))
         let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(n + 1)]))
         guard expected == actual else {
-            throw LSMError.corruption(file: name, offset: handle.offset, reason: "block checksum mismatch")
+            throw damaged("block checksum mismatch")
         }
         switch BlockCompressionType(rawValue: bytes[n]) {
         case .uncompressed:
@@ -210,17 +212,17 @@ func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) thro
         case .lz4:
             var p = 0
             guard let rawLen = decodeVarint64(bytes.baseAddress!, &p, n), rawLen <= 1 << 30 else {
-                throw LSMError.corruption(file: name, offset: handle.offset, reason: "bad LZ4 block length")
+                throw damaged("bad LZ4 block length")
             }
             let out = BlockContents.make(count: Int(rawLen))
             guard
                 LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[p..<n]), into: out.base, outputSize: Int(rawLen))
             else {
-                throw LSMError.corruption(file: name, offset: handle.offset, reason: "LZ4 block does not decompress")
+                throw damaged("LZ4 block does not decompress")
             }
             return out
         case nil:
-            throw LSMError.corruption(file: name, offset: handle.offset, reason: "unknown compression type \(bytes[n])")
+            throw damaged("unknown compression type \(bytes[n])")
         }
     }
 }
