@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,6 +12,18 @@ int lsm_syncfs(int fd) {
     return syncfs(fd);
 #else
     return fsync(fd);
+#endif
+}
+
+/// Starts writeback of the file's dirty pages in [offset, offset + nbytes) without waiting
+/// for it (nbytes 0: to the end). Linux: sync_file_range(SYNC_FILE_RANGE_WRITE); elsewhere
+/// it does nothing (it is only a hint).
+int lsm_start_writeback(int fd, int64_t offset, int64_t nbytes) {
+#if defined(__linux__)
+    return sync_file_range(fd, (off_t)offset, (off_t)nbytes, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)nbytes;
+    return 0;
 #endif
 }
 

@@ -11,7 +11,8 @@ import LSMStore
 public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     /// The kinds of operations counted.
     public enum Operation: String, CaseIterable, Sendable {
-        case create, open, write, sync, read, rename, remove, link, list, mkdir, rmdir, syncDirectory, stat, lock
+        case create, open, write, sync, writeback, read, rename, remove, link, list, mkdir, rmdir, syncDirectory, stat,
+            lock
     }
 
     /// What an injected fault does.
@@ -201,6 +202,10 @@ final class FaultyWritableFile: WritableFile {
     func sync() throws {
         try owner.apply(.sync, path)
         try base.sync()
+    }
+    func startWriteback() throws {
+        try owner.apply(.writeback, path)
+        try base.startWriteback()
     }
     func close() throws { try base.close() }
     var size: UInt64 { base.size }

@@ -1,4 +1,5 @@
 import Foundation
+import LSMStoreTesting
 import Testing
 @testable import LSMStore
 
@@ -81,5 +82,51 @@ extension SSTableReader {
         }
         if case .found(let e) = r { return e }
         return nil
+    }
+}
+
+/// Counts calls from any thread.
+private final class CallCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
+}
+
+extension SSTableTests {
+    /// `Options.bytesPerSync`: a table's writer starts writeback each time that many more
+    /// bytes were appended (about size / bytesPerSync times for one table), never when it is
+    /// 0; and a writeback that fails fails the flush writing the table.
+    @Test(arguments: [0, 256 << 10])
+    func writebackEveryBytesPerSync(bytesPerSync: Int) throws {
+        let fs = FaultInjectingFileSystem(MemoryFileSystem())
+        let hints = CallCount()
+        fs.onOperation { kind, path in if kind == .writeback && path.hasSuffix(".sst") { hints.add() } }
+        var o = Options()
+        o.fileSystem = fs
+        o.walEnabled = false
+        o.compression = .none
+        o.bytesPerSync = bytesPerSync
+        o.memtableSize = 16 << 20
+        let store = try LSMStore.open(at: "/db", options: o)
+        var rng = SeededRandom(seed: 7)
+        var batch = WriteBatch()
+        for i in 0..<3000 { batch.put(bytes("key-\(100_000 + i)"), rng.bytes(1000)) }
+        try store.write(batch)
+        try store.flush()
+        let tables = try Inspector.manifest(at: "/db", fileSystem: fs).files
+        #expect(tables.count == 1)
+        let size = Int(tables.first?.size ?? 0)
+        if bytesPerSync == 0 {
+            #expect(hints.value == 0)
+        } else {
+            #expect(
+                hints.value >= size / bytesPerSync - 1 && hints.value <= size / bytesPerSync + 1,
+                "\(hints.value) for \(size) bytes")
+            fs.injectNext(.error(EIO), of: .writeback)
+            try store.write(batch)
+            #expect(throws: LSMError.self) { try store.flush() }
+        }
+        try? store.close()
     }
 }

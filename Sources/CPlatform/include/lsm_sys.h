@@ -1,9 +1,16 @@
 #ifndef LSM_SYS_H
 #define LSM_SYS_H
 
+#include <stdint.h>
+
 /// syncfs(2): flushes every dirty file of the file system holding `fd`. Returns 0 or -1
 /// with errno set. (Glibc declares it only under _GNU_SOURCE, which Swift does not see.)
 int lsm_syncfs(int fd);
+
+/// Starts writing back a file's dirty pages in [offset, offset + nbytes) (nbytes 0: to the
+/// end) without waiting: sync_file_range(SYNC_FILE_RANGE_WRITE) on Linux, nothing elsewhere.
+/// A hint that makes a later fsync find less to write; it makes nothing durable.
+int lsm_start_writeback(int fd, int64_t offset, int64_t nbytes);
 
 /// Names the calling thread (the first 15 bytes), as `top -H` and `perf` show it.
 void lsm_set_thread_name(const char *name);

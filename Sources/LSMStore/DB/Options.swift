@@ -35,6 +35,11 @@ public struct Options: Sendable {
     public var bloomBitsPerKey = 10
     /// Data block compression. Default LZ4.
     public var compression: Compression = .lz4
+    /// A table being written has its bytes written back in the background each time this
+    /// many more were appended (RocksDB's `bytes_per_sync`): the sync that ends the table, or
+    /// a sync of the whole file system that another writer's tables wait on, then finds
+    /// little left to write. A hint only; 0 turns it off. Default 1 MiB.
+    public var bytesPerSync = 1 << 20
     /// Write every update to the write-ahead log first. Default true. With the WAL off,
     /// updates since the last flush are lost on a crash (but `close()` flushes them).
     public var walEnabled = true
@@ -90,6 +95,7 @@ public struct Options: Sendable {
         try check(blockSize >= 64 && blockSize <= 64 << 20, "blockSize must be between 64 bytes and 64 MiB")
         try check(blockRestartInterval >= 1, "blockRestartInterval must be at least 1")
         try check(bloomBitsPerKey >= 0 && bloomBitsPerKey <= 64, "bloomBitsPerKey must be 0...64")
+        try check(bytesPerSync >= 0, "bytesPerSync must not be negative")
         try check(l0CompactionTrigger >= 1, "l0CompactionTrigger must be at least 1")
         try check(l0SlowdownTrigger >= l0CompactionTrigger, "l0SlowdownTrigger must be >= l0CompactionTrigger")
         try check(l0StopTrigger >= l0SlowdownTrigger, "l0StopTrigger must be >= l0SlowdownTrigger")

@@ -174,6 +174,13 @@ final class PosixWritableFile: WritableFile {
         if fdatasync(fd) != 0 { throw LSMError.io(path: path, operation: "fdatasync", errno: errno) }
     }
 
+    func startWriteback() throws {
+        guard fd >= 0 else { throw LSMError.io(path: path, operation: "sync_file_range", errno: EBADF) }
+        if lsm_start_writeback(fd, 0, 0) != 0 {
+            throw LSMError.io(path: path, operation: "sync_file_range", errno: errno)
+        }
+    }
+
     func close() throws {
         guard fd >= 0 else { return }
         let r = Glibc.close(fd)

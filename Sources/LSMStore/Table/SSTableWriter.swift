@@ -4,6 +4,7 @@ struct TableOptions: Sendable {
     var restartInterval = 16
     var bloomBitsPerKey = 10
     var compression: Compression = .lz4
+    var bytesPerSync = 1 << 20
 
     init() {}
 
@@ -12,6 +13,7 @@ struct TableOptions: Sendable {
         restartInterval = o.blockRestartInterval
         bloomBitsPerKey = o.bloomBitsPerKey
         compression = o.compression
+        bytesPerSync = o.bytesPerSync
     }
 }
 
@@ -33,6 +35,8 @@ final class SSTableWriter {
     /// A block handle's encoding for the index, reused.
     @exclusivity(unchecked) private var handleBytes: [UInt8] = []
     @exclusivity(unchecked) private var offset: UInt64 = 0
+    /// `offset` when writeback was last started (`TableOptions.bytesPerSync`).
+    @exclusivity(unchecked) private var writebackOffset: UInt64 = 0
     @exclusivity(unchecked) private var lastKey: [UInt8] = []
     @exclusivity(unchecked) private var lastUserKeyHash: UInt64? = nil
     @exclusivity(unchecked) private(set) var properties = TableProperties()
@@ -119,6 +123,10 @@ final class SSTableWriter {
         try file.append(pending)
         offset += UInt64(pending.count)
         pending.removeAll(keepingCapacity: true)
+        if options.bytesPerSync > 0 && offset - writebackOffset >= UInt64(options.bytesPerSync) {
+            try file.startWriteback()
+            writebackOffset = offset
+        }
     }
 
     private func writeRawBlock(_ raw: [UInt8], compression: Compression) -> BlockHandle {
