@@ -267,17 +267,20 @@ public func diskUsage(paths: [String], fileSystem fs: any FileSystem = PosixFile
     return total
 }
 
-/// CRC32C of the whole file at `path`, read in 1 MiB pieces.
-func fileChecksum(_ fs: any FileSystem, _ path: String) throws -> UInt32 {
+/// CRC32C of the whole file at `path`, read in pieces of at most 1 MiB into a buffer sized
+/// for `sizeHint` bytes (the size the file should have), neither zero-filled nor kept.
+func fileChecksum(_ fs: any FileSystem, _ path: String, sizeHint: UInt64) throws -> UInt32 {
     let f = try fs.openRandomAccess(path)
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    var offset: UInt64 = 0
-    var crc: UInt32 = 0
-    while true {
-        let n = try buffer.withUnsafeMutableBytes { try f.read(at: offset, into: $0) }
-        if n == 0 { break }
-        buffer.withUnsafeBytes { crc = CRC32C.extend(crc, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        offset += UInt64(n)
+    let capacity = Int(min(max(sizeHint, 4096), 1 << 20))
+    return try withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 16) { buffer in
+        var offset: UInt64 = 0
+        var crc: UInt32 = 0
+        while true {
+            let n = try f.read(at: offset, into: buffer)
+            if n == 0 { break }
+            crc = CRC32C.extend(crc, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            offset += UInt64(n)
+        }
+        return crc
     }
-    return crc
 }

@@ -133,7 +133,7 @@ public final class PendingCheckpoint: @unchecked Sendable {
         }
         // A copy's bytes were checksummed as they were read; a link's are read here, so a
         // table damaged on the store's disk is never handed to the checkpoint.
-        let crc = try t.checksum ?? fileChecksum(owner.store.options.fileSystem, local)
+        let crc = try t.checksum ?? fileChecksum(owner.store.options.fileSystem, local, sizeHint: f.size)
         if crc != f.checksum {
             throw LSMError.corruption(
                 file: local, offset: 0, reason: "file checksum differs from the one recorded when it was written")

@@ -98,7 +98,7 @@ extension LSMStore {
                         file: f.name, offset: min(t.bytes, f.size), reason: "size \(t.bytes), metadata says \(f.size)")
                 }
                 let verifyStart = clock.now
-                let crc = try t.checksum ?? fileChecksum(fs, local)
+                let crc = try t.checksum ?? fileChecksum(fs, local, sizeHint: f.size)
                 if t.checksum == nil { report.verifyDuration += clock.now - verifyStart }
                 if crc != f.checksum {
                     throw LSMError.corruption(
