@@ -219,7 +219,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // storage failed) fails alone, and the job goes on.
                 let begun = Result { try checkpointer.begin(mode: mode, id: id) }
                 gate.didApply()
-                handBack(&cut)
+                // The cut's values are released after the ack: that is not the checkpoint's work.
+                defer { handBack(&cut) }
                 let pending: PendingCheckpoint
                 switch begun {
                 case .success(let p): pending = p
