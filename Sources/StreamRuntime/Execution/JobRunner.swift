@@ -361,6 +361,12 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             state.fail(error)
             for c in channels { c.close() }
         }
+        // The last checkpoint completes as soon as its parts are acked, not once the subtasks
+        // have wound down (their upload threads may still measure lower bounds): the wait
+        // ends early if a subtask fails, and a part that never comes times out as usual.
+        if sourceError == nil {
+            coordinator.collectAcks(state: state, checkpointers: checkpointers, waitUntilInFlightAtMost: 0)
+        }
         done.wait()
         state.lock.lock()
         lowerBounds.merge(state.lowerBounds, uniquingKeysWith: +)
