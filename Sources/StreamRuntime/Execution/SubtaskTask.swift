@@ -1,3 +1,4 @@
+import CPlatform
 import Foundation
 @_spi(Measurement) import LSMStore
 
@@ -114,33 +115,34 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             func recycle(_ run: SortedRun?) {
                 if let run, spareRuns.count < 2 { spareRuns.append(run) }
             }
-            // Lower bounds still to measure: each checkpoint's change log (and the run it
-            // shares), oldest first. A measurement waits while a cut is waiting to be applied,
-            // so it never delays a checkpoint; at most two wait, to bound their memory.
-            var measurements: [(id: UInt64, changed: ChangeLog, run: SortedRun?)] = []
-            func measureOldest() {
-                var m = measurements.removeFirst()
-                var sizer = DataBlockSizer(options: store.options)
-                m.changed.forEachDistinct { k, v in sizer.add(key: k, valueOrDeletion: v) }
-                record(bound: UInt64(sizer.finish()), of: m.id)
-                m.changed = ChangeLog()
-                recycle(m.run.take())
-            }
-            func record(bound: UInt64, of id: UInt64) {
+            // Lower bounds to measure (each checkpoint's change log, when more than its cut
+            // changed) go to a thread of their own at a lower CPU priority, as compaction's:
+            // a measurement is not part of any checkpoint, so none waits for one. At most two
+            // wait there; a third waits to be taken, bounding the change logs held.
+            let measurements = Channel<(id: UInt64, changed: ChangeLog)>(capacity: 2)
+            let measured = DispatchGroup()
+            measured.enter()
+            @Sendable func record(bound: UInt64, of id: UInt64) {
                 state.lock.lock()
                 state.lowerBounds[id, default: 0] += bound
                 state.lock.unlock()
             }
-            while true {
-                // Block for the next cut only when no measurement is left to do meanwhile.
-                guard
-                    let (id, popped, alignment, pause, changedBefore, barrierTime, savepoint) = measurements.isEmpty
-                        ? uploads.pop() : uploads.tryPop()
-                else {
-                    if measurements.isEmpty { break }  // closed, and everything measured
-                    measureOldest()
-                    continue
+            let measurer = Thread {
+                Thread.current.name = "measure-\(i)"
+                defer { measured.leave() }
+                _ = lsm_lower_thread_priority(Int32(store.options.compactionPriorityReduction))
+                while let m = measurements.pop() {
+                    var sizer = DataBlockSizer(options: store.options)
+                    m.changed.forEachDistinct { k, v in sizer.add(key: k, valueOrDeletion: v) }
+                    record(bound: UInt64(sizer.finish()), of: m.id)
                 }
+            }
+            measurer.start()
+            defer {
+                measurements.close()
+                measured.wait()
+            }
+            while let (id, popped, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
                 var cut = popped
                 let captureDuration = cut.captureDuration
                 var changed = changedBefore
@@ -238,9 +240,8 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // The lower bound is a measurement, not part of the checkpoint. When the cut is
                 // the only change, the tables just ingested hold exactly the changed entries
                 // once each (deletions included), so their data blocks are it. Otherwise
-                // (flushes of evicted entries, or changes carried over a savepoint) it is
-                // measured after the ack, and after any cut waiting meanwhile, so it never
-                // delays a checkpoint's completion.
+                // (flushes of evicted entries, or changes carried over a savepoint) the
+                // measuring thread measures it after the ack; the run it holds is not reused.
                 if changed.isEmpty {
                     recycle(run.take())
                 } else if changed.isSingleRun {
@@ -248,9 +249,9 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     changed = ChangeLog()
                     recycle(run.take())
                 } else {
-                    measurements.append((id, changed, run.take()))
+                    measurements.push((id, changed))
                     changed = ChangeLog()
-                    if measurements.count > 2 { measureOldest() }
+                    run = nil
                 }
             }
         }
