@@ -19,9 +19,11 @@ extension KeyedStateBackend {
         dirtySlots.removeAll(keepingCapacity: true)
         pendingPosition = 0
         cutCapture = .zero
+        // An entry array handed back by the upload thread, if one is back already; room for
+        // the cut is made by its first capture slice, not in this pause (without a handed-back
+        // array it is an allocation).
         cutEntries = recycledCuts.tryPop() ?? []
         cutEntries.removeAll(keepingCapacity: true)
-        cutEntries.reserveCapacity(pendingSlots.count)
         cutInProgress = true
     }
 
@@ -36,6 +38,7 @@ extension KeyedStateBackend {
         // ahead and the value header (whose reference count the capture bumps) of the slot
         // 8 ahead, read from that slot, which is in cache by then.
         let count = pendingSlots.count
+        if pendingPosition == 0 { cutEntries.reserveCapacity(count) }
         while pendingPosition < end {
             let p = pendingPosition
             if p + 16 < count { prefetchSlot(pendingSlots[p + 16]) }
