@@ -4,6 +4,20 @@ import Testing
 
 /// The lower bound's measure: `DataBlockSizer` must count what a table writer stores.
 @Suite struct StoredSizeTests {
+    /// A store in a new temporary folder, WAL off, with `compression`.
+    static func freshStore(_ compression: Compression) throws -> (dir: TempDir, options: Options, store: LSMStore) {
+        let dir = TempDir()
+        var options = Options()
+        options.compression = compression
+        options.walEnabled = false
+        do {
+            return (dir, options, try LSMStore.open(at: dir.path, options: options))
+        } catch {
+            dir.cleanup()
+            throw error
+        }
+    }
+
     /// Random sorted entries, written by a real flush: without compression the sizer's total
     /// equals the table's data blocks byte for byte (sequence numbers do not change sizes then).
     /// With LZ4 it is lower: every key carries the same sequence number, which compresses
@@ -20,12 +34,8 @@ import Testing
             model[key] = Array(String(repeating: "v\(i % 13)", count: Int.random(in: 1...20, using: &rng)).utf8)
         }
         let sorted = model.sorted { lexLess($0.key, $1.key) }
-        let dir = TempDir()
+        let (dir, options, store) = try Self.freshStore(compression)
         defer { dir.cleanup() }
-        var options = Options()
-        options.compression = compression
-        options.walEnabled = false
-        let store = try LSMStore.open(at: dir.path, options: options)
         var batch = WriteBatch()
         for (k, v) in sorted { batch.put(k, v) }
         try store.write(batch)
@@ -69,12 +79,8 @@ import Testing
                 ? .some(nil) : Array(String(repeating: "v\(i % 13)", count: Int.random(in: 1...20, using: &rng)).utf8)
         }
         let sorted = model.sorted { lexLess($0.key, $1.key) }
-        let dir = TempDir()
+        let (dir, options, store) = try Self.freshStore(compression)
         defer { dir.cleanup() }
-        var options = Options()
-        options.compression = compression
-        options.walEnabled = false
-        let store = try LSMStore.open(at: dir.path, options: options)
         let summary = try store.ingestSorted { add in
             for (k, v) in sorted {
                 try k.withUnsafeBytes { kb in
