@@ -26,6 +26,9 @@
     private let blockSize: Int
     private let compression: Compression
     private var total = 0
+    /// The last block as stored, and LZ4's output, reused from block to block.
+    private var stored: [UInt8] = []
+    private var scratch: [UInt8] = []
 
     /// A sizer for the block size, restart interval and compression of `options`.
     public init(options: Options = Options()) {
@@ -57,9 +60,14 @@
         if builder.estimatedSize >= blockSize { finishBlock() }
     }
 
+    /// Stores the block as a table writer would (`appendStoredBlock`) into a buffer reused
+    /// from block to block, and counts its bytes.
     private mutating func finishBlock() {
         guard !builder.isEmpty else { return }
-        total += encodeBlockForStorage(builder.finish(), compression: compression).bytes.count
+        stored.removeAll(keepingCapacity: true)
+        let compression = compression
+        builder.finish { raw in _ = appendStoredBlock(raw, compression: compression, to: &stored, scratch: &scratch) }
+        total += stored.count
     }
 
     /// Stored bytes of every entry added so far, the last partial block included.

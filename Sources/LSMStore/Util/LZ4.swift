@@ -4,18 +4,10 @@ import CLZ4
 enum LZ4 {
     /// Compresses `input` as one LZ4 block; nil if liblz4 reports failure.
     static func compress(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard input.count <= Int(LZ4_MAX_INPUT_SIZE) else { return nil }
-        let bound = Int(LZ4_compressBound(Int32(input.count)))
-        guard bound > 0 else { return nil }
+        guard let bound = bound(input.count) else { return nil }
         var out = [UInt8](repeating: 0, count: bound)
-        let n = out.withUnsafeMutableBytes { dst -> Int32 in
-            LZ4_compress_default(
-                input.baseAddress?.assumingMemoryBound(to: CChar.self),
-                dst.baseAddress!.assumingMemoryBound(to: CChar.self),
-                Int32(input.count), Int32(bound))
-        }
-        guard n > 0 else { return input.count == 0 ? [0] : nil }
-        out.removeSubrange(Int(n)...)
+        guard let n = out.withUnsafeMutableBytes({ compress(input, into: $0) }) else { return nil }
+        out.removeSubrange(n...)
         return out
     }
 

@@ -106,15 +106,15 @@ extension KeyedStateBackend {
         }
     }
 
-    /// The batches written since the last call, in write order; `forEachDistinctLive` turns
-    /// them into the distinct live entries (off the hot thread).
+    /// The batches written since the last call, in write order; `ChangeLog.forEachDistinct`
+    /// turns them into each key's last write (off the hot thread).
     func takeChanges() -> ChangeLog {
         defer { changes = ChangeLog() }
         return changes
     }
 
     /// The last value written for each key, deletions left out, sorted by key, as arrays
-    /// (for tests; the job feeds `forEachDistinctLive` straight to a `DataBlockSizer`).
+    /// (for tests; the job feeds `forEachDistinct` straight to a `DataBlockSizer`).
     static func distinctSorted(_ changes: ChangeLog) -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []
         changes.forEachDistinctLive { k, v in out.append(([UInt8](k), [UInt8](v))) }

@@ -91,9 +91,8 @@ struct StateKey: Hashable {
             or1 |= item.o1
         }
         let varying0 = and0 ^ or0, varying1 = and1 ^ or1
-        let passes = (0..<16).filter { p in
-            (p < 8 ? varying1 >> (8 * UInt64(p)) : varying0 >> (8 * UInt64(p - 8))) & 0xFF != 0
-        }
+        let varying = SortItem(o0: varying0, o1: varying1, index: 0)
+        let passes = (0..<16).filter { digit(varying, $0) != 0 }
         if passes.isEmpty { return }
         var counts = [Int](repeating: 0, count: 16 * 256)
         counts.withUnsafeMutableBufferPointer { c in
