@@ -88,18 +88,46 @@ import Testing
         #expect(result.value == nil)
     }
 
-    /// A pusher blocked on a full channel goes on once a taker makes room, in order.
+    /// A pusher blocked on a full channel goes on once a taker makes room, in order, at
+    /// every capacity (the pusher and the taker each the faster side in turn).
     @Test func blockedPusherResumes() {
-        let channel = Channel<Int>(capacity: 1)
-        let done = DispatchSemaphore(value: 0)
+        for capacity in [1, 2, 3, 8] {
+            let channel = Channel<Int>(capacity: capacity)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                for i in 0..<2_000 {
+                    if i % 500 == 250 { usleep(2_000) }
+                    channel.push(i)
+                }
+                done.signal()
+            }.start()
+            var got: [Int] = []
+            for i in 0..<2_000 {
+                if i % 500 == 0 { usleep(2_000) }
+                got.append(channel.pop() ?? -1)
+            }
+            #expect(done.wait(timeout: .now() + 5) == .success, "capacity \(capacity)")
+            #expect(got == Array(0..<2_000), "capacity \(capacity)")
+        }
+    }
+
+    /// A blocked pusher is woken once the channel has drained to half its capacity, not at
+    /// every pop; then it refills it.
+    @Test func blockedPusherWakesAtHalf() {
+        let channel = Channel<Int>(capacity: 4)
+        for i in 0..<4 { channel.push(i) }
+        let pushed = DispatchSemaphore(value: 0)
         Thread {
-            for i in 0..<100 { channel.push(i) }
-            done.signal()
+            channel.push(4)
+            pushed.signal()
         }.start()
-        var got: [Int] = []
-        for _ in 0..<100 { got.append(channel.pop() ?? -1) }
-        #expect(done.wait(timeout: .now() + 5) == .success)
-        #expect(got == Array(0..<100))
+        usleep(20_000)
+        #expect(channel.pop() == 0)
+        // Three queued, more than half: the pusher stays blocked.
+        #expect(pushed.wait(timeout: .now() + .milliseconds(50)) == .timedOut)
+        #expect(channel.pop() == 1)
+        #expect(pushed.wait(timeout: .now() + 5) == .success)
+        #expect([channel.pop(), channel.pop(), channel.pop()] == [2, 3, 4])
     }
 }
 
