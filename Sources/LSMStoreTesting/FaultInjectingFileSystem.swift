@@ -125,6 +125,12 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         try apply(.open, path)
         return FaultyRandomAccessFile(owner: self, base: try base.openRandomAccess(path))
     }
+    /// See `FileSystem`: the base file system's mapped file, its reads subject to faults as
+    /// any other.
+    public func openMapped(_ path: String) throws -> any RandomAccessFile {
+        try apply(.open, path)
+        return FaultyRandomAccessFile(owner: self, base: try base.openMapped(path))
+    }
     /// See `FileSystem`.
     public func rename(_ from: String, to: String) throws {
         try apply(.rename, from)

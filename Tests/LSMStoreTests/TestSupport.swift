@@ -37,3 +37,9 @@ func allEntries(_ store: LSMStore, snapshot: Snapshot? = nil) throws -> [(key: [
 func overwriteFile(_ path: String, _ bytes: [UInt8]) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
+
+/// The seed of a seeded test: `LSM_SEED` when set (to replay a failure's printed seed),
+/// otherwise a random one.
+func testSeed() -> UInt64 {
+    ProcessInfo.processInfo.environment["LSM_SEED"].flatMap { UInt64($0) } ?? .random(in: 0...UInt64.max)
+}

@@ -83,6 +83,13 @@ public struct Options: Sendable {
     public var blockCacheSize = 8 << 20
     /// Table readers (open files) kept open. Default 1000.
     public var maxOpenFiles = 1000
+    /// Read tables through memory mappings (`FileSystem.openMapped`), as LevelDB does on
+    /// 64-bit systems: a block missing from the block cache is then copied from the mapping
+    /// instead of read with a `pread` system call. Reading a page that cannot be read (a
+    /// device error, or a table truncated by something outside the store) is reported as
+    /// `LSMError.io`, as a failed `pread` is. At most `MappedFileBudget.limit` files are
+    /// mapped per process; tables beyond it are read with `pread`. Default true.
+    public var memoryMappedReads = true
     /// The file system all I/O goes through. Default: the POSIX file system.
     public var fileSystem: any FileSystem = PosixFileSystem()
 

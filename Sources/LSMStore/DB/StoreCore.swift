@@ -72,7 +72,8 @@ final class StoreCore: @unchecked Sendable {
         self.versions = VersionSet(dir: dir, fs: options.fileSystem, options: options)
         self.blockCache = options.blockCacheSize > 0 ? BlockCache(capacity: options.blockCacheSize) : nil
         self.tables = TableCache(
-            dir: dir, fs: options.fileSystem, capacity: options.maxOpenFiles, blockCache: blockCache)
+            dir: dir, fs: options.fileSystem, capacity: options.maxOpenFiles, blockCache: blockCache,
+            mapped: options.memoryMappedReads)
     }
 
     // MARK: Threads' shared flags

@@ -11,6 +11,12 @@ public protocol FileSystem: Sendable {
     func create(_ path: String) throws -> any WritableFile
     /// Opens an existing file for positioned reads. POSIX: `open(O_RDONLY)`.
     func openRandomAccess(_ path: String) throws -> any RandomAccessFile
+    /// Opens an existing file that does not change while open (a table) for positioned
+    /// reads that may be served from a memory mapping, which spares each read a system call.
+    /// POSIX: `open(O_RDONLY)` and `mmap`, within a budget of mapped files, with a read of a
+    /// page that cannot be read reported as an error, not a crash. The default implementation
+    /// is `openRandomAccess`.
+    func openMapped(_ path: String) throws -> any RandomAccessFile
     /// Atomically renames `from` to `to`, replacing `to`. POSIX: `rename(2)`.
     func rename(_ from: String, to: String) throws
     /// Removes a file. POSIX: `unlink(2)`.
@@ -122,6 +128,9 @@ extension RandomAccessFile {
 }
 
 extension FileSystem {
+    /// Opens the file with `openRandomAccess`: file systems that map nothing.
+    public func openMapped(_ path: String) throws -> any RandomAccessFile { try openRandomAccess(path) }
+
     /// Reads a whole file.
     public func readFile(_ path: String) throws -> [UInt8] {
         let f = try openRandomAccess(path)

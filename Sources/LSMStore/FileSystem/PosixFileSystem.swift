@@ -1,5 +1,6 @@
-import Glibc
 import CPlatform
+import Glibc
+import Synchronization
 
 /// The production file system: direct POSIX calls.
 public struct PosixFileSystem: FileSystem {
@@ -22,6 +23,28 @@ public struct PosixFileSystem: FileSystem {
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LSMError.io(path: path, operation: "open", errno: errno) }
+        return PosixRandomAccessFile(fd: fd, path: path)
+    }
+
+    /// See `FileSystem`. Maps the file while fewer than `MappedFileBudget.limit` files are
+    /// mapped in the process and the file is not empty; otherwise opens it as
+    /// `openRandomAccess` does.
+    public func openMapped(_ path: String) throws -> any RandomAccessFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw LSMError.io(path: path, operation: "open", errno: errno) }
+        var st = Glibc.stat()
+        if fstat(fd, &st) != 0 {
+            let e = errno
+            _ = Glibc.close(fd)
+            throw LSMError.io(path: path, operation: "fstat", errno: e)
+        }
+        let size = Int(st.st_size)
+        if size > 0, MappedFileBudget.shared.take() {
+            if let base = lsm_map_file(fd, size) {
+                return PosixMappedFile(fd: fd, path: path, base: UnsafeRawPointer(base), count: size)
+            }
+            MappedFileBudget.shared.give()
+        }
         return PosixRandomAccessFile(fd: fd, path: path)
     }
 
@@ -201,18 +224,7 @@ final class PosixRandomAccessFile: RandomAccessFile, @unchecked Sendable {
     deinit { _ = Glibc.close(fd) }
 
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, base + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LSMError.io(path: path, operation: "pread", errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
+        try preadFully(fd, path, offset, buffer)
     }
 
     func size() throws -> UInt64 {
@@ -220,4 +232,95 @@ final class PosixRandomAccessFile: RandomAccessFile, @unchecked Sendable {
         if fstat(fd, &st) != 0 { throw LSMError.io(path: path, operation: "fstat", errno: errno) }
         return UInt64(st.st_size)
     }
+}
+
+/// A file read through a read-only shared mapping of its bytes at open (`openMapped`); reads
+/// past them (the file grew since) fall back to `pread`. A read copies from the mapping
+/// through `lsm_mapped_copy`, which turns a SIGBUS (the file was truncated under the mapping,
+/// or its page could not be read from the device) into an I/O error naming the file.
+final class PosixMappedFile: RandomAccessFile, @unchecked Sendable {
+    let fd: Int32
+    let path: String
+    private let base: UnsafeRawPointer
+    private let count: Int
+
+    init(fd: Int32, path: String, base: UnsafeRawPointer, count: Int) {
+        self.fd = fd
+        self.path = path
+        self.base = base
+        self.count = count
+    }
+
+    deinit {
+        _ = lsm_unmap_file(UnsafeMutableRawPointer(mutating: base), count)
+        MappedFileBudget.shared.give()
+        _ = Glibc.close(fd)
+    }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let dst = buffer.baseAddress else { return 0 }
+        guard offset < UInt64(count) else { return try preadFully(fd, path, offset, buffer) }
+        let o = Int(offset)
+        let n = min(buffer.count, count - o)
+        if lsm_mapped_copy(dst, base + o, n) != 0 {
+            throw LSMError.io(path: path, operation: "read of mapped bytes at offset \(offset)", errno: EIO)
+        }
+        if n == buffer.count { return n }
+        return try n + preadFully(fd, path, UInt64(count), UnsafeMutableRawBufferPointer(rebasing: buffer[n...]))
+    }
+
+    func size() throws -> UInt64 {
+        var st = Glibc.stat()
+        if fstat(fd, &st) != 0 { throw LSMError.io(path: path, operation: "fstat", errno: errno) }
+        return UInt64(st.st_size)
+    }
+}
+
+/// How many files `openMapped` may keep mapped in the process at once (as LevelDB's limit
+/// of 1,000 mapped files on 64-bit systems): each mapping is one of the process's limited
+/// memory map areas (`vm.max_map_count`), so beyond this files are read with `pread`.
+public final class MappedFileBudget: Sendable {
+    /// Files mapped at most.
+    public static let limit = 1_000
+    static let shared = MappedFileBudget()
+    private let mapped = Atomic<Int>(0)
+
+    /// Files mapped now, by every store of the process.
+    public static var mappedFiles: Int { shared.mapped.load(ordering: .relaxed) }
+
+    /// Takes a place for one mapping; false when none is left.
+    func take() -> Bool {
+        var current = mapped.load(ordering: .relaxed)
+        while current < MappedFileBudget.limit {
+            let (done, now) = mapped.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if done { return true }
+            current = now
+        }
+        return false
+    }
+
+    /// Gives back a place taken by `take`.
+    func give() { mapped.subtract(1, ordering: .relaxed) }
+}
+
+/// Reads up to `buffer.count` bytes of `fd` at `offset` with `pread`, retrying short reads
+/// until end of file; returns the number read.
+private func preadFully(
+    _ fd: Int32, _ path: String, _ offset: UInt64, _ buffer: UnsafeMutableRawBufferPointer
+) throws
+    -> Int
+{
+    guard let base = buffer.baseAddress else { return 0 }
+    var done = 0
+    while done < buffer.count {
+        let n = pread(fd, base + done, buffer.count - done, off_t(offset) + off_t(done))
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw LSMError.io(path: path, operation: "pread", errno: errno)
+        }
+        if n == 0 { break }
+        done += n
+    }
+    return done
 }

@@ -24,10 +24,11 @@ final class SSTableReader: @unchecked Sendable {
 
     var path: String { file.path }
 
+    /// Opens the table at `path`; `mapped`: through `FileSystem.openMapped`.
     static func open(
-        fileSystem fs: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?
+        fileSystem fs: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?, mapped: Bool = false
     ) throws -> SSTableReader {
-        let file = try fs.openRandomAccess(path)
+        let file = try mapped ? fs.openMapped(path) : fs.openRandomAccess(path)
         return try SSTableReader(file: file, fileNumber: fileNumber, cache: cache)
     }
 

@@ -3,19 +3,22 @@ final class TableCache: @unchecked Sendable {
     let dir: String
     let fs: any FileSystem
     let blockCache: BlockCache?
+    /// Open tables with `FileSystem.openMapped` (`Options.memoryMappedReads`).
+    let mapped: Bool
     private let readers: ClockCache<UInt64, SSTableReader>
 
-    init(dir: String, fs: any FileSystem, capacity: Int, blockCache: BlockCache?) {
+    init(dir: String, fs: any FileSystem, capacity: Int, blockCache: BlockCache?, mapped: Bool) {
         self.dir = dir
         self.fs = fs
         self.blockCache = blockCache
+        self.mapped = mapped
         self.readers = ClockCache(capacity: capacity)
     }
 
     func reader(_ number: UInt64) throws -> SSTableReader {
         if let r = readers.get(number) { return r }
         let r = try SSTableReader.open(
-            fileSystem: fs, path: FileNames.table(dir, number), fileNumber: number, cache: blockCache)
+            fileSystem: fs, path: FileNames.table(dir, number), fileNumber: number, cache: blockCache, mapped: mapped)
         readers.insert(number, r, charge: 1)
         return r
     }
