@@ -28,47 +28,50 @@ final class BlockContents: ManagedBuffer<Int, UInt8>, @unchecked Sendable {
     var bytes: [UInt8] { withExtendedLifetime(self) { [UInt8](buffer) } }
 }
 
-/// A parsed block (see `BlockBuilder` for the format). Construction validates the restart
-/// array; entry decoding is bounds-checked and reports corruption with the block's offset.
-final class Block: @unchecked Sendable {
-    let contents: BlockContents
+/// What is wrong with a block's bytes; the caller names the file and offset
+/// (`LSMError.corruption`).
+struct BlockDamage: Error {
+    let reason: String
+}
+
+/// The bytes of one uncompressed block, borrowed (see `BlockBuilder` for the format): its
+/// restart array located and checked, and the point lookup over it. It owns nothing, so a
+/// lookup in a block decoded into a temporary buffer allocates nothing; `Block` is the
+/// owning form the block cache and iterators share.
+struct BlockView {
+    let base: UnsafeRawPointer
     let restartsOffset: Int
     let numRestarts: Int
-    let fileName: String
-    let fileOffset: UInt64
 
-    init(_ contents: BlockContents, fileName: String, fileOffset: UInt64) throws {
-        self.contents = contents
-        self.fileName = fileName
-        self.fileOffset = fileOffset
-        guard contents.count >= 4 else {
-            throw LSMError.corruption(
-                file: fileName, offset: fileOffset, reason: "block too short (\(contents.count) bytes)")
-        }
-        let n = Int(loadFixed32(contents.base, contents.count - 4))
-        guard n >= 1, n <= (contents.count - 4) / 4 else {
-            throw LSMError.corruption(file: fileName, offset: fileOffset, reason: "bad restart count \(n)")
-        }
-        numRestarts = n
-        restartsOffset = contents.count - 4 - 4 * n
+    init(base: UnsafeRawPointer, restartsOffset: Int, numRestarts: Int) {
+        self.base = base
+        self.restartsOffset = restartsOffset
+        self.numRestarts = numRestarts
     }
 
-    func restartPoint(_ i: Int) -> Int { Int(loadFixed32(contents.base, restartsOffset + 4 * i)) }
+    /// Locates the restart array of the `count` bytes at `base`.
+    init(_ base: UnsafeRawPointer, count: Int) throws(BlockDamage) {
+        self.base = base
+        guard count >= 4 else { throw BlockDamage(reason: "block too short (\(count) bytes)") }
+        let n = Int(loadFixed32(base, count - 4))
+        guard n >= 1, n <= (count - 4) / 4 else { throw BlockDamage(reason: "bad restart count \(n)") }
+        numRestarts = n
+        restartsOffset = count - 4 - 4 * n
+    }
 
-    func makeIterator() -> BlockIterator { BlockIterator(self) }
+    @inline(__always)
+    func restartPoint(_ i: Int) -> Int { Int(loadFixed32(base, restartsOffset + 4 * i)) }
 
     /// Point lookup: the first entry whose internal key is >= `target`, if it has the same
-    /// user key. Returns the entry's kind byte and the range of its value in `contents`
-    /// (valid while this block is alive). Allocates nothing: restart entries share no prefix,
-    /// so the binary search compares their keys where they lie; the scan after it rebuilds
-    /// keys in a stack buffer. Decoding is bounds-checked as the iterator's.
-    func find(_ target: UnsafeRawBufferPointer) throws -> (kind: UInt8, value: Range<Int>)? {
-        let base = UnsafeRawPointer(contents.base)
+    /// user key. Returns the entry's kind byte and the range of its value from `base`.
+    /// Allocates nothing: restart entries share no prefix, so the binary search compares
+    /// their keys where they lie; the scan after it rebuilds keys in a stack buffer.
+    /// Decoding is bounds-checked as the iterator's.
+    func find(_ target: UnsafeRawBufferPointer) throws(BlockDamage) -> (kind: UInt8, value: Range<Int>)? {
+        let base = self.base
         let limit = restartsOffset
         guard limit > 0 else { return nil }
-        func corrupt(_ at: Int) -> LSMError {
-            .corruption(file: fileName, offset: fileOffset, reason: "block entry at \(at): entry overruns the block")
-        }
+        func corrupt(_ at: Int) -> BlockDamage { BlockDamage(reason: "block entry at \(at): entry overruns the block") }
         @inline(__always)
         func compare(_ k: UnsafeRawBufferPointer) -> Int {
             k.count >= 8 && target.count >= 8 ? compareInternal(k, target) : compareBytes(k, target)
@@ -91,7 +94,10 @@ final class Block: @unchecked Sendable {
         }
         var p = restartPoint(left)
         guard p < limit else { throw corrupt(p) }
-        return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { stack in
+        // The scan's key buffer: on the stack, moved to the heap only for a key over 256 bytes.
+        let result: Result<(kind: UInt8, value: Range<Int>)?, BlockDamage> = withUnsafeTemporaryAllocation(
+            byteCount: 256, alignment: 8
+        ) { stack in
             var buffer = stack.baseAddress!
             var capacity = stack.count
             var heap: UnsafeMutableRawPointer? = nil
@@ -102,7 +108,7 @@ final class Block: @unchecked Sendable {
                 guard let shared = decodeVarint64(base, &p, limit), let nonShared = decodeVarint64(base, &p, limit),
                     let vlen = decodeVarint64(base, &p, limit),
                     shared <= UInt64(keyLength), nonShared <= UInt64(limit - p), vlen <= UInt64(limit - p) - nonShared
-                else { throw corrupt(at) }
+                else { return .failure(corrupt(at)) }
                 let length = Int(shared) + Int(nonShared)
                 if length > capacity {
                     var c = capacity * 2
@@ -121,12 +127,56 @@ final class Block: @unchecked Sendable {
                 if compare(key) >= 0 {
                     guard keyLength == target.count, keyLength >= 8,
                         keyLength == 8 || memcmp(buffer, target.baseAddress!, keyLength - 8) == 0
-                    else { return nil }
-                    return (key[keyLength - 8], p..<(p + Int(vlen)))
+                    else { return .success(nil) }
+                    return .success((key[keyLength - 8], p..<(p + Int(vlen))))
                 }
                 p += Int(vlen)
             }
-            return nil
+            return .success(nil)
+        }
+        return try result.get()
+    }
+}
+
+/// A parsed block (see `BlockBuilder` for the format) that owns its bytes. Construction
+/// validates the restart array; entry decoding is bounds-checked and reports corruption
+/// with the block's file and offset.
+final class Block: @unchecked Sendable {
+    let contents: BlockContents
+    let restartsOffset: Int
+    let numRestarts: Int
+    let fileName: String
+    let fileOffset: UInt64
+
+    init(_ contents: BlockContents, fileName: String, fileOffset: UInt64) throws {
+        self.contents = contents
+        self.fileName = fileName
+        self.fileOffset = fileOffset
+        do {
+            let view = try BlockView(contents.base, count: contents.count)
+            numRestarts = view.numRestarts
+            restartsOffset = view.restartsOffset
+        } catch {
+            throw LSMError.corruption(file: fileName, offset: fileOffset, reason: error.reason)
+        }
+    }
+
+    /// The bytes as a `BlockView`; valid while this block is alive.
+    var view: BlockView {
+        BlockView(base: contents.base, restartsOffset: restartsOffset, numRestarts: numRestarts)
+    }
+
+    func restartPoint(_ i: Int) -> Int { Int(loadFixed32(contents.base, restartsOffset + 4 * i)) }
+
+    func makeIterator() -> BlockIterator { BlockIterator(self) }
+
+    /// `BlockView.find` over this block's bytes; the value range is in `contents` (valid
+    /// while this block is alive).
+    func find(_ target: UnsafeRawBufferPointer) throws -> (kind: UInt8, value: Range<Int>)? {
+        do {
+            return try view.find(target)
+        } catch {
+            throw LSMError.corruption(file: fileName, offset: fileOffset, reason: error.reason)
         }
     }
 

@@ -135,7 +135,38 @@ final class SSTableReader: @unchecked Sendable {
         if let filter, !filter.mayContain(userKeyHash: userKeyHash) { return .absent }
         let i = blockIndex(for: lookup)
         guard i < indexKeys.count else { return .absent }
-        let block = try dataBlock(i)
+        let h = indexHandles[i]
+        let key = BlockCacheKey(fileNumber: fileNumber, offset: h.offset)
+        if let cache, let block = cache.get(key) { return try Self.lookUp(lookup, in: block, body) }
+        return try withStoredBlock(file, h) { stored in
+            let charge = stored.rawLength + 64
+            if let cache, cache.shouldAdmit(key, charge: charge) {
+                let contents = BlockContents.make(count: stored.rawLength)
+                guard stored.decode(into: contents.base) else {
+                    throw blockDamage(file, h, "LZ4 block does not decompress")
+                }
+                let block = try Block(contents, fileName: file.path, fileOffset: h.offset)
+                cache.insert(key, block, charge: charge)
+                return try Self.lookUp(lookup, in: block, body)
+            }
+            // Not kept: decoded into a temporary buffer (on the stack for the usual block
+            // sizes), or searched where it was read when stored raw. Nothing is allocated.
+            if stored.type == .uncompressed, let base = stored.payload.baseAddress {
+                return try lookUp(lookup, inView: base, count: stored.rawLength, handle: h, body)
+            }
+            return try withUnsafeTemporaryAllocation(byteCount: max(1, stored.rawLength), alignment: 8) { out in
+                guard let base = out.baseAddress, stored.decode(into: base) else {
+                    throw blockDamage(file, h, "LZ4 block does not decompress")
+                }
+                return try lookUp(lookup, inView: UnsafeRawPointer(base), count: stored.rawLength, handle: h, body)
+            }
+        }
+    }
+
+    /// The lookup of `get` in a block the cache holds.
+    private static func lookUp<R>(
+        _ lookup: UnsafeRawBufferPointer, in block: Block, _ body: (ValueKind?, UnsafeRawBufferPointer) throws -> R
+    ) throws -> TableLookup<R> {
         guard let (kind, range) = try block.find(lookup) else { return .absent }
         return try withExtendedLifetime(block) {
             .found(
@@ -143,6 +174,25 @@ final class SSTableReader: @unchecked Sendable {
                     ValueKind(rawValue: kind),
                     UnsafeRawBufferPointer(start: block.contents.base + range.lowerBound, count: range.count)))
         }
+    }
+
+    /// The lookup of `get` in the `count` bytes of an uncompressed block at `base`, which
+    /// live for the call.
+    private func lookUp<R>(
+        _ lookup: UnsafeRawBufferPointer, inView base: UnsafeRawPointer, count: Int, handle: BlockHandle,
+        _ body: (ValueKind?, UnsafeRawBufferPointer) throws -> R
+    ) throws -> TableLookup<R> {
+        let found: (kind: UInt8, value: Range<Int>)?
+        do {
+            found = try BlockView(base, count: count).find(lookup)
+        } catch {
+            throw blockDamage(file, handle, error.reason)
+        }
+        guard let (kind, range) = found else { return .absent }
+        return .found(
+            try body(
+                ValueKind(rawValue: kind), UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+        )
     }
 
     func makeIterator(fillCache: Bool = true) -> TableIterator { TableIterator(self, fillCache: fillCache) }

@@ -181,48 +181,80 @@ func appendStoredBlock(
     return type
 }
 
-/// Reads and verifies the block at `handle`, decompressing it when needed.
-func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) throws -> BlockContents {
+/// A stored block read and verified (its CRC32C matched), borrowed from the reader's
+/// temporary buffer: the payload as stored, its compression, and the length it decodes to.
+struct StoredBlock {
+    /// The bytes after any length prefix: LZ4 input, or the raw block.
+    let payload: UnsafeRawBufferPointer
+    let type: BlockCompressionType
+    /// Bytes of the uncompressed block.
+    let rawLength: Int
+
+    /// Decodes the block into the `rawLength` bytes at `out`; false when LZ4 input does not
+    /// decode to exactly that many bytes.
+    func decode(into out: UnsafeMutableRawPointer) -> Bool {
+        switch type {
+        case .uncompressed:
+            if let src = payload.baseAddress, rawLength > 0 { out.copyMemory(from: src, byteCount: rawLength) }
+            return true
+        case .lz4:
+            return LZ4.decompress(payload, into: out, outputSize: rawLength)
+        }
+    }
+}
+
+/// The error for damage in the block at `handle` of `file`.
+func blockDamage(_ file: any RandomAccessFile, _ handle: BlockHandle, _ reason: String) -> LSMError {
+    .corruption(file: file.path, offset: handle.offset, reason: reason)
+}
+
+/// Reads the block at `handle` and its trailer into a temporary buffer (on the stack when
+/// small: no zero-filled array per read), checks its CRC32C and calls `body` with it.
+func withStoredBlock<R>(
+    _ file: any RandomAccessFile, _ handle: BlockHandle, _ body: (StoredBlock) throws -> R
+) throws -> R {
     // The file's name only for an error: reading it copies a string (a retain and release per
     // block read otherwise).
-    func damaged(_ reason: String) -> LSMError {
-        .corruption(file: file.path, offset: handle.offset, reason: reason)
-    }
     guard handle.size <= 1 << 30 else {
-        throw damaged("block size \(handle.size) implausible")
+        throw blockDamage(file, handle, "block size \(handle.size) implausible")
     }
     let n = Int(handle.size)
     let total = n + blockTrailerSize
-    // The block and its trailer are read into a temporary buffer (on the stack when small):
-    // no zero-filled array per read.
-    return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buf -> BlockContents in
+    return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buf -> R in
         let got = try file.read(at: handle.offset, into: buf)
         guard got == total else {
-            throw damaged("truncated: wanted \(total) bytes, file has \(got) from there")
+            throw blockDamage(file, handle, "truncated: wanted \(total) bytes, file has \(got) from there")
         }
         let bytes = UnsafeRawBufferPointer(buf)
         let expected = CRC32C.unmask(loadFixed32(bytes.baseAddress!, n + 1))
         let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(n + 1)]))
         guard expected == actual else {
-            throw damaged("block checksum mismatch")
+            throw blockDamage(file, handle, "block checksum mismatch")
         }
         switch BlockCompressionType(rawValue: bytes[n]) {
         case .uncompressed:
-            return BlockContents.make(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            return try body(
+                StoredBlock(payload: UnsafeRawBufferPointer(rebasing: bytes[0..<n]), type: .uncompressed, rawLength: n))
         case .lz4:
             var p = 0
             guard let rawLen = decodeVarint64(bytes.baseAddress!, &p, n), rawLen <= 1 << 30 else {
-                throw damaged("bad LZ4 block length")
+                throw blockDamage(file, handle, "bad LZ4 block length")
             }
-            let out = BlockContents.make(count: Int(rawLen))
-            guard
-                LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[p..<n]), into: out.base, outputSize: Int(rawLen))
-            else {
-                throw damaged("LZ4 block does not decompress")
-            }
-            return out
+            return try body(
+                StoredBlock(payload: UnsafeRawBufferPointer(rebasing: bytes[p..<n]), type: .lz4, rawLength: Int(rawLen))
+            )
         case nil:
-            throw damaged("unknown compression type \(bytes[n])")
+            throw blockDamage(file, handle, "unknown compression type \(bytes[n])")
         }
+    }
+}
+
+/// Reads and verifies the block at `handle`, decompressing it when needed, into a new
+/// `BlockContents`.
+func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) throws -> BlockContents {
+    try withStoredBlock(file, handle) { stored in
+        let out = BlockContents.make(count: stored.rawLength)
+        guard stored.decode(into: out.base) else { throw blockDamage(file, handle, "LZ4 block does not decompress") }
+        return out
     }
 }
