@@ -510,7 +510,7 @@ func coarseMilliseconds() -> Int64 {
 /// What the source sends a subtask, in order: batches of keyed records, checkpoint
 /// barriers, and the end of the input.
 enum JobEvent<K, T> {
-    case records([(key: StateKey, group: Int, value: K, record: T, index: Int)])
+    case records(RecordBatch<K, T>)
     /// A checkpoint's barrier, or a savepoint's (`savepoint` says where its parts go).
     case barrier(id: UInt64, injectedAt: ContinuousClock.Instant, savepoint: SavepointTarget?)
     case end

@@ -45,12 +45,20 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
         var index = restoreFrom?.sourceRecords ?? savepoint.map { Int($0.sourceRecords) } ?? 0
         coordinator.beginAttempt(resumingFrom: restoreFrom)
         let maxConcurrent = coordinator.maxConcurrent
-        var batches = [[(key: StateKey, group: Int, value: K, record: T, index: Int)]](repeating: [], count: p)
         let transform = keyed.stream.transform
         let keyOf = keyed.key
         let codec = keyed.codec
         let maxP = env.maxParallelism
         let batchSize = env.batchSize
+        // A batch handed to a subtask is its own from then on: the source starts a new one.
+        // In a buffer rather than an array: reading an array element here, in code not
+        // specialized for K and T, would look up the batch type's metadata for every record.
+        let batches = UnsafeMutablePointer<RecordBatch<K, T>>.allocate(capacity: p)
+        for i in 0..<p { (batches + i).initialize(to: RecordBatch(capacity: batchSize)) }
+        defer {
+            batches.deinitialize(count: p)
+            batches.deallocate()
+        }
         var sinceCheckpoint = 0
         var lastTriggerCheck = clock.now
         var keyBuffer: [UInt8] = []
@@ -69,7 +77,7 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
         func flushBatches() {
             for i in 0..<p where !batches[i].isEmpty {
                 channels[i].push(.records(batches[i]))
-                batches[i].removeAll(keepingCapacity: true)
+                batches[i] = RecordBatch(capacity: batchSize)
             }
         }
 
@@ -117,10 +125,11 @@ final class SourceTask<Source: StreamSource, K: Sendable, T: Sendable> {
                     (StateKey($0), KeyGroups.group(of: $0, maxParallelism: maxP))
                 }
                 let sub = KeyGroups.subtask(ofGroup: group, parallelism: p, maxParallelism: maxP)
-                batches[sub].append((kb, group, k, t, index))
-                if batches[sub].count >= batchSize {
-                    channels[sub].push(.records(batches[sub]))
-                    batches[sub].removeAll(keepingCapacity: true)
+                let batch = batches[sub]
+                batch.append(key: kb, group: group, value: k, record: t, index: index)
+                if batch.count >= batchSize {
+                    channels[sub].push(.records(batch))
+                    batches[sub] = RecordBatch(capacity: batchSize)
                 }
             }
             if index & 1023 == 0, state.failed != nil { break }

@@ -297,14 +297,16 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // The state of the records ahead is prefetched in three steps (index line,
                 // slot, value), so their cache misses overlap with this record's work.
                 let n = batch.count
-                for j in 0..<min(8, n) { ahead[j & 15] = backend.prefetchIndex(key: batch[j].0, group: batch[j].1) }
+                let (keys, groups) = (batch.keys, batch.groups)
+                for j in 0..<min(8, n) { ahead[j & 15] = backend.prefetchIndex(key: keys[j], group: groups[j]) }
                 for j in 0..<n {
                     if j + 8 < n {
-                        ahead[(j + 8) & 15] = backend.prefetchIndex(key: batch[j + 8].0, group: batch[j + 8].1)
+                        ahead[(j + 8) & 15] = backend.prefetchIndex(key: keys[j + 8], group: groups[j + 8])
                     }
                     if j + 4 < n { backend.prefetchSlot(hash: ahead[(j + 4) & 15]) }
                     if j + 2 < n { backend.prefetchValue(hash: ahead[(j + 2) & 15]) }
-                    let (keyBytes, group, key, record, index) = batch[j]
+                    let (keyBytes, group, index) = (keys[j], groups[j], batch.indexes[j])
+                    let key = batch.value(j), record = batch.record(j)
                     if failures.failsAtRecord(index) || failures.failsRandomly(state: state) {
                         throw StreamError.injectedFailure(record: index)
                     }
