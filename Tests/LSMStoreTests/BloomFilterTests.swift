@@ -35,6 +35,39 @@ import Testing
         }
     }
 
+    /// `probedLine`, what a point read prefetches, is the one line `mayContain` reads in the
+    /// cache-local format: with that line cleared, a present key is ruled out, and with any
+    /// other line cleared it is not. The spread format has no such line. Seeded.
+    @Test func probedLineIsTheLineALookupReads() {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        var b = BloomFilterBuilder(bitsPerKey: 10)
+        let hashes = (0..<2_000).map { _ in rng.next() }
+        for h in hashes { b.add(userKeyHash: h) }
+        let data = b.finish()
+        let lines = (data.count - 1) / 64
+        for _ in 0..<200 {
+            let h = hashes[Int(rng.next() % UInt64(hashes.count))]
+            data.withUnsafeBytes { bits in
+                guard let line = BloomFilter.probedLine(bits: bits, userKeyHash: h), let base = bits.baseAddress else {
+                    Issue.record("seed \(seed): no line for a cache-local filter")
+                    return
+                }
+                let offset = line - base
+                #expect(offset % 64 == 0 && offset / 64 < lines, "seed \(seed)")
+                var cleared = data
+                for i in offset..<(offset + 64) { cleared[i] = 0 }
+                #expect(!BloomFilter(data: cleared).mayContain(userKeyHash: h), "seed \(seed)")
+                var other = data
+                let o = (offset / 64 + 1 + Int(rng.next() % UInt64(max(1, lines - 1)))) % lines * 64
+                if o != offset { for i in o..<(o + 64) { other[i] = 0 } }
+                #expect(BloomFilter(data: other).mayContain(userKeyHash: h), "seed \(seed)")
+            }
+        }
+        let spread = b.finishSpread()
+        spread.withUnsafeBytes { #expect(BloomFilter.probedLine(bits: $0, userKeyHash: hashes[0]) == nil) }
+    }
+
     @Test func hashOfSliceEqualsHashOfArray() {
         for n in 0..<40 {
             let key = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }

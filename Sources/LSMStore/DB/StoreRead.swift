@@ -47,7 +47,9 @@ extension StoreCore {
                     let version = view.version
                     var result: R? = nil
                     var settled = false
-                    try version.forEachLevel0Candidate(key) { f in
+                    try version.forEachLevel0Candidate(
+                        key, prefetch: { $0.pinnedReader.load()?.prefetchFilter(userKeyHash: keyHash) }
+                    ) { f in
                         if case .found(let r) = try tables.reader(for: f).get(
                             lk, userKeyHash: keyHash,
                             { kind, v in

@@ -68,38 +68,50 @@ struct BloomFilterBuilder {
 struct BloomFilter: Sendable {
     let data: [UInt8]
 
-    /// Returns false only when the key is certainly absent. Reads both formats: a last
-    /// byte `0x80 | k` is the cache-local format, `k` alone the spread one; anything else
-    /// (or a filter too short for its format) never rules a key out.
+    /// Returns false only when the key is certainly absent (`mayContain(bits:userKeyHash:)`).
     func mayContain(userKeyHash h: UInt64) -> Bool {
-        let n = data.count
+        data.withUnsafeBytes { BloomFilter.mayContain(bits: $0, userKeyHash: h) }
+    }
+
+    /// Returns false only when the key is certainly absent from the filter `bits`. Reads
+    /// both formats: a last byte `0x80 | k` is the cache-local format, `k` alone the spread
+    /// one; anything else (or a filter too short for its format) never rules a key out.
+    static func mayContain(bits buf: UnsafeRawBufferPointer, userKeyHash h: UInt64) -> Bool {
+        let n = buf.count
         guard n >= 2 else { return true }
-        return data.withUnsafeBufferPointer { buf in
-            let tag = buf[n - 1]
-            if tag & 0x80 != 0 {
-                let k = Int(tag & 0x7F)
-                let lines = (n - 1) / 64
-                guard k >= 1, k <= 30, lines >= 1, (n - 1) % 64 == 0 else { return true }
-                let line = Int((UInt64(UInt32(truncatingIfNeeded: h >> 32)) &* UInt64(lines)) >> 32) * 64
-                var a = UInt32(truncatingIfNeeded: h)
-                for _ in 0..<k {
-                    let bit = Int(a >> 23)
-                    if buf[line + (bit >> 3)] & (UInt8(1) << UInt8(bit & 7)) == 0 { return false }
-                    a = a &* 0x9E37_79B9
-                }
-                return true
-            }
-            let k = Int(tag)
-            guard k >= 1, k <= 30 else { return true }  // unknown encoding: never rule a key out
-            let nbits = UInt64((n - 1) * 8)
+        let tag = buf[n - 1]
+        if tag & 0x80 != 0 {
+            let k = Int(tag & 0x7F)
+            let lines = (n - 1) / 64
+            guard k >= 1, k <= 30, lines >= 1, (n - 1) % 64 == 0 else { return true }
+            let line = Int((UInt64(UInt32(truncatingIfNeeded: h >> 32)) &* UInt64(lines)) >> 32) * 64
             var a = UInt32(truncatingIfNeeded: h)
-            let delta = UInt32(truncatingIfNeeded: h >> 32) | 1
             for _ in 0..<k {
-                let pos = (UInt64(a) &* nbits) >> 32
-                if buf[Int(pos >> 3)] & (UInt8(1) << UInt8(pos & 7)) == 0 { return false }
-                a = a &+ delta
+                let bit = Int(a >> 23)
+                if buf[line + (bit >> 3)] & (UInt8(1) << UInt8(bit & 7)) == 0 { return false }
+                a = a &* 0x9E37_79B9
             }
             return true
         }
+        let k = Int(tag)
+        guard k >= 1, k <= 30 else { return true }  // unknown encoding: never rule a key out
+        let nbits = UInt64((n - 1) * 8)
+        var a = UInt32(truncatingIfNeeded: h)
+        let delta = UInt32(truncatingIfNeeded: h >> 32) | 1
+        for _ in 0..<k {
+            let pos = (UInt64(a) &* nbits) >> 32
+            if buf[Int(pos >> 3)] & (UInt8(1) << UInt8(pos & 7)) == 0 { return false }
+            a = a &+ delta
+        }
+        return true
+    }
+
+    /// The cache line `mayContain` reads for this hash in a cache-local filter, nil for the
+    /// spread format (whose probes are spread over the filter) and for malformed filters.
+    static func probedLine(bits buf: UnsafeRawBufferPointer, userKeyHash h: UInt64) -> UnsafeRawPointer? {
+        let n = buf.count
+        guard n >= 65, let base = buf.baseAddress, buf[n - 1] & 0x80 != 0, (n - 1) % 64 == 0 else { return nil }
+        let lines = (n - 1) / 64
+        return base + Int((UInt64(UInt32(truncatingIfNeeded: h >> 32)) &* UInt64(lines)) >> 32) * 64
     }
 }

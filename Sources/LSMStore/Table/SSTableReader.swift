@@ -1,3 +1,5 @@
+import CPlatform
+
 /// Key of a cached block: the table's file number and the block's offset.
 struct BlockCacheKey: Hashable, Sendable {
     let fileNumber: UInt64
@@ -13,7 +15,10 @@ final class SSTableReader: @unchecked Sendable {
     let file: any RandomAccessFile
     let fileSize: UInt64
     let properties: TableProperties
-    let filter: BloomFilter?
+    /// The bloom filter's bytes (`BloomFilter`), nil without one, and a view of them (valid
+    /// while the reader lives): a lookup reads them without touching a reference count.
+    private let filterContents: BlockContents?
+    private let filterBits: UnsafeRawBufferPointer?
     let indexKeys: [[UInt8]]
     let indexHandles: [BlockHandle]
     /// The index keys packed into one buffer (`indexOffsets[i]..<indexOffsets[i+1]`), so the
@@ -61,9 +66,12 @@ final class SSTableReader: @unchecked Sendable {
         properties = props
         if footer.filter.size > 0 {
             try checkHandle(footer.filter, "filter")
-            filter = BloomFilter(data: try readBlockContents(file, footer.filter).bytes)
+            let contents = try readBlockContents(file, footer.filter)
+            filterContents = contents
+            filterBits = contents.buffer
         } else {
-            filter = nil
+            filterContents = nil
+            filterBits = nil
         }
         let indexContents = try readBlockContents(file, footer.index)
         let index = try Block(indexContents, fileName: file.path, fileOffset: footer.index.offset)
@@ -91,6 +99,19 @@ final class SSTableReader: @unchecked Sendable {
         }
         packedIndex = packed
         indexOffsets = offsets
+    }
+
+    /// Whether the table has a bloom filter.
+    var hasFilter: Bool { filterBits != nil }
+
+    /// Starts loading the cache line of the bloom filter that a lookup of a user key hashing
+    /// to `userKeyHash` reads: a point read prefetches the lines of all the L0 tables it will
+    /// ask before asking the first, so their cache misses overlap.
+    @inline(__always)
+    func prefetchFilter(userKeyHash: UInt64) {
+        if let filterBits, let line = BloomFilter.probedLine(bits: filterBits, userKeyHash: userKeyHash) {
+            lsm_prefetch(line)
+        }
     }
 
     /// Data block `i`, from the cache or disk (verified).
@@ -132,7 +153,7 @@ final class SSTableReader: @unchecked Sendable {
         _ lookup: UnsafeRawBufferPointer, userKeyHash: UInt64,
         _ body: (ValueKind?, UnsafeRawBufferPointer) throws -> R
     ) throws -> TableLookup<R> {
-        if let filter, !filter.mayContain(userKeyHash: userKeyHash) { return .absent }
+        if let filterBits, !BloomFilter.mayContain(bits: filterBits, userKeyHash: userKeyHash) { return .absent }
         let i = blockIndex(for: lookup)
         guard i < indexKeys.count else { return .absent }
         let h = indexHandles[i]

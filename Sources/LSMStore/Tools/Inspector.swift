@@ -134,7 +134,7 @@ public enum Inspector {
         _ = try reader.verify()
         return TableDump(
             properties: reader.properties, blocks: blocks, entries: entries,
-            hasFilter: reader.filter != nil, fileSize: reader.fileSize)
+            hasFilter: reader.hasFilter, fileSize: reader.fileSize)
     }
 
     /// What `verify` checked and found.

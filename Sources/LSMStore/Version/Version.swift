@@ -47,7 +47,13 @@ final class Version: @unchecked Sendable {
     /// Calls `body` with each L0 file that may hold `userKey`, newest first, until it
     /// returns true. Allocates nothing for the usual few candidates: their positions are
     /// gathered in a temporary buffer (on the stack when small) and ordered there.
-    func forEachLevel0Candidate(_ userKey: [UInt8], _ body: (FileMetaData) throws -> Bool) rethrows {
+    ///
+    /// With more than one candidate, `prefetch` is called with each first, in the same
+    /// order: a lookup starts loading what it will read of each (their cache misses then
+    /// overlap instead of following one another).
+    func forEachLevel0Candidate(
+        _ userKey: [UInt8], prefetch: (FileMetaData) -> Void = { _ in }, _ body: (FileMetaData) throws -> Bool
+    ) rethrows {
         let files = level0BySmallest
         guard !files.isEmpty else { return }
         var lo = 0, hi = files.count
@@ -70,6 +76,9 @@ final class Version: @unchecked Sendable {
                     n += 1
                 }
                 j -= 1
+            }
+            if n > 1 {
+                for k in 0..<n { prefetch(files[found[k]]) }
             }
             for k in 0..<n {
                 if try body(files[found[k]]) { return }
