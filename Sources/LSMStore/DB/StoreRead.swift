@@ -47,15 +47,25 @@ extension StoreCore {
                     let version = view.version
                     var result: R? = nil
                     var settled = false
+                    // The candidates and their pinned readers are used unmanaged: the
+                    // version (kept by `view`) holds the files, and a file its pinned reader.
                     try version.forEachLevel0Candidate(
-                        key, prefetch: { $0.pinnedReader.load()?.prefetchFilter(userKeyHash: keyHash) }
+                        key,
+                        prefetch: { f in
+                            f._withUnsafeGuaranteedRef { $0.pinnedReader.loadUnmanaged() }?
+                                ._withUnsafeGuaranteedRef { $0.prefetchFilter(userKeyHash: keyHash) }
+                        }
                     ) { f in
-                        if case .found(let r) = try tables.reader(for: f).get(
-                            lk, userKeyHash: keyHash,
-                            { kind, v in
-                                kind == .value ? try body(v) : nil
-                            })
-                        {
+                        func lookup(_ reader: SSTableReader) throws -> TableLookup<R?> {
+                            try reader.get(lk, userKeyHash: keyHash) { kind, v in kind == .value ? try body(v) : nil }
+                        }
+                        let found: TableLookup<R?>
+                        if let pinned = f._withUnsafeGuaranteedRef({ $0.pinnedReader.loadUnmanaged() }) {
+                            found = try pinned._withUnsafeGuaranteedRef(lookup)
+                        } else {
+                            found = try lookup(try f._withUnsafeGuaranteedRef { try tables.reader(for: $0) })
+                        }
+                        if case .found(let r) = found {
                             result = r
                             settled = true
                         }

@@ -24,6 +24,14 @@ struct PinnedReader: ~Copyable, @unchecked Sendable {
         return Unmanaged<SSTableReader>.fromOpaque(p).takeUnretainedValue()
     }
 
+    /// The reader, if set, unmanaged: valid while the metadata holding this pin lives.
+    @inline(__always)
+    func loadUnmanaged() -> Unmanaged<SSTableReader>? {
+        let b = bits.load(ordering: .acquiring)
+        guard b != 0, let p = UnsafeRawPointer(bitPattern: b) else { return nil }
+        return Unmanaged<SSTableReader>.fromOpaque(p)
+    }
+
     /// Sets the reader to `reader` if it is not set yet; returns the reader that is set.
     func storeIfNil(_ reader: SSTableReader) -> SSTableReader {
         let retained = Unmanaged.passRetained(reader)
