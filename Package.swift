@@ -36,8 +36,9 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         // The little C the engine needs: hardware CRC32C (SSE4.2, selected at run time; the
-        // engine falls back to Swift), syncfs(2) (Glibc hides it), thread names and cache
-        // prefetch hints (also used by the stream runtime's state backend).
+        // engine falls back to Swift), syncfs(2) (Glibc hides it), thread names, cache
+        // prefetch hints (also used by the stream runtime's state backend), and memory-mapped
+        // reads whose SIGBUS becomes an error.
         .target(name: "CPlatform"),
         .target(name: "LSMStore", dependencies: ["CLZ4", "CPlatform"]),
         .target(name: "LSMStoreTesting", dependencies: ["LSMStore"]),
