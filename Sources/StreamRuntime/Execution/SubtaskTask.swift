@@ -107,6 +107,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             func handBack(_ cut: inout StateCut) {
                 var emptied = cut.entries
                 cut.entries = []
+                emptied.releaseValuesPrefetching()
                 emptied.removeAll(keepingCapacity: true)
                 recycled.tryPush(emptied)
             }

@@ -56,6 +56,27 @@ struct StateCut: Sendable {
     }
 }
 
+extension [StateCut.Entry] {
+    /// Releases every entry's value, prefetching the value 8 entries ahead for writing. A
+    /// cut's values lie at random in memory and are mostly out of the processor's caches by
+    /// the time the checkpoint is acknowledged, so releasing them in a plain loop (each a
+    /// reference count decrement on a header far from the last) waited for a cache miss per
+    /// entry: about a tenth of the upload thread's samples in the keyed job.
+    mutating func releaseValuesPrefetching() {
+        withUnsafeMutableBufferPointer { entries in
+            guard let base = entries.baseAddress else { return }
+            let valueOffset = MemoryLayout<StateCut.Entry>.offset(of: \StateCut.Entry.value) ?? 0
+            let n = entries.count
+            for i in 0..<n {
+                if i + 8 < n {
+                    Prefetch.arrayStorage(at: UnsafeRawPointer(base + i + 8) + valueOffset, lines: 1, forWriting: true)
+                }
+                entries[i].value = []
+            }
+        }
+    }
+}
+
 /// A cut's entries in key order, in one buffer: per entry `key length (UInt32) · value length
 /// (UInt32; UInt32.max for a cleared value) · key · value`, lengths in native byte order (it
 /// never leaves the process). Written once, then read in order.
