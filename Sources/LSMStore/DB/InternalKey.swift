@@ -123,11 +123,13 @@ func compareInternal(_ a: [UInt8], _ b: [UInt8]) -> Int {
 /// Compares the user-key part of internal key `ikey` with user key `userKey`.
 @inline(__always)
 func compareUserKey(ofInternal ikey: [UInt8], _ userKey: [UInt8]) -> Int {
-    ikey.withUnsafeBytes { pa in
-        userKey.withUnsafeBytes { pb in
-            compareBytes(UnsafeRawBufferPointer(rebasing: pa[0..<(pa.count - 8)]), pb)
-        }
-    }
+    ikey.withUnsafeBytes { pa in userKey.withUnsafeBytes { compareUserKey(ofInternal: pa, $0) } }
+}
+
+/// `compareUserKey(ofInternal:_:)` over bytes in place.
+@inline(__always)
+func compareUserKey(ofInternal ikey: UnsafeRawBufferPointer, _ userKey: UnsafeRawBufferPointer) -> Int {
+    compareBytes(UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)]), userKey)
 }
 
 /// Whether two internal keys have the same user key.

@@ -47,23 +47,12 @@ extension StoreCore {
                     let version = view.version
                     var result: R? = nil
                     var settled = false
-                    // The candidates and their pinned readers are used unmanaged: the
-                    // version (kept by `view`) holds the files, and a file its pinned reader.
+                    // The candidates come unmanaged: the version (kept by `view`) holds them.
                     try version.forEachLevel0Candidate(
-                        key,
-                        prefetch: { f in
-                            f._withUnsafeGuaranteedRef { $0.pinnedReader.loadUnmanaged() }?
-                                ._withUnsafeGuaranteedRef { $0.prefetchFilter(userKeyHash: keyHash) }
-                        }
+                        key, prefetch: { tables.prefetchFilter(of: $0, userKeyHash: keyHash) }
                     ) { f in
-                        func lookup(_ reader: SSTableReader) throws -> TableLookup<R?> {
+                        let found = try tables.withReader(for: f) { reader in
                             try reader.get(lk, userKeyHash: keyHash) { kind, v in kind == .value ? try body(v) : nil }
-                        }
-                        let found: TableLookup<R?>
-                        if let pinned = f._withUnsafeGuaranteedRef({ $0.pinnedReader.loadUnmanaged() }) {
-                            found = try pinned._withUnsafeGuaranteedRef(lookup)
-                        } else {
-                            found = try lookup(try f._withUnsafeGuaranteedRef { try tables.reader(for: $0) })
                         }
                         if case .found(let r) = found {
                             result = r

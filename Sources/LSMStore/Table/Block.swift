@@ -43,12 +43,6 @@ struct BlockView {
     let restartsOffset: Int
     let numRestarts: Int
 
-    init(base: UnsafeRawPointer, restartsOffset: Int, numRestarts: Int) {
-        self.base = base
-        self.restartsOffset = restartsOffset
-        self.numRestarts = numRestarts
-    }
-
     /// Locates the restart array of the `count` bytes at `base`.
     init(_ base: UnsafeRawPointer, count: Int) throws(BlockDamage) {
         self.base = base
@@ -143,8 +137,8 @@ struct BlockView {
 /// with the block's file and offset.
 final class Block: @unchecked Sendable {
     let contents: BlockContents
-    let restartsOffset: Int
-    let numRestarts: Int
+    /// The bytes as a `BlockView` (they live as long as `contents`, that is this block).
+    let view: BlockView
     let fileName: String
     let fileOffset: UInt64
 
@@ -153,20 +147,16 @@ final class Block: @unchecked Sendable {
         self.fileName = fileName
         self.fileOffset = fileOffset
         do {
-            let view = try BlockView(contents.base, count: contents.count)
-            numRestarts = view.numRestarts
-            restartsOffset = view.restartsOffset
+            view = try BlockView(contents.base, count: contents.count)
         } catch {
             throw LSMError.corruption(file: fileName, offset: fileOffset, reason: error.reason)
         }
     }
 
-    /// The bytes as a `BlockView`; valid while this block is alive.
-    var view: BlockView {
-        BlockView(base: contents.base, restartsOffset: restartsOffset, numRestarts: numRestarts)
-    }
+    var restartsOffset: Int { view.restartsOffset }
+    var numRestarts: Int { view.numRestarts }
 
-    func restartPoint(_ i: Int) -> Int { Int(loadFixed32(contents.base, restartsOffset + 4 * i)) }
+    func restartPoint(_ i: Int) -> Int { view.restartPoint(i) }
 
     func makeIterator() -> BlockIterator { BlockIterator(self) }
 

@@ -114,6 +114,9 @@ final class SSTableReader: @unchecked Sendable {
         }
     }
 
+    /// What a block of `rawLength` uncompressed bytes costs in the block cache.
+    private static func cacheCharge(_ rawLength: Int) -> Int { rawLength + 64 }
+
     /// Data block `i`, from the cache or disk (verified).
     func dataBlock(_ i: Int, fillCache: Bool = true) throws -> Block {
         let h = indexHandles[i]
@@ -121,7 +124,7 @@ final class SSTableReader: @unchecked Sendable {
         if let cache, let b = cache.get(key) { return b }
         let contents = try readBlockContents(file, h)
         let block = try Block(contents, fileName: file.path, fileOffset: h.offset)
-        let charge = contents.count + 64
+        let charge = Self.cacheCharge(contents.count)
         if fillCache, let cache, cache.shouldAdmit(key, charge: charge) { cache.insert(key, block, charge: charge) }
         return block
     }
@@ -160,13 +163,10 @@ final class SSTableReader: @unchecked Sendable {
         let key = BlockCacheKey(fileNumber: fileNumber, offset: h.offset)
         if let cache, let block = cache.get(key) { return try Self.lookUp(lookup, in: block, body) }
         return try withStoredBlock(file, h) { stored in
-            let charge = stored.rawLength + 64
+            let charge = Self.cacheCharge(stored.rawLength)
             if let cache, cache.shouldAdmit(key, charge: charge) {
-                let contents = BlockContents.make(count: stored.rawLength)
-                guard stored.decode(into: contents.base) else {
-                    throw blockDamage(file, h, "LZ4 block does not decompress")
-                }
-                let block = try Block(contents, fileName: file.path, fileOffset: h.offset)
+                let block = try Block(
+                    stored.contents(file: file, handle: h), fileName: file.path, fileOffset: h.offset)
                 cache.insert(key, block, charge: charge)
                 return try Self.lookUp(lookup, in: block, body)
             }
@@ -176,9 +176,8 @@ final class SSTableReader: @unchecked Sendable {
                 return try lookUp(lookup, inView: base, count: stored.rawLength, handle: h, body)
             }
             return try withUnsafeTemporaryAllocation(byteCount: max(1, stored.rawLength), alignment: 8) { out in
-                guard let base = out.baseAddress, stored.decode(into: base) else {
-                    throw blockDamage(file, h, "LZ4 block does not decompress")
-                }
+                let base = out.baseAddress!  // at least one byte was asked for
+                try stored.decode(into: base, file: file, handle: h)
                 return try lookUp(lookup, inView: UnsafeRawPointer(base), count: stored.rawLength, handle: h, body)
             }
         }

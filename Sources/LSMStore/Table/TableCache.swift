@@ -34,6 +34,25 @@ final class TableCache: @unchecked Sendable {
         return r
     }
 
+    /// Calls `body` with the reader of `file`, which the caller keeps alive (a version holding
+    /// it): a pinned reader is used without reference counting (the metadata holds it),
+    /// another comes from `reader(for:)`.
+    @inline(__always)
+    func withReader<R>(for file: Unmanaged<FileMetaData>, _ body: (SSTableReader) throws -> R) throws -> R {
+        if let pinned = file._withUnsafeGuaranteedRef({ $0.pinnedReader.loadUnmanaged() }) {
+            return try pinned._withUnsafeGuaranteedRef(body)
+        }
+        return try body(try file._withUnsafeGuaranteedRef { try reader(for: $0) })
+    }
+
+    /// Prefetches the bloom filter line a lookup of `userKeyHash` in `file` reads, when its
+    /// reader is pinned (`SSTableReader.prefetchFilter`); a hint, nothing else.
+    @inline(__always)
+    func prefetchFilter(of file: Unmanaged<FileMetaData>, userKeyHash: UInt64) {
+        file._withUnsafeGuaranteedRef { $0.pinnedReader.loadUnmanaged() }?
+            ._withUnsafeGuaranteedRef { $0.prefetchFilter(userKeyHash: userKeyHash) }
+    }
+
     func evict(_ number: UInt64) {
         readers.erase(number)
         blockCache?.eraseAll { $0.fileNumber == number }

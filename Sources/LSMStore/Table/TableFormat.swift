@@ -190,16 +190,25 @@ struct StoredBlock {
     /// Bytes of the uncompressed block.
     let rawLength: Int
 
-    /// Decodes the block into the `rawLength` bytes at `out`; false when LZ4 input does not
-    /// decode to exactly that many bytes.
-    func decode(into out: UnsafeMutableRawPointer) -> Bool {
+    /// Decodes the block into the `rawLength` bytes at `out`; throws corruption naming
+    /// `file` and `handle` (where it was read) when LZ4 input does not decode to exactly
+    /// that many bytes.
+    func decode(into out: UnsafeMutableRawPointer, file: any RandomAccessFile, handle: BlockHandle) throws {
         switch type {
         case .uncompressed:
             if let src = payload.baseAddress, rawLength > 0 { out.copyMemory(from: src, byteCount: rawLength) }
-            return true
         case .lz4:
-            return LZ4.decompress(payload, into: out, outputSize: rawLength)
+            guard LZ4.decompress(payload, into: out, outputSize: rawLength) else {
+                throw blockDamage(file, handle, "LZ4 block does not decompress")
+            }
         }
+    }
+
+    /// The block decoded into a new `BlockContents` (see `decode`).
+    func contents(file: any RandomAccessFile, handle: BlockHandle) throws -> BlockContents {
+        let out = BlockContents.make(count: rawLength)
+        try decode(into: out.base, file: file, handle: handle)
+        return out
     }
 }
 
@@ -252,9 +261,5 @@ func withStoredBlock<R>(
 /// Reads and verifies the block at `handle`, decompressing it when needed, into a new
 /// `BlockContents`.
 func readBlockContents(_ file: any RandomAccessFile, _ handle: BlockHandle) throws -> BlockContents {
-    try withStoredBlock(file, handle) { stored in
-        let out = BlockContents.make(count: stored.rawLength)
-        guard stored.decode(into: out.base) else { throw blockDamage(file, handle, "LZ4 block does not decompress") }
-        return out
-    }
+    try withStoredBlock(file, handle) { try $0.contents(file: file, handle: handle) }
 }

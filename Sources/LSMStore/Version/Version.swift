@@ -36,13 +36,10 @@ final class Version: @unchecked Sendable {
     private(set) var partitionToCompact: Int? = nil
     /// Most L0 files that overlap one key (read work of the worst key; stall trigger).
     private(set) var level0Depth = 0
-    /// L0 files sorted by smallest key, and the running maximum of their largest user keys:
-    /// a point lookup walks back from its key only while that maximum reaches it.
-    private(set) var level0BySmallest: [FileMetaData] = [] {
-        didSet { level0Unmanaged = level0BySmallest.map { Unmanaged.passUnretained($0) } }
-    }
-    /// `level0BySmallest` unmanaged (it holds them), for the point lookup's walk.
-    private var level0Unmanaged: [Unmanaged<FileMetaData>] = []
+    /// L0 files sorted by smallest key (unmanaged: `levels[0]` holds them), and the running
+    /// maximum of their largest user keys: a point lookup walks back from its key only while
+    /// that maximum reaches it.
+    private var level0BySmallest: [Unmanaged<FileMetaData>] = []
     private var level0MaxLargest: [[UInt8]] = []
 
     /// First user key of each L1 file after the first: where flushes cut their pieces.
@@ -65,16 +62,14 @@ final class Version: @unchecked Sendable {
         _ userKey: [UInt8], prefetch: (Unmanaged<FileMetaData>) -> Void = { _ in },
         _ body: (Unmanaged<FileMetaData>) throws -> Bool
     ) rethrows {
-        try level0Unmanaged.withUnsafeBufferPointer { files in
+        try level0BySmallest.withUnsafeBufferPointer { files in
             guard !files.isEmpty else { return }
             try userKey.withUnsafeBytes { key in
                 var lo = 0, hi = files.count
                 while lo < hi {
                     let mid = (lo + hi) / 2
                     let c = files[mid]._withUnsafeGuaranteedRef { f in
-                        f.smallest.withUnsafeBytes {
-                            compareBytes(UnsafeRawBufferPointer(rebasing: $0.dropLast(8)), key)
-                        }
+                        f.smallest.withUnsafeBytes { compareUserKey(ofInternal: $0, key) }
                     }
                     if c <= 0 { lo = mid + 1 } else { hi = mid }
                 }
@@ -83,12 +78,7 @@ final class Version: @unchecked Sendable {
                     var j = lo - 1
                     while j >= 0 && level0MaxLargest[j].withUnsafeBytes({ compareBytes($0, key) }) >= 0 {
                         let (reaches, number) = files[j]._withUnsafeGuaranteedRef { f in
-                            (
-                                f.largest.withUnsafeBytes {
-                                    compareBytes(UnsafeRawBufferPointer(rebasing: $0.dropLast(8)), key)
-                                }
-                                    >= 0, f.number
-                            )
+                            (f.largest.withUnsafeBytes { compareUserKey(ofInternal: $0, key) } >= 0, f.number)
                         }
                         if reaches {
                             // Insertion in descending file number (newest first).
@@ -124,9 +114,10 @@ final class Version: @unchecked Sendable {
     }
 
     private func indexLevel0() {
-        level0BySmallest = levels[0].sorted { compareInternal($0.smallest, $1.smallest) < 0 }
+        let sorted = levels[0].sorted { compareInternal($0.smallest, $1.smallest) < 0 }
+        level0BySmallest = sorted.map { Unmanaged.passUnretained($0) }
         var running: [UInt8]? = nil
-        level0MaxLargest = level0BySmallest.map { f in
+        level0MaxLargest = sorted.map { f in
             let l = f.largestUserKey
             if running == nil || compareBytes(l, running!) > 0 { running = l }
             return running!
