@@ -123,6 +123,9 @@ final class KeyedStateBackend {
     @exclusivity(unchecked) var pendingPosition = 0
     @exclusivity(unchecked) var cutEntries: [StateCut.Entry] = []
     var cutCapture: Duration = .zero
+    /// The bytes of the cut in progress as a sorted run (counted as each entry is captured,
+    /// when its value's header is in cache anyway).
+    var cutRunBytes = 0
     @exclusivity(unchecked) var cutInProgress = false
     /// Cut entry arrays the upload thread has applied and emptied, handed back for reuse.
     let recycledCuts = Channel<[StateCut.Entry]>(capacity: 2)

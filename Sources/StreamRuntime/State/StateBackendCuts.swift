@@ -19,6 +19,7 @@ extension KeyedStateBackend {
         dirtySlots.removeAll(keepingCapacity: true)
         pendingPosition = 0
         cutCapture = .zero
+        cutRunBytes = 0
         // An entry array handed back by the upload thread, if one is back already; room for
         // the cut is made by its first capture slice, not in this pause (without a handed-back
         // array it is an allocation).
@@ -50,7 +51,7 @@ extension KeyedStateBackend {
         guard pendingPosition == pendingSlots.count else { return false }
         cutInProgress = false
         pendingSlots.removeAll(keepingCapacity: true)
-        let cut = StateCut(entries: cutEntries, captureDuration: cutCapture)
+        let cut = StateCut(entries: cutEntries, captureDuration: cutCapture, runBytes: cutRunBytes)
         cutEntries = []
         gate.took()
         onCutComplete?(cut)
@@ -101,7 +102,9 @@ extension KeyedStateBackend {
     @inline(__always)
     func captureIfPending(_ s: Int) {
         if slots[s].dirty && slots[s].dirtyEpoch < cutEpoch {
-            cutEntries.append(StateCut.Entry(key: slots[s].key, value: slots[s].value, present: slots[s].present))
+            let entry = StateCut.Entry(key: slots[s].key, value: slots[s].value, present: slots[s].present)
+            cutRunBytes += SortedRun.bytes(of: entry)
+            cutEntries.append(entry)
             slots[s].dirty = false
         }
     }
