@@ -158,7 +158,11 @@ extension StoreCore {
         // The filter runs only in compactions during which no snapshot exists (one taken
         // meanwhile makes the caller redo the merge without it): what snapshots read never
         // changes.
-        let filter = useFilter && snapshots.isEmpty ? options.compactionFilter : nil
+        let givenFilter = useFilter && snapshots.isEmpty ? options.compactionFilter : nil
+        // Unwrapped once: binding the optional existential in the loop copied it (retaining
+        // what it holds) for every entry.
+        let filtering = givenFilter != nil
+        let filter: any CompactionFilter = givenFilter ?? KeepEverything()
         let outputLevel = c.outputLevel
         var tombstone: [UInt8] = []
         var children: [any InternalIterator] = []
@@ -195,7 +199,7 @@ extension StoreCore {
                 // Every reader that sees a hidden version sees the newer one above it; a
                 // deletion marker with nothing older below it has nothing left to hide.
                 let visible = out.isVisible(sequence: seq, newUserKey: newUserKey)
-                if visible, newUserKey, let filter,
+                if visible, newUserKey, filtering,
                     UInt8(truncatingIfNeeded: trailer) == ValueKind.value.rawValue,
                     filter.filter(
                         level: outputLevel, key: UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)]),
@@ -227,5 +231,12 @@ extension StoreCore {
             out.abandon()
             throw error
         }
+    }
+}
+
+/// The filter of a compaction that filters nothing (never called).
+private struct KeepEverything: CompactionFilter {
+    func filter(level: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> CompactionFilterDecision {
+        .keep
     }
 }

@@ -31,18 +31,26 @@ final class MergingIterator: InternalIterator {
     /// valid until its iterator moves), so the heap's comparisons read plain pointers
     /// instead of calling through the children's existentials.
     private let keys: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
+    /// Each child's current value view, refreshed with its key: reading the current value
+    /// through the child's existential retained and released the child for every entry.
+    private let values: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
 
     init(_ children: [any InternalIterator]) {
         self.children = children
         keys = .allocate(capacity: max(children.count, 1))
         keys.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+        values = .allocate(capacity: max(children.count, 1))
+        values.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    deinit { keys.deallocate() }
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
 
     var isValid: Bool { current >= 0 }
     var keyView: UnsafeRawBufferPointer { keys[current] }
-    var valueView: UnsafeRawBufferPointer { children[current].valueView }
+    var valueView: UnsafeRawBufferPointer { values[current] }
 
     @inline(__always)
     private func less(_ a: Int, _ b: Int) -> Bool {
@@ -68,7 +76,10 @@ final class MergingIterator: InternalIterator {
 
     private func rebuild() {
         heap = children.indices.filter { children[$0].isValid }
-        for i in heap { keys[i] = children[i].keyView }
+        for i in heap {
+            keys[i] = children[i].keyView
+            values[i] = children[i].valueView
+        }
         if heap.count > 1 {
             for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
         }
@@ -91,6 +102,7 @@ final class MergingIterator: InternalIterator {
         try child.next()
         if child.isValid {
             keys[current] = child.keyView
+            values[current] = child.valueView
             siftDown(0)
         } else {
             heap[0] = heap[heap.count - 1]

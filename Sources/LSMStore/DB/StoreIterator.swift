@@ -5,7 +5,7 @@ final class LevelIterator: InternalIterator {
     private let tables: TableCache
     private let fillCache: Bool
     private var index = 0
-    private var iter: TableIterator?
+    @exclusivity(unchecked) private var iter = HeldObject<TableIterator>()
 
     init(files: [FileMetaData], tables: TableCache, fillCache: Bool = true) {
         self.files = files
@@ -13,25 +13,25 @@ final class LevelIterator: InternalIterator {
         self.fillCache = fillCache
     }
 
-    var isValid: Bool { iter?.isValid ?? false }
-    var keyView: UnsafeRawBufferPointer { iter!.keyView }
-    var valueView: UnsafeRawBufferPointer { iter!.valueView }
+    var isValid: Bool { iter.with { $0.isValid } ?? false }
+    var keyView: UnsafeRawBufferPointer { iter.with { $0.keyView } ?? UnsafeRawBufferPointer(start: nil, count: 0) }
+    var valueView: UnsafeRawBufferPointer { iter.with { $0.valueView } ?? UnsafeRawBufferPointer(start: nil, count: 0) }
 
     private func open(_ i: Int) throws {
         index = i
-        iter = i < files.count ? try tables.reader(files[i].number).makeIterator(fillCache: fillCache) : nil
+        iter.set(i < files.count ? try tables.reader(files[i].number).makeIterator(fillCache: fillCache) : nil)
     }
 
     private func skipExhausted() throws {
-        while let it = iter, !it.isValid {
+        while iter.with({ !$0.isValid }) == true {
             try open(index + 1)
-            try iter?.seekToFirst()
+            try iter.with { try $0.seekToFirst() }
         }
     }
 
     func seekToFirst() throws {
         try open(0)
-        try iter?.seekToFirst()
+        try iter.with { try $0.seekToFirst() }
         try skipExhausted()
     }
 
@@ -42,12 +42,12 @@ final class LevelIterator: InternalIterator {
             if compareInternal(files[mid].largest, target) < 0 { lo = mid + 1 } else { hi = mid }
         }
         try open(lo)
-        try iter?.seek(target)
+        try iter.with { try $0.seek(target) }
         try skipExhausted()
     }
 
     func next() throws {
-        try iter?.next()
+        try iter.with { try $0.next() }
         try skipExhausted()
     }
 }

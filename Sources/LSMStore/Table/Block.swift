@@ -188,7 +188,7 @@ final class BlockIterator: InternalIterator {
     let block: Block
     private var current: Int  // offset of current entry; == restartsOffset when invalid
     private var nextOffset: Int
-    private var keyBuf: KeyBuffer
+    private let keyBuf: KeyBuffer
     private var valueStart = 0
     private var valueLength = 0
     private let base: UnsafeRawPointer

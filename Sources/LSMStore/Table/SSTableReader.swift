@@ -266,47 +266,47 @@ final class TableIterator: InternalIterator {
     private let table: SSTableReader
     private let fillCache: Bool
     private var blockIndex = 0
-    private var blockIter: BlockIterator?
+    @exclusivity(unchecked) private var blockIter = HeldObject<BlockIterator>()
 
     init(_ table: SSTableReader, fillCache: Bool) {
         self.table = table
         self.fillCache = fillCache
     }
 
-    var isValid: Bool { blockIter?.isValid ?? false }
-    var keyView: UnsafeRawBufferPointer { blockIter!.keyView }
-    var valueView: UnsafeRawBufferPointer { blockIter!.valueView }
+    var isValid: Bool { blockIter.with { $0.isValid } ?? false }
+    var keyView: UnsafeRawBufferPointer {
+        blockIter.with { $0.keyView } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+    var valueView: UnsafeRawBufferPointer {
+        blockIter.with { $0.valueView } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+    }
 
     private func load(_ i: Int) throws {
         blockIndex = i
-        if i < table.indexKeys.count {
-            blockIter = try table.dataBlock(i, fillCache: fillCache).makeIterator()
-        } else {
-            blockIter = nil
-        }
+        blockIter.set(i < table.indexKeys.count ? try table.dataBlock(i, fillCache: fillCache).makeIterator() : nil)
     }
 
     private func skipEmptyBlocks() throws {
-        while let it = blockIter, !it.isValid {
+        while blockIter.with({ !$0.isValid }) == true {
             try load(blockIndex + 1)
-            try blockIter?.seekToFirst()
+            try blockIter.with { try $0.seekToFirst() }
         }
     }
 
     func seekToFirst() throws {
         try load(0)
-        try blockIter?.seekToFirst()
+        try blockIter.with { try $0.seekToFirst() }
         try skipEmptyBlocks()
     }
 
     func seek(_ target: [UInt8]) throws {
         try load(table.blockIndex(for: target))
-        try blockIter?.seek(target)
+        try blockIter.with { try $0.seek(target) }
         try skipEmptyBlocks()
     }
 
     func next() throws {
-        try blockIter?.next()
+        try blockIter.with { try $0.next() }
         try skipEmptyBlocks()
     }
 }

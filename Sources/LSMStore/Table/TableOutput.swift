@@ -18,7 +18,7 @@ final class TableOutput {
     private(set) var reserved: [UInt64] = []
     /// Stored bytes of the finished tables' data blocks (trailers included).
     private(set) var dataBytes: UInt64 = 0
-    private var writer: SSTableWriter?
+    @exclusivity(unchecked) private var writer = HeldObject<SSTableWriter>()
     private var number: UInt64 = 0
     private let userKey = KeyBuffer()
     private var haveUserKey = false
@@ -52,27 +52,27 @@ final class TableOutput {
     }
 
     /// True while a table is open.
-    var hasOpenTable: Bool { writer != nil }
+    var hasOpenTable: Bool { writer.isSet }
 
     /// The open table's size so far (0 when none is open).
-    var openTableSize: UInt64 { writer?.estimatedFileSize ?? 0 }
+    var openTableSize: UInt64 { writer.with { $0.estimatedFileSize } ?? 0 }
 
     /// Appends an entry to the open table, opening one if needed.
     @inline(__always)
     func append(_ ikey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-        if writer == nil {
+        if !writer.isSet {
             number = core.reserveOutput()
             reserved.append(number)
-            writer = SSTableWriter(
-                file: try core.fs.create(FileNames.table(core.dir, number)), options: core.tableOptions)
+            writer.set(
+                SSTableWriter(file: try core.fs.create(FileNames.table(core.dir, number)), options: core.tableOptions))
         }
-        try writer?.add(ikey, value)
+        try writer.with { try $0.add(ikey, value) }
     }
 
     /// Finishes the open table, if any; the next kept entry opens a new one.
     func endTable() throws {
-        guard let w = writer else { return }
-        writer = nil
+        guard let w = writer.with({ $0 }) else { return }
+        writer.set(nil)
         files.append(try w.finish(number: number, sync: syncEach))
         dataBytes += w.properties.dataBytes
     }
@@ -80,7 +80,7 @@ final class TableOutput {
     /// Abandons the open table after a failure (its file is the caller's to remove, with the
     /// other reserved ones).
     func abandon() {
-        writer?.abandon()
-        writer = nil
+        writer.with { $0.abandon() }
+        writer.set(nil)
     }
 }
