@@ -44,7 +44,8 @@ struct AccountState {
         withUnsafeBytes(of: minCents.littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: maxCents.littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: lastTs.littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: ring)
+        // Through a view: appending the array itself retained and released it per record.
+        ring.withUnsafeBytes { out.append(contentsOf: $0) }
     }
 
     func encoded() -> [UInt8] {
