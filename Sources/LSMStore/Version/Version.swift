@@ -12,7 +12,12 @@ final class Version: @unchecked Sendable {
     private(set) var compactionLevel = -1
     private(set) var compactionScore = 0.0
 
+    /// Marked dead when this version goes away (the version set's live files).
+    let liveness = VersionLiveness()
+
     init(levels: [[FileMetaData]]) { self.levels = levels }
+
+    deinit { liveness.markDead() }
 
     /// A new empty version (a fresh object each time: install computes scores into it).
     static var empty: Version { Version(levels: Array(repeating: [], count: numLevels)) }

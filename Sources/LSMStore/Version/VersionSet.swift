@@ -18,14 +18,11 @@ final class VersionSet: @unchecked Sendable {
     private let applyLock = Monitor()
     /// Where the next compaction of each level starts (round robin over the key space).
     var compactPointers: [[UInt8]] = Array(repeating: [], count: Version.numLevels)
-    /// Every version handed out that may still be in use (weakly held).
-    private var versions: [WeakVersion] = []
+    /// Every version handed out that may still be in use: its liveness and its files'
+    /// numbers (no reference to the version itself, which must not get a weak one).
+    private var versions: [(liveness: VersionLiveness, files: [UInt64])] = []
     /// Edits read by the last `recover()`.
     private(set) var lastRecoveredEditCount = 0
-
-    private struct WeakVersion {
-        weak var version: Version?
-    }
 
     init(dir: String, fs: any FileSystem, options: Options) {
         self.dir = dir
@@ -100,8 +97,8 @@ final class VersionSet: @unchecked Sendable {
     private func install(_ v: Version) {
         v.computeCompactionScore(options: options)
         current = v
-        versions.removeAll { $0.version == nil }
-        versions.append(WeakVersion(version: v))
+        versions.removeAll { !$0.liveness.isAlive }
+        versions.append((v.liveness, v.allFiles.map(\.number)))
     }
 
     /// Writes a new manifest holding the whole current state, then points CURRENT at it.
@@ -205,12 +202,9 @@ final class VersionSet: @unchecked Sendable {
 
     /// File numbers referenced by any version still in use.
     func liveFileNumbers() -> Set<UInt64> {
-        versions.removeAll { $0.version == nil }
+        versions.removeAll { !$0.liveness.isAlive }
         var live = Set<UInt64>()
-        for w in versions {
-            guard let v = w.version else { continue }
-            for f in v.allFiles { live.insert(f.number) }
-        }
+        for v in versions { live.formUnion(v.files) }
         return live
     }
 
