@@ -5,8 +5,9 @@ import Synchronization
 ///
 /// The version set used to hold its versions weakly; a weak reference gives its object a
 /// side table, and every retain and release of a version then took the runtime's slow path.
-/// Each point read retains the current version once, and those slow paths were about 5% of
-/// the subtask thread in the keyed job with a small state cache.
+/// Each point read retains the current version once; in the keyed job with a small state
+/// cache the slow reference-count paths fell from 5.7% to 2.2% of the subtask thread's
+/// samples without them (what remains is deallocation).
 final class VersionLiveness: Sendable {
     private let alive = Atomic<Bool>(true)
 

@@ -113,11 +113,6 @@ struct SortedRun: Sendable {
         entryOverhead + entry.key.count + (entry.present ? entry.value.count : 0)
     }
 
-    /// Appends an entry (a nil value: cleared). The room must have been prepared.
-    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?) {
-        withCursor { $0.append(key: key, value: value) }
-    }
-
     /// Writes entries after those written, through a cursor over the prepared room.
     mutating func withCursor(_ body: (inout Cursor) -> Void) {
         let start = byteCount
