@@ -141,4 +141,89 @@ import Testing
         #expect(results[0].map { $0.key } == results[1].map { $0.key }, "seed \(seed)")
         #expect(results[0].map { $0.value } == results[1].map { $0.value }, "seed \(seed)")
     }
+
+    /// A table read through its mapping answers every lookup as a table read with `pread`
+    /// does, with and without a block cache. Then bytes flipped at random positions of random data blocks,
+    /// under the mapping: each lookup answers as the `pread` reader's does, and one in a
+    /// damaged block throws corruption naming the file and the block. Then the file
+    /// truncated at a random page boundary under the mapping: lookups in blocks past it
+    /// throw `LSMError.io` naming the file, the others still answer.
+    @Test(arguments: [Compression.lz4, .none])
+    func tableLookupsThroughTheMapping(compression: Compression) throws {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var o = TableOptions()
+        o.compression = compression
+        o.blockSize = 256
+        let entries = SSTableTests.sampleEntries(3000)
+        let path = try SSTableTests.build(dir, entries: entries, options: o)
+        let fs = PosixFileSystem()
+        var number: UInt64 = 0
+        func open(mapped: Bool, cache: BlockCache? = nil) throws -> SSTableReader {
+            number += 1
+            return try SSTableReader.open(fileSystem: fs, path: path, fileNumber: number, cache: cache, mapped: mapped)
+        }
+        func outcome(_ r: SSTableReader, _ userKey: [UInt8]) -> String {
+            do {
+                let hit = try r.get(InternalKey.lookup(userKey, maxSequenceNumber), userKey: userKey)
+                return hit.map { "\(String(describing: $0.kind)) \($0.value)" } ?? "absent"
+            } catch LSMError.corruption(let file, let offset, _) {
+                return "corruption of \(file) at \(offset)"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let mapped = try open(mapped: true)
+        #expect(mapped.file is PosixMappedFile)
+        let cached = try open(mapped: true, cache: BlockCache(capacity: 1 << 20))
+        let plain = try open(mapped: false)
+        for (k, v) in entries {
+            let uk = InternalKey.userKey(k)
+            let hit = try mapped.get(InternalKey.lookup(uk, maxSequenceNumber), userKey: uk)
+            #expect(hit?.kind == InternalKey.kind(k) && hit?.value == v, "seed \(seed)")
+            #expect(outcome(mapped, uk) == outcome(plain, uk), "seed \(seed)")
+            #expect(outcome(mapped, uk) == outcome(cached, uk), "seed \(seed)")
+        }
+        let handles = mapped.indexHandles
+        let update = try #require(FileHandle(forUpdatingAtPath: path))
+        for round in 0..<4 {
+            let block = Int(rng.next() % UInt64(handles.count))
+            let h = handles[block]
+            let at = h.offset + rng.next() % (h.size + UInt64(blockTrailerSize))
+            try update.seek(toOffset: at)
+            let old = try #require(try update.read(upToCount: 1)?.first)
+            try update.seek(toOffset: at)
+            try update.write(contentsOf: Data([old ^ UInt8(1 + rng.next() % 255)]))
+            let damaged = try open(mapped: true)
+            let reference = try open(mapped: false)
+            for i in 0..<handles.count {
+                let uk = InternalKey.userKey(mapped.indexKeys[i])
+                #expect(
+                    outcome(damaged, uk) == outcome(reference, uk), "seed \(seed), round \(round), block \(i)")
+            }
+            let uk = InternalKey.userKey(mapped.indexKeys[block])
+            #expect(
+                outcome(damaged, uk) == "corruption of \(path) at \(h.offset)",
+                "seed \(seed), round \(round): byte \(at) of the block at \(h.offset)")
+            try update.seek(toOffset: at)
+            try update.write(contentsOf: Data([old]))
+        }
+        try update.close()
+        let size = try #require(handles.last).offset
+        let cut = 4096 * (1 + rng.next() % max(1, size / 4096 - 1))
+        #expect(truncate(path, off_t(cut)) == 0)
+        for i in 0..<handles.count {
+            let uk = InternalKey.userKey(mapped.indexKeys[i])
+            let h = handles[i]
+            do {
+                _ = try mapped.get(InternalKey.lookup(uk, maxSequenceNumber), userKey: uk)
+                #expect(h.offset + h.size + UInt64(blockTrailerSize) <= cut, "seed \(seed): block \(i) past \(cut)")
+            } catch LSMError.io(let p, _, let code) {
+                #expect(p == path && code == EIO)
+                #expect(h.offset + h.size + UInt64(blockTrailerSize) > cut, "seed \(seed): block \(i) before \(cut)")
+            }
+        }
+    }
 }
