@@ -143,22 +143,18 @@ import Testing
     }
 
     /// A table read through its mapping answers every lookup as a table read with `pread`
-    /// does, with and without a block cache. Then bytes flipped at random positions of random data blocks,
-    /// under the mapping: each lookup answers as the `pread` reader's does, and one in a
-    /// damaged block throws corruption naming the file and the block. Then the file
-    /// truncated at a random page boundary under the mapping: lookups in blocks past it
-    /// throw `LSMError.io` naming the file, the others still answer.
+    /// does, with and without a block cache. Then bytes flipped at random positions of
+    /// random data blocks, under the mapping: each lookup answers as the `pread` reader's
+    /// does, and one in a damaged block throws corruption naming the file and the block.
+    /// Then the file truncated at a random page boundary under the mapping: lookups in
+    /// blocks past it throw `LSMError.io` naming the file, the others still answer.
     @Test(arguments: [Compression.lz4, .none])
     func tableLookupsThroughTheMapping(compression: Compression) throws {
         let seed = testSeed()
         var rng = SeededRandom(seed: seed)
         let dir = TempDir()
         defer { dir.cleanup() }
-        var o = TableOptions()
-        o.compression = compression
-        o.blockSize = 256
-        let entries = SSTableTests.sampleEntries(3000)
-        let path = try SSTableTests.build(dir, entries: entries, options: o)
+        let (entries, path) = try SSTableTests.buildSample(dir, count: 3000, compression: compression)
         let fs = PosixFileSystem()
         var number: UInt64 = 0
         func open(mapped: Bool, cache: BlockCache? = nil) throws -> SSTableReader {
@@ -183,8 +179,9 @@ import Testing
             let uk = InternalKey.userKey(k)
             let hit = try mapped.get(InternalKey.lookup(uk, maxSequenceNumber), userKey: uk)
             #expect(hit?.kind == InternalKey.kind(k) && hit?.value == v, "seed \(seed)")
-            #expect(outcome(mapped, uk) == outcome(plain, uk), "seed \(seed)")
-            #expect(outcome(mapped, uk) == outcome(cached, uk), "seed \(seed)")
+            let got = outcome(mapped, uk)
+            #expect(got == outcome(plain, uk), "seed \(seed)")
+            #expect(got == outcome(cached, uk), "seed \(seed)")
         }
         let handles = mapped.indexHandles
         let update = try #require(FileHandle(forUpdatingAtPath: path))
@@ -216,13 +213,13 @@ import Testing
         #expect(truncate(path, off_t(cut)) == 0)
         for i in 0..<handles.count {
             let uk = InternalKey.userKey(mapped.indexKeys[i])
-            let h = handles[i]
+            let end = handles[i].offset + handles[i].size + UInt64(blockTrailerSize)
             do {
                 _ = try mapped.get(InternalKey.lookup(uk, maxSequenceNumber), userKey: uk)
-                #expect(h.offset + h.size + UInt64(blockTrailerSize) <= cut, "seed \(seed): block \(i) past \(cut)")
+                #expect(end <= cut, "seed \(seed): block \(i) past \(cut)")
             } catch LSMError.io(let p, _, let code) {
                 #expect(p == path && code == EIO)
-                #expect(h.offset + h.size + UInt64(blockTrailerSize) > cut, "seed \(seed): block \(i) before \(cut)")
+                #expect(end > cut, "seed \(seed): block \(i) before \(cut)")
             }
         }
     }

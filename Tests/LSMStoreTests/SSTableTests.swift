@@ -15,6 +15,17 @@ import Testing
         return path
     }
 
+    /// `sampleEntries(count)` written as a table of 256-byte blocks with `compression`.
+    static func buildSample(
+        _ dir: TempDir, count: Int, compression: Compression
+    ) throws -> (entries: [([UInt8], [UInt8])], path: String) {
+        var o = TableOptions()
+        o.compression = compression
+        o.blockSize = 256
+        let entries = sampleEntries(count)
+        return (entries, try build(dir, entries: entries, options: o))
+    }
+
     static func sampleEntries(_ n: Int) -> [([UInt8], [UInt8])] {
         var out: [([UInt8], [UInt8])] = []
         for i in 0..<n {
@@ -86,11 +97,7 @@ extension SSTableTests {
         var rng = SeededRandom(seed: seed)
         let dir = TempDir()
         defer { dir.cleanup() }
-        var o = TableOptions()
-        o.compression = compression
-        o.blockSize = 256
-        let entries = Self.sampleEntries(3000)
-        let path = try Self.build(dir, entries: entries, options: o)
+        let (entries, path) = try Self.buildSample(dir, count: 3000, compression: compression)
         let cache = BlockCache(capacity: 2048)
         let r = try SSTableReader.open(fileSystem: PosixFileSystem(), path: path, fileNumber: 1, cache: cache)
         for _ in 0..<2 {
