@@ -93,6 +93,35 @@ import Testing
         }
     }
 
+    /// The hardware path joins three streams above 768 bytes (and 24 KiB): random lengths
+    /// around and far past those cut points, at random offsets (unaligned starts) and split
+    /// at a random point, against the table-driven software path.
+    @Test func hardwareAgreesOnRandomLengthsAndSplits() {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        var rng = SeededRandom(seed: seed)
+        let data = rng.bytes(200_000)
+        data.withUnsafeBytes { all in
+            for _ in 0..<400 {
+                let n: Int
+                switch rng.next() % 3 {
+                case 0: n = Int(rng.next() % 2048)
+                case 1: n = 3 * 8192 - 64 + Int(rng.next() % 128)
+                default: n = Int(rng.next() % 190_000)
+                }
+                let offset = Int(rng.next() % 64)
+                let piece = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)])
+                let start = UInt32(truncatingIfNeeded: rng.next())
+                let expected = CRC32C.softwareExtend(start, piece)
+                let split = n == 0 ? 0 : Int(rng.next() % UInt64(n))
+                let joined = CRC32C.extend(
+                    CRC32C.extend(start, UnsafeRawBufferPointer(rebasing: piece[..<split])),
+                    UnsafeRawBufferPointer(rebasing: piece[split...]))
+                #expect(CRC32C.extend(start, piece) == expected, "seed \(seed): length \(n), offset \(offset)")
+                #expect(joined == expected, "seed \(seed): length \(n), offset \(offset), split \(split)")
+            }
+        }
+    }
+
     @Test func maskRoundTripsAndDiffers() {
         for c: UInt32 in [0, 1, 0xE306_9283, UInt32.max] {
             #expect(CRC32C.unmask(CRC32C.mask(c)) == c)
