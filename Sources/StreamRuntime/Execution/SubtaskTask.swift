@@ -11,7 +11,7 @@ import Foundation
 final class SubtaskTask<K: Sendable, T: Sendable, F: KeyedProcessFunction, S: StreamSink>: @unchecked Sendable
 where F.Key == K, F.Input == T, S.Input == F.Output {
     /// Pending slots captured into a cut in progress after each batch of records.
-    static var cutSlice: Int { 4096 }
+    static var cutSlice: Int { 16384 }
 
     let index: Int
     let store: LSMStore
