@@ -37,7 +37,8 @@ final class SSTableWriter {
     @exclusivity(unchecked) private var offset: UInt64 = 0
     /// `offset` when writeback was last started (`TableOptions.bytesPerSync`).
     @exclusivity(unchecked) private var writebackOffset: UInt64 = 0
-    @exclusivity(unchecked) private var lastKey: [UInt8] = []
+    /// The last internal key added (a buffer of its own: set once per entry, no array work).
+    private let lastKey = KeyBuffer()
     @exclusivity(unchecked) private var lastUserKeyHash: UInt64? = nil
     @exclusivity(unchecked) private(set) var properties = TableProperties()
     @exclusivity(unchecked) private var finished = false
@@ -77,19 +78,17 @@ final class SSTableWriter {
         let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
         if filter != nil {
             let h = bloomHash(userKey)
-            let same =
-                lastKey.count == ikey.count
-                && lastKey.withUnsafeBytes {
-                    compareBytes(UnsafeRawBufferPointer(rebasing: $0[0..<(ikey.count - 8)]), userKey) == 0
-                }
-            if h != lastUserKeyHash || !same {
+            // Another version of the last user key adds nothing (the keys are compared only
+            // when the hashes match).
+            if h != lastUserKeyHash || lastKey.count != ikey.count
+                || compareBytes(UnsafeRawBufferPointer(rebasing: lastKey.view[0..<(ikey.count - 8)]), userKey) != 0
+            {
                 filter!.add(userKeyHash: h)
                 lastUserKeyHash = h
             }
         }
         dataBlock.add(ikey, value)
-        lastKey.removeAll(keepingCapacity: true)
-        lastKey.append(contentsOf: ikey)
+        lastKey.set(ikey)
         if dataBlock.estimatedSize >= options.blockSize { try flushDataBlock() }
     }
 
@@ -109,7 +108,7 @@ final class SSTableWriter {
         if type == .lz4 { properties.compressedBlockCount += 1 }
         handleBytes.removeAll(keepingCapacity: true)
         handle.encode(into: &handleBytes)
-        indexBlock.add(lastKey, handleBytes)
+        handleBytes.withUnsafeBytes { indexBlock.add(lastKey.view, $0) }
         if pending.count >= 256 << 10 { try flushPending() }
     }
 
@@ -141,7 +140,7 @@ final class SSTableWriter {
         precondition(!finished)
         finished = true
         try flushDataBlock()
-        properties.largestKey = lastKey
+        properties.largestKey = [UInt8](lastKey.view)
         var filterHandle = BlockHandle(offset: 0, size: 0)
         if let f = filter, !f.isEmpty {
             filterHandle = writeRawBlock(f.finish(), compression: .none)
