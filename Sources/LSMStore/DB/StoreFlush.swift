@@ -89,36 +89,39 @@ extension StoreCore {
         }
     }
 
-    /// The same for entries `produce` hands to `emit` in internal-key order (a memtable, or
-    /// a sorted batch being ingested).
+    /// The same for entries `produce` hands to `emit` in internal-key order (a memtable).
     func writeLevel0Tables(
         snapshots: [UInt64], boundaries: [[UInt8]],
         _ produce: (_ emit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> (files: [FileMetaData], reserved: [UInt64], dataBytes: UInt64) {
+        try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { out, partitions in
+            try produce { ikey, value in
+                let newKey = out.startsUserKey(ikey)
+                if newKey && partitions.crossed(at: UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])) {
+                    try out.endTable()
+                }
+                if out.isVisible(sequence: InternalKey.trailer(ikey) >> 8, newUserKey: newKey) {
+                    try out.append(ikey, value)
+                }
+            }
+        }
+    }
+
+    /// Runs `fill` with a table output and the partitions it must split at, then finishes the
+    /// last table and makes the tables durable; on an error, removes what was written and
+    /// releases the file numbers.
+    func writeLevel0Tables(
+        snapshots: [UInt64], boundaries: [[UInt8]],
+        fill: (TableOutput, inout PartitionCursor) throws -> Void
     ) throws -> (files: [FileMetaData], reserved: [UInt64], dataBytes: UInt64) {
         // Cut at partition boundaries, one output is often many small tables: they are
         // written without a sync each, then made durable by one file-system sync (one
         // journal commit instead of one per table).
         let syncEach = boundaries.isEmpty
         let out = TableOutput(core: self, snapshots: snapshots, syncEach: syncEach)
-        var boundary = 0
+        var partitions = PartitionCursor(boundaries)
         do {
-            try produce { ikey, value in
-                let newKey = out.startsUserKey(ikey)
-                if newKey {
-                    let userKey = UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])
-                    var crossed = false
-                    while boundary < boundaries.count,
-                        boundaries[boundary].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0
-                    {
-                        boundary += 1
-                        crossed = true
-                    }
-                    if crossed { try out.endTable() }
-                }
-                if out.isVisible(sequence: InternalKey.trailer(ikey) >> 8, newUserKey: newKey) {
-                    try out.append(ikey, value)
-                }
-            }
+            try fill(out, &partitions)
             try out.endTable()
             if !syncEach && !out.files.isEmpty { try fs.syncFileSystem(containing: dir) }
         } catch {
@@ -128,5 +131,26 @@ extension StoreCore {
             throw error
         }
         return (out.files, out.reserved, out.dataBytes)
+    }
+}
+
+/// Where a stream of ascending user keys crosses partition boundaries (sorted user keys, each
+/// the first key of its partition): an output starts a new table at each crossing.
+struct PartitionCursor {
+    private let boundaries: [[UInt8]]
+    private var next = 0
+
+    init(_ boundaries: [[UInt8]]) { self.boundaries = boundaries }
+
+    /// Whether `userKey` (not below any key passed before) lies at or past the next boundary;
+    /// the cursor moves past every boundary it reached.
+    @inline(__always)
+    mutating func crossed(at userKey: UnsafeRawBufferPointer) -> Bool {
+        var crossed = false
+        while next < boundaries.count, boundaries[next].withUnsafeBytes({ compareBytes($0, userKey) }) <= 0 {
+            next += 1
+            crossed = true
+        }
+        return crossed
     }
 }

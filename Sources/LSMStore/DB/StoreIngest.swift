@@ -38,33 +38,27 @@ extension StoreCore {
         }
         var sequence = firstSequence
         var userBytes: UInt64 = 0
-        // Each entry becomes an internal key with the next sequence number.
-        func ingestEntries(_ emit: @escaping (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
+        // Each entry becomes an internal key with the next sequence number. The keys of an
+        // ingest strictly ascend (checked against the previous internal key's user part), so
+        // each starts a new user key and every one is kept: the output skips the checks a
+        // flush needs for versions of one key.
+        let out = try writeLevel0Tables(snapshots: [], boundaries: boundaries) { out, partitions in
             let ikey = KeyBuffer()
-            let previous = KeyBuffer()
-            var first = true
             try produce { key, value in
-                if !first && compareBytes(key, previous.view) <= 0 {
+                if sequence != firstSequence
+                    && compareBytes(key, UnsafeRawBufferPointer(rebasing: ikey.view[0..<(ikey.count - 8)])) <= 0
+                {
                     throw LSMError.invalidArgument(
                         "ingest: keys must strictly ascend (operation \(sequence - firstSequence))")
                 }
-                first = false
-                previous.set(key)
-                ikey.set(key)
+                if partitions.crossed(at: key) { try out.endTable() }
                 let kind: ValueKind = value == nil ? .deletion : .value
-                withUnsafeBytes(of: ((sequence << 8) | UInt64(kind.rawValue)).littleEndian) {
-                    ikey.replace(from: key.count, with: $0)
-                }
+                ikey.setInternal(key, trailer: (sequence << 8) | UInt64(kind.rawValue))
                 let v = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                try emit(ikey.view, v)
+                try out.appendDistinct(ikey.view, v)
                 sequence += 1
                 userBytes += UInt64(key.count + v.count)
             }
-        }
-        let out = try writeLevel0Tables(snapshots: [], boundaries: boundaries) { nonEscapingEmit in
-            // `produce` and `emit` are both non-escaping; the compiler cannot see that `produce`
-            // does not call back into `emit`'s owner, so `emit` is passed as if escaping.
-            try withoutActuallyEscaping(nonEscapingEmit) { emit in try ingestEntries(emit) }
         }
         // Nothing handed over: no edit (an older memtable may have been flushed, as above).
         if sequence == firstSequence && out.files.isEmpty {

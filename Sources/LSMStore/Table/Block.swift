@@ -324,4 +324,11 @@ final class KeyBuffer {
     }
 
     func set(_ bytes: UnsafeRawBufferPointer) { replace(from: 0, with: bytes) }
+
+    /// Sets the buffer to the internal key of `userKey` with `trailer` (sequence and kind).
+    @inline(__always)
+    func setInternal(_ userKey: UnsafeRawBufferPointer, trailer: UInt64) {
+        replace(from: 0, with: userKey)
+        withUnsafeBytes(of: trailer.littleEndian) { replace(from: userKey.count, with: $0) }
+    }
 }

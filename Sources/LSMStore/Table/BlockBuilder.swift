@@ -41,7 +41,17 @@ struct BlockBuilder {
         var shared = 0
         if counter < restartInterval {
             let n = min(lastKeyLength, key.count)
-            lastKey.withUnsafeBufferPointer { l in
+            lastKey.withUnsafeBytes { l in
+                // Eight bytes at a time, then the first differing byte of the word.
+                while shared + 8 <= n {
+                    let x = l.loadUnaligned(fromByteOffset: shared, as: UInt64.self)
+                    let y = key.loadUnaligned(fromByteOffset: shared, as: UInt64.self)
+                    if x != y {
+                        shared += (UInt64(littleEndian: x) ^ UInt64(littleEndian: y)).trailingZeroBitCount / 8
+                        return
+                    }
+                    shared += 8
+                }
                 while shared < n && key[shared] == l[shared] { shared += 1 }
             }
         } else {
@@ -85,6 +95,14 @@ struct BlockBuilder {
         lastKeyLength = key.count
         counter += 1
         entryCount += 1
+    }
+
+    /// The last key added since the block was started (empty when none), valid until the
+    /// next change to the builder.
+    func withLastKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try lastKey.withUnsafeBytes {
+            try body(UnsafeRawBufferPointer(rebasing: $0[0..<(entryCount == 0 ? 0 : lastKeyLength)]))
+        }
     }
 
     /// Returns the finished block and resets the builder.

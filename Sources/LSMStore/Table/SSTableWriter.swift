@@ -37,7 +37,8 @@ final class SSTableWriter {
     @exclusivity(unchecked) private var offset: UInt64 = 0
     /// `offset` when writeback was last started (`TableOptions.bytesPerSync`).
     @exclusivity(unchecked) private var writebackOffset: UInt64 = 0
-    /// The last internal key added (a buffer of its own: set once per entry, no array work).
+    /// The last internal key of the data blocks finished so far (a buffer of its own, set
+    /// once per block from the block builder, which keeps the last key of its open block).
     private let lastKey = KeyBuffer()
     @exclusivity(unchecked) private var lastUserKeyHash: UInt64? = nil
     @exclusivity(unchecked) private(set) var properties = TableProperties()
@@ -80,16 +81,23 @@ final class SSTableWriter {
             let h = bloomHash(userKey)
             // Another version of the last user key adds nothing (the keys are compared only
             // when the hashes match).
-            if h != lastUserKeyHash || lastKey.count != ikey.count
-                || compareBytes(UnsafeRawBufferPointer(rebasing: lastKey.view[0..<(ikey.count - 8)]), userKey) != 0
-            {
+            if h != lastUserKeyHash || !previousKeyHasUserKey(userKey) {
                 filter!.add(userKeyHash: h)
                 lastUserKeyHash = h
             }
         }
         dataBlock.add(ikey, value)
-        lastKey.set(ikey)
         if dataBlock.estimatedSize >= options.blockSize { try flushDataBlock() }
+    }
+
+    /// Whether the entry added last has user key `userKey` (the open block's last key, or the
+    /// last key of the block finished before it).
+    private func previousKeyHasUserKey(_ userKey: UnsafeRawBufferPointer) -> Bool {
+        @inline(__always) func same(_ k: UnsafeRawBufferPointer) -> Bool {
+            k.count == userKey.count + 8
+                && compareBytes(UnsafeRawBufferPointer(rebasing: k[0..<userKey.count]), userKey) == 0
+        }
+        return dataBlock.isEmpty ? same(lastKey.view) : dataBlock.withLastKey(same)
     }
 
     /// Finishes the data block straight into `pending` (compressed through `scratch`): no
@@ -98,6 +106,7 @@ final class SSTableWriter {
         guard !dataBlock.isEmpty else { return }
         let start = pending.count
         let compression = options.compression
+        dataBlock.withLastKey { lastKey.set($0) }
         let type = dataBlock.finish { raw in
             appendStoredBlock(raw, compression: compression, to: &pending, scratch: &scratch)
         }
