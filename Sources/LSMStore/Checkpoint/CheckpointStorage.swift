@@ -125,12 +125,13 @@ public struct LocalCheckpointStorage: CheckpointStorage {
         var out: [Transfer] = []
         var toSync: [String] = []
         var made = Set<String>()
+        let buffer = CopyBuffer()
         for (name, local) in files {
             let dst = path(name)
             let parent = parentDirectory(of: dst)
             if made.insert(parent).inserted { try fileSystem.createDirectory(parent) }
             if fileSystem.fileExists(dst) { try fileSystem.remove(dst) }  // replace; never truncate a shared inode
-            let t = try transfer(from: local, to: dst, preferLink: preferLink, sync: false)
+            let t = try transfer(from: local, to: dst, preferLink: preferLink, sync: false, buffer: buffer)
             if !t.linked { toSync.append(dst) }
             out.append(t)
         }
@@ -145,10 +146,12 @@ public struct LocalCheckpointStorage: CheckpointStorage {
     /// See `CheckpointStorage`.
     public func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         if fileSystem.fileExists(localPath) { try fileSystem.remove(localPath) }
-        return try transfer(from: path(name), to: localPath, preferLink: preferLink, sync: true)
+        return try transfer(from: path(name), to: localPath, preferLink: preferLink, sync: true, buffer: CopyBuffer())
     }
 
-    private func transfer(from src: String, to dst: String, preferLink: Bool, sync: Bool) throws -> Transfer {
+    private func transfer(
+        from src: String, to dst: String, preferLink: Bool, sync: Bool, buffer: CopyBuffer
+    ) throws -> Transfer {
         if preferLink && allowLinks {
             do {
                 try fileSystem.link(src, to: dst)
@@ -160,25 +163,24 @@ public struct LocalCheckpointStorage: CheckpointStorage {
                 // Fall through to a copy.
             }
         }
-        let (bytes, crc) = try copyWithChecksum(from: src, to: dst, sync: sync)
+        let (bytes, crc) = try copyWithChecksum(from: src, to: dst, sync: sync, buffer: buffer)
         return Transfer(bytes: bytes, linked: false, checksum: crc)
     }
 
-    private func copyWithChecksum(from src: String, to dst: String, sync: Bool) throws -> (UInt64, UInt32) {
+    private func copyWithChecksum(
+        from src: String, to dst: String, sync: Bool, buffer: CopyBuffer
+    ) throws -> (UInt64, UInt32) {
         let input = try fileSystem.openRandomAccess(src)
         let output = try fileSystem.create(dst)
         var offset: UInt64 = 0
         var crc: UInt32 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         do {
             while true {
-                let n = try buffer.withUnsafeMutableBytes { try input.read(at: offset, into: $0) }
+                let n = try input.read(at: offset, into: buffer.bytes)
                 if n == 0 { break }
-                try buffer.withUnsafeBytes { raw in
-                    let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                    crc = CRC32C.extend(crc, chunk)
-                    try output.append(chunk)
-                }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<n])
+                crc = CRC32C.extend(crc, chunk)
+                try output.append(chunk)
                 offset += UInt64(n)
             }
             if sync { try output.sync() }
@@ -283,4 +285,14 @@ func fileChecksum(_ fs: any FileSystem, _ path: String, sizeHint: UInt64) throws
         }
         return crc
     }
+}
+
+/// A copy's buffer: allocated once for all the files of a `putMany` (not once per file) and
+/// never zero-filled, since every byte is read into it before it is used.
+final class CopyBuffer {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(byteCount: Int = 1 << 20) { bytes = .allocate(byteCount: byteCount, alignment: 16) }
+
+    deinit { bytes.deallocate() }
 }
