@@ -129,6 +129,45 @@ extension SSTableTests {
             #expect(offset == h.offset)
         }
     }
+
+    /// Point lookups where the index's 16-byte key prefixes tie and where one user key is a
+    /// prefix of another: random keys of 0 to 40 bytes over a three-letter alphabet (so many
+    /// share their first 16 bytes and differ after them, or only in length), in tables of
+    /// 64-byte blocks (an index entry every entry or two). Every key written is found with
+    /// its value, and keys not written are absent, as a dictionary says. Seeded (`LSM_SEED`
+    /// replays one).
+    @Test func lookupsWithTiedAndNestedKeyPrefixes() throws {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        func randomKey() -> [UInt8] {
+            let shape = rng.next() % 3
+            let n = shape == 0 ? Int(rng.next() % 16) : 14 + Int(rng.next() % 27)
+            // Long runs of one letter make many keys share their first 16 bytes.
+            let common = UInt8(truncatingIfNeeded: rng.next() % 3)
+            return (0..<n).map { i in i < 12 && shape == 2 ? common : UInt8(truncatingIfNeeded: rng.next() % 3) }
+        }
+        var model: [[UInt8]: [UInt8]] = [:]
+        for _ in 0..<1500 { model[randomKey()] = rng.bytes(Int(rng.next() % 20)) }
+        let keys = model.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        let entries = keys.enumerated().map { i, k in (InternalKey.make(k, UInt64(i + 1), .value), model[k]!) }
+        var o = TableOptions()
+        o.blockSize = 64
+        o.compression = rng.next() % 2 == 0 ? .lz4 : .none
+        let path = try Self.build(dir, entries: entries, options: o)
+        let r = try SSTableReader.open(fileSystem: PosixFileSystem(), path: path, fileNumber: 1, cache: nil)
+        #expect(r.indexHandles.count > keys.count / 3, "seed \(seed)")
+        for k in keys {
+            let hit = try r.get(InternalKey.lookup(k, maxSequenceNumber), userKey: k)
+            #expect(hit?.kind == .value && hit?.value == model[k], "seed \(seed), key \(k)")
+        }
+        for _ in 0..<3000 {
+            let k = randomKey()
+            let hit = try r.get(InternalKey.lookup(k, maxSequenceNumber), userKey: k)
+            #expect(hit?.value == model[k], "seed \(seed), key \(k)")
+        }
+    }
 }
 
 extension SSTableReader {

@@ -157,3 +157,43 @@ func snapshotStripe(_ sequence: UInt64, _ snapshots: [UInt64]) -> Int {
     }
     return lo
 }
+
+/// The first 16 bytes of a user key as two big-endian words, zero padded. Keys compare as
+/// their prefixes do whenever the prefixes differ (a shorter key pads with zeros, which sort
+/// first, and is then a prefix of the other); equal prefixes settle nothing.
+struct UserKeyPrefix: Equatable {
+    var high: UInt64
+    var low: UInt64
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// The prefix of the user key of internal key `ikey` (at least 8 bytes long).
+    @inline(__always)
+    init(ofInternalKey ikey: UnsafeRawBufferPointer) {
+        let n = ikey.count - 8
+        guard n > 0, let p = ikey.baseAddress else {
+            self.init(high: 0, low: 0)
+            return
+        }
+        if n >= 16 {
+            self.init(
+                high: UInt64(bigEndian: p.loadUnaligned(as: UInt64.self)),
+                low: UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            return
+        }
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { w in
+            if let d = w.baseAddress { d.copyMemory(from: p, byteCount: n) }
+        }
+        self.init(high: UInt64(bigEndian: words.0), low: UInt64(bigEndian: words.1))
+    }
+
+    /// Whether this prefix sorts before `other` (they must differ to settle an order).
+    @inline(__always)
+    func precedes(_ other: UserKeyPrefix) -> Bool {
+        high < other.high || (high == other.high && low < other.low)
+    }
+}

@@ -25,6 +25,9 @@ final class SSTableReader: @unchecked Sendable {
     /// binary search of a point lookup touches no reference counts.
     private let packedIndex: [UInt8]
     private let indexOffsets: [Int]
+    /// The first 16 bytes of each index key's user key, in block order: the binary search
+    /// compares these, one array of 16-byte entries, and reads a whole key only on a tie.
+    private let indexPrefixes: [UserKeyPrefix]
     let cache: BlockCache?
 
     var path: String { file.path }
@@ -93,10 +96,14 @@ final class SSTableReader: @unchecked Sendable {
         indexHandles = handles
         var packed = [UInt8]()
         var offsets = [0]
+        var prefixes: [UserKeyPrefix] = []
+        prefixes.reserveCapacity(keys.count)
         for k in keys {
             packed.append(contentsOf: k)
             offsets.append(packed.count)
+            prefixes.append(k.withUnsafeBytes { UserKeyPrefix(ofInternalKey: $0) })
         }
+        indexPrefixes = prefixes
         packedIndex = packed
         indexOffsets = offsets
     }
@@ -134,13 +141,24 @@ final class SSTableReader: @unchecked Sendable {
 
     func blockIndex(for t: UnsafeRawBufferPointer) -> Int {
         var lo = 0, hi = indexHandles.count
-        do {
-            packedIndex.withUnsafeBytes { packed in
-                indexOffsets.withUnsafeBufferPointer { offsets in
+        let target = UserKeyPrefix(ofInternalKey: t)
+        packedIndex.withUnsafeBytes { packed in
+            indexOffsets.withUnsafeBufferPointer { offsets in
+                indexPrefixes.withUnsafeBufferPointer { prefixes in
                     while lo < hi {
                         let mid = (lo + hi) / 2
-                        let key = UnsafeRawBufferPointer(rebasing: packed[offsets[mid]..<offsets[mid + 1]])
-                        if compareInternal(key, t) < 0 { lo = mid + 1 } else { hi = mid }
+                        let p = prefixes[mid]
+                        let before: Bool
+                        if p != target {
+                            #if DEBUG
+                                ComparisonCounter.record()
+                            #endif
+                            before = p.precedes(target)
+                        } else {
+                            let key = UnsafeRawBufferPointer(rebasing: packed[offsets[mid]..<offsets[mid + 1]])
+                            before = compareInternal(key, t) < 0
+                        }
+                        if before { lo = mid + 1 } else { hi = mid }
                     }
                 }
             }
