@@ -164,12 +164,9 @@ func snapshotStripe(_ sequence: UInt64, _ snapshots: [UInt64]) -> Int {
 struct UserKeyPrefix: Equatable {
     var high: UInt64
     var low: UInt64
+}
 
-    init(high: UInt64, low: UInt64) {
-        self.high = high
-        self.low = low
-    }
-
+extension UserKeyPrefix {
     /// The prefix of the user key of internal key `ikey` (at least 8 bytes long).
     @inline(__always)
     init(ofInternalKey ikey: UnsafeRawBufferPointer) {

@@ -79,30 +79,19 @@ extension StoreCore {
     func writeLevel0Tables(
         _ table: Memtable, snapshots: [UInt64], boundaries: [[UInt8]]
     ) throws -> (files: [FileMetaData], reserved: [UInt64], dataBytes: UInt64) {
-        try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { emit in
+        try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { out, partitions in
             let it = table.makeIterator()
             try it.seekToFirst()
             while it.isValid {
-                try emit(it.keyView, it.valueView)
-                try it.next()
-            }
-        }
-    }
-
-    /// The same for entries `produce` hands to `emit` in internal-key order (a memtable).
-    func writeLevel0Tables(
-        snapshots: [UInt64], boundaries: [[UInt8]],
-        _ produce: (_ emit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void
-    ) throws -> (files: [FileMetaData], reserved: [UInt64], dataBytes: UInt64) {
-        try writeLevel0Tables(snapshots: snapshots, boundaries: boundaries) { out, partitions in
-            try produce { ikey, value in
+                let ikey = it.keyView
                 let newKey = out.startsUserKey(ikey)
                 if newKey && partitions.crossed(at: UnsafeRawBufferPointer(rebasing: ikey[0..<(ikey.count - 8)])) {
                     try out.endTable()
                 }
                 if out.isVisible(sequence: InternalKey.trailer(ikey) >> 8, newUserKey: newKey) {
-                    try out.append(ikey, value)
+                    try out.append(ikey, it.valueView)
                 }
+                try it.next()
             }
         }
     }

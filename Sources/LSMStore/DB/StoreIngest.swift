@@ -55,7 +55,7 @@ extension StoreCore {
                 let kind: ValueKind = value == nil ? .deletion : .value
                 ikey.setInternal(key, trailer: (sequence << 8) | UInt64(kind.rawValue))
                 let v = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                try out.appendDistinct(ikey.view, v)
+                try out.append(ikey.view, v)
                 sequence += 1
                 userBytes += UInt64(key.count + v.count)
             }

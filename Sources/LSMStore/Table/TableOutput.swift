@@ -69,15 +69,6 @@ final class TableOutput {
         try writer.with { try $0.add(ikey, value) }
     }
 
-    /// Appends an entry whose user key is known to differ from every earlier one (a sorted
-    /// ingest's strictly ascending keys): such an entry is always kept, so the user-key and
-    /// snapshot bookkeeping of `startsUserKey` and `isVisible` is skipped. An output takes
-    /// its entries either all this way or all through those two.
-    @inline(__always)
-    func appendDistinct(_ ikey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-        try append(ikey, value)
-    }
-
     /// Finishes the open table, if any; the next kept entry opens a new one.
     func endTable() throws {
         guard let w = writer.with({ $0 }) else { return }
