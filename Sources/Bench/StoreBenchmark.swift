@@ -3,7 +3,8 @@ import Foundation
 import LSMStore
 
 /// A db_bench-style run of the engine: fillseq, fillrandom, overwrite, readrandom,
-/// readmissing and readseq, each reporting micros/op, ops/s and MB/s, with the WAL off
+/// readmissing and readseq (and ingest: every key once through `ingestSorted`, in sorted
+/// batches, as a state backend's checkpoint writes its changes), each reporting micros/op, ops/s and MB/s, with the WAL off
 /// and on. Compare with RocksDB's `db_bench` using the same settings (see README).
 struct StoreBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +18,12 @@ struct StoreBenchmark: ParsableCommand {
     @Option(help: "Value size in bytes (values compress to about half, as db_bench's).")
     var valueSize = 200
 
-    @Option(help: "Comma-separated benchmarks: fillseq, fillrandom, overwrite, readrandom, readmissing, readseq.")
+    @Option(
+        help: "Comma-separated benchmarks: fillseq, fillrandom, overwrite, readrandom, readmissing, readseq, ingest.")
     var benchmarks = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq"
+
+    @Option(help: "ingest: entries per sorted batch (each batch is one ingest, durable on return).")
+    var ingestBatch = 50_000
 
     @Option(help: "Write-ahead log: off, on, or both (runs everything twice).")
     var wal: WALSetting = .both
@@ -42,10 +47,11 @@ struct StoreBenchmark: ParsableCommand {
         case off, on, both
     }
 
-    static let known = ["fillseq", "fillrandom", "overwrite", "readrandom", "readmissing", "readseq"]
+    static let known = ["fillseq", "fillrandom", "overwrite", "readrandom", "readmissing", "readseq", "ingest"]
 
     func validate() throws {
         guard num > 0 else { throw ValidationError("--num must be positive") }
+        guard ingestBatch > 0 else { throw ValidationError("--ingest-batch must be positive") }
         guard valueSize >= 0 && valueSize <= 1 << 20 else { throw ValidationError("--value-size must be 0...1048576") }
         guard blockCacheMb >= 0 && blockCacheMb <= 1 << 20 else {
             throw ValidationError("--block-cache-mb must be 0...1048576")
@@ -69,7 +75,7 @@ struct StoreBenchmark: ParsableCommand {
             var runner = Runner(
                 num: num, valueSize: valueSize, walEnabled: walOn,
                 compression: Compression(rawValue: compression) ?? .lz4, blockCacheSize: blockCacheMb << 20,
-                dir: base + (walOn ? "/wal-on" : "/wal-off"), seed: seed)
+                dir: base + (walOn ? "/wal-on" : "/wal-off"), seed: seed, ingestBatch: ingestBatch)
             defer { if !keep { try? FileManager.default.removeItem(atPath: runner.dir) } }
             try runner.runAll(benchmarks.split(separator: ",").map(String.init))
         }
@@ -85,15 +91,17 @@ struct Runner {
     let compression: Compression
     let blockCacheSize: Int
     let dir: String
+    let ingestBatch: Int
     var rng: BenchRandom
     var store: LSMStore?
     let valuePool: [UInt8]
 
     init(
         num: Int, valueSize: Int, walEnabled: Bool, compression: Compression, blockCacheSize: Int = 8 << 20,
-        dir: String, seed: UInt64
+        dir: String, seed: UInt64, ingestBatch: Int = 50_000
     ) {
         self.num = num
+        self.ingestBatch = ingestBatch
         self.blockCacheSize = blockCacheSize
         self.valueSize = valueSize
         self.walEnabled = walEnabled
@@ -178,6 +186,26 @@ struct Runner {
             let values = order.map(value)
             elapsed = try clock.measure {
                 for i in 0..<num { try s.put(keys[i], values[i]) }
+            }
+            ops = num
+            bytes = num * (8 + valueSize)
+        case "ingest":
+            // Every key once, in random order cut into batches; each batch is sorted (not
+            // timed) and written by one `ingestSorted` (timed, durable on return).
+            let s = try freshStore()
+            var order = Array(0..<num)
+            order.shuffle(using: &rng)
+            for start in stride(from: 0, to: num, by: ingestBatch) {
+                let batch = order[start..<min(num, start + ingestBatch)].sorted()
+                let keys = batch.map(Self.key)
+                let values = batch.map(value)
+                elapsed += try clock.measure {
+                    try s.ingestSorted { add in
+                        for i in keys.indices {
+                            try keys[i].withUnsafeBytes { k in try values[i].withUnsafeBytes { try add(k, $0) } }
+                        }
+                    }
+                }
             }
             ops = num
             bytes = num * (8 + valueSize)
