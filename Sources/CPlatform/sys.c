@@ -53,3 +53,29 @@ int lsm_lower_thread_priority(int increment) {
     return 0;
 #endif
 }
+
+/// Opens `path` as a new file (O_CREAT|O_EXCL|O_WRONLY) for writes that bypass the page
+/// cache (Linux: O_DIRECT). Returns the descriptor, or -1 with errno set; EINVAL means the
+/// file system does not support it (the caller opens it the usual way).
+int lsm_create_direct(const char *path) {
+#if defined(__linux__) && defined(O_DIRECT)
+    return open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_DIRECT, 0644);
+#else
+    (void)path;
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
+/// Turns O_DIRECT off on `fd` (a direct write the device refused for its alignment goes
+/// through the page cache instead). Returns 0 or -1 with errno set.
+int lsm_clear_direct(int fd) {
+#if defined(__linux__) && defined(O_DIRECT)
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+#else
+    (void)fd;
+    return 0;
+#endif
+}

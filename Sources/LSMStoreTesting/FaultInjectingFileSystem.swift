@@ -120,6 +120,12 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         try apply(.create, path)
         return FaultyWritableFile(owner: self, base: try base.create(path), path: path)
     }
+    /// See `FileSystem`: the base file system's uncached file, its writes subject to faults
+    /// as any other.
+    public func createUncached(_ path: String) throws -> any WritableFile {
+        try apply(.create, path)
+        return FaultyWritableFile(owner: self, base: try base.createUncached(path), path: path)
+    }
     /// See `FileSystem`.
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         try apply(.open, path)

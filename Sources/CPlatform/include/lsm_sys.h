@@ -12,6 +12,15 @@ int lsm_syncfs(int fd);
 /// A hint that makes a later fsync find less to write; it makes nothing durable.
 int lsm_start_writeback(int fd, int64_t offset, int64_t nbytes);
 
+/// Creates `path` (which must not exist) for writing with O_DIRECT, which bypasses the page
+/// cache: writes then need 4096-byte aligned buffers, offsets and lengths. Returns the
+/// descriptor, or -1 with errno set (EINVAL: the file system, or the platform, has no such
+/// mode).
+int lsm_create_direct(const char *path);
+
+/// Turns O_DIRECT off on a descriptor from `lsm_create_direct`. Returns 0 or -1 with errno.
+int lsm_clear_direct(int fd);
+
 /// Names the calling thread (the first 15 bytes), as `top -H` and `perf` show it.
 void lsm_set_thread_name(const char *name);
 

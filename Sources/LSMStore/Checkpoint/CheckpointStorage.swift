@@ -131,7 +131,9 @@ public struct LocalCheckpointStorage: CheckpointStorage {
             let parent = parentDirectory(of: dst)
             if made.insert(parent).inserted { try fileSystem.createDirectory(parent) }
             if fileSystem.fileExists(dst) { try fileSystem.remove(dst) }  // replace; never truncate a shared inode
-            let t = try transfer(from: local, to: dst, preferLink: preferLink, sync: false, buffer: buffer)
+            // A checkpoint's copy is not read back soon: it bypasses the page cache.
+            let t = try transfer(
+                from: local, to: dst, preferLink: preferLink, sync: false, uncached: true, buffer: buffer)
             if !t.linked { toSync.append(dst) }
             out.append(t)
         }
@@ -146,11 +148,13 @@ public struct LocalCheckpointStorage: CheckpointStorage {
     /// See `CheckpointStorage`.
     public func get(_ name: String, toLocalFile localPath: String, preferLink: Bool) throws -> Transfer {
         if fileSystem.fileExists(localPath) { try fileSystem.remove(localPath) }
-        return try transfer(from: path(name), to: localPath, preferLink: preferLink, sync: true, buffer: CopyBuffer())
+        // A restored table is read soon after: through the page cache.
+        return try transfer(
+            from: path(name), to: localPath, preferLink: preferLink, sync: true, uncached: false, buffer: CopyBuffer())
     }
 
     private func transfer(
-        from src: String, to dst: String, preferLink: Bool, sync: Bool, buffer: CopyBuffer
+        from src: String, to dst: String, preferLink: Bool, sync: Bool, uncached: Bool, buffer: CopyBuffer
     ) throws -> Transfer {
         if preferLink && allowLinks {
             do {
@@ -163,15 +167,15 @@ public struct LocalCheckpointStorage: CheckpointStorage {
                 // Fall through to a copy.
             }
         }
-        let (bytes, crc) = try copyWithChecksum(from: src, to: dst, sync: sync, buffer: buffer)
+        let (bytes, crc) = try copyWithChecksum(from: src, to: dst, sync: sync, uncached: uncached, buffer: buffer)
         return Transfer(bytes: bytes, linked: false, checksum: crc)
     }
 
     private func copyWithChecksum(
-        from src: String, to dst: String, sync: Bool, buffer: CopyBuffer
+        from src: String, to dst: String, sync: Bool, uncached: Bool, buffer: CopyBuffer
     ) throws -> (UInt64, UInt32) {
         let input = try fileSystem.openRandomAccess(src)
-        let output = try fileSystem.create(dst)
+        let output = try uncached ? fileSystem.createUncached(dst) : fileSystem.create(dst)
         var offset: UInt64 = 0
         var crc: UInt32 = 0
         do {
@@ -292,7 +296,10 @@ func fileChecksum(_ fs: any FileSystem, _ path: String, sizeHint: UInt64) throws
 final class CopyBuffer {
     let bytes: UnsafeMutableRawBufferPointer
 
-    init(byteCount: Int = 1 << 20) { bytes = .allocate(byteCount: byteCount, alignment: 16) }
+    /// Aligned for direct writes (`UncachedWritableFile` writes whole blocks straight from it).
+    init(byteCount: Int = 1 << 20) {
+        bytes = .allocate(byteCount: byteCount, alignment: UncachedWritableFile.alignment)
+    }
 
     deinit { bytes.deallocate() }
 }

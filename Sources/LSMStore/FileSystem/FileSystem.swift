@@ -9,6 +9,13 @@ public protocol FileSystem: Sendable {
     /// that name is unlinked first, never truncated (it may be a hard link shared with a
     /// checkpoint). POSIX: `unlink`, then `open(O_CREAT|O_EXCL|O_WRONLY)`.
     func create(_ path: String) throws -> any WritableFile
+    /// Creates `path` as `create` does, for bulk writes of bytes that will not be read back
+    /// soon (a checkpoint's copies of tables): where the platform allows, they bypass the page
+    /// cache, which spares the kernel copying them into cached pages and writing those back
+    /// later. Durability is as for `create`: only `sync` (or a sync of the file system) makes
+    /// the bytes durable. Linux: `open(O_DIRECT)`, falling back to `create`'s file where the
+    /// file system refuses it. The default implementation is `create`.
+    func createUncached(_ path: String) throws -> any WritableFile
     /// Opens an existing file for positioned reads. POSIX: `open(O_RDONLY)`.
     func openRandomAccess(_ path: String) throws -> any RandomAccessFile
     /// Opens an existing file that does not change while open (a table) for positioned
@@ -128,6 +135,9 @@ extension RandomAccessFile {
 }
 
 extension FileSystem {
+    /// Creates the file with `create`: file systems with no cache to bypass.
+    public func createUncached(_ path: String) throws -> any WritableFile { try create(path) }
+
     /// Opens the file with `openRandomAccess`: file systems that map nothing.
     public func openMapped(_ path: String) throws -> any RandomAccessFile { try openRandomAccess(path) }
 

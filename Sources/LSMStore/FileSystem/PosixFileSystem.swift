@@ -19,6 +19,18 @@ public struct PosixFileSystem: FileSystem {
         return PosixWritableFile(fd: fd, path: path)
     }
 
+    /// See `FileSystem`. Opens the file with `O_DIRECT` (`UncachedWritableFile`); where the
+    /// file system refuses that (EINVAL), as `create` does.
+    public func createUncached(_ path: String) throws -> any WritableFile {
+        if unlink(path) != 0 && errno != ENOENT {
+            throw LSMError.io(path: path, operation: "unlink before create", errno: errno)
+        }
+        let fd = lsm_create_direct(path)
+        if fd >= 0 { return UncachedWritableFile(fd: fd, path: path) }
+        if errno != EINVAL { throw LSMError.io(path: path, operation: "create (O_DIRECT)", errno: errno) }
+        return try create(path)
+    }
+
     /// See `FileSystem`.
     public func openRandomAccess(_ path: String) throws -> any RandomAccessFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
