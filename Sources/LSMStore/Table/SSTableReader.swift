@@ -124,11 +124,15 @@ final class SSTableReader: @unchecked Sendable {
     /// What a block of `rawLength` uncompressed bytes costs in the block cache.
     private static func cacheCharge(_ rawLength: Int) -> Int { rawLength + 64 }
 
-    /// Data block `i`, from the cache or disk (verified).
+    /// Data block `i`, from the cache or disk (verified). A bulk read (`fillCache` false:
+    /// compaction, verification) reads from disk and leaves the cache alone: it reads each
+    /// block once, so a lookup would seldom hit, and each lookup takes the cache's lock, which
+    /// a compaction thread at a low CPU priority could hold while it waits for a core,
+    /// keeping point reads waiting behind it.
     func dataBlock(_ i: Int, fillCache: Bool = true) throws -> Block {
         let h = indexHandles[i]
         let key = BlockCacheKey(fileNumber: fileNumber, offset: h.offset)
-        if let cache, let b = cache.get(key) { return b }
+        if fillCache, let cache, let b = cache.get(key) { return b }
         let contents = try readBlockContents(file, h)
         let block = try Block(contents, fileName: file.path, fileOffset: h.offset)
         let charge = Self.cacheCharge(contents.count)
@@ -188,13 +192,13 @@ final class SSTableReader: @unchecked Sendable {
                 cache.insert(key, block, charge: charge)
                 return try Self.lookUp(lookup, in: block, body)
             }
-            // Not kept: decoded into a temporary buffer (on the stack for the usual block
-            // sizes), or searched where it was read when stored raw. Nothing is allocated.
+            // Not kept: decoded into the thread's scratch memory, or searched where it was
+            // read when stored raw. Nothing is allocated.
             if stored.type == .uncompressed, let base = stored.payload.baseAddress {
                 return try lookUp(lookup, inView: base, count: stored.rawLength, handle: h, body)
             }
-            return try withUnsafeTemporaryAllocation(byteCount: max(1, stored.rawLength), alignment: 8) { out in
-                let base = out.baseAddress!  // at least one byte was asked for
+            return try withScratchBuffer(byteCount: stored.rawLength) { out in
+                let base = out.baseAddress!  // at least one byte is handed over
                 try stored.decode(into: base, file: file, handle: h)
                 return try lookUp(lookup, inView: UnsafeRawPointer(base), count: stored.rawLength, handle: h, body)
             }

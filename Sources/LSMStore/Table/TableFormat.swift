@@ -217,8 +217,9 @@ func blockDamage(_ file: any RandomAccessFile, _ handle: BlockHandle, _ reason: 
     .corruption(file: file.path, offset: handle.offset, reason: reason)
 }
 
-/// Reads the block at `handle` and its trailer into a temporary buffer (on the stack when
-/// small: no zero-filled array per read), checks its CRC32C and calls `body` with it.
+/// Reads the block at `handle` and its trailer into the thread's scratch memory
+/// (`withScratchBuffer`: no zero-filled array and no allocation per read), checks its CRC32C
+/// and calls `body` with it.
 func withStoredBlock<R>(
     _ file: any RandomAccessFile, _ handle: BlockHandle, _ body: (StoredBlock) throws -> R
 ) throws -> R {
@@ -229,7 +230,7 @@ func withStoredBlock<R>(
     }
     let n = Int(handle.size)
     let total = n + blockTrailerSize
-    return try withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buf -> R in
+    return try withScratchBuffer(byteCount: total) { buf -> R in
         let got = try file.read(at: handle.offset, into: buf)
         guard got == total else {
             throw blockDamage(file, handle, "truncated: wanted \(total) bytes, file has \(got) from there")
