@@ -28,6 +28,7 @@ extension StoreCore {
         for t in threads { t.join() }
         mu.lock()
         closed = true
+        withdrawView()
         try? log?.close()
         versions.close()
         mu.unlock()

@@ -23,6 +23,15 @@ final class StoreCore: @unchecked Sendable {
 
     let mu = Monitor()
     let writeMutex = Monitor()
+    /// Guards `published` only. Held for the copy of a few references, by readers and by
+    /// whoever publishes, never across other work.
+    let viewLock = Monitor()
+    /// What a read without a snapshot sees: the last sequence, the memtables and the current
+    /// version, as of the latest change to any of them (`publishView`); nil once closed.
+    /// Readers take it under `viewLock` instead of `mu`, which a flush, an ingest or a
+    /// compaction (at a lower CPU priority) holds for longer and may hold while it waits for
+    /// a core.
+    private var published: ReadView? = nil
 
     var mem = Memtable()
     var imm: Memtable?
@@ -74,6 +83,27 @@ final class StoreCore: @unchecked Sendable {
         self.tables = TableCache(
             dir: dir, fs: options.fileSystem, capacity: options.maxOpenFiles, blockCache: blockCache,
             mapped: options.memoryMappedReads)
+    }
+
+    // MARK: The read view
+
+    /// Publishes the state readers see. Caller holds `mu`, after changing any of
+    /// `versions.lastSequence`, `mem`, `imm` or `versions.current` (a version's install calls
+    /// it through `VersionSet.onInstall`, after both the version and its last sequence are
+    /// set), so a published view never has a sequence whose data it lacks.
+    func publishView() {
+        let view = ReadView(sequence: versions.lastSequence, mem: mem, imm: imm, version: versions.current)
+        viewLock.withLock { published = view }
+    }
+
+    /// Withdraws the read view: reads fail with `LSMError.closed`. Caller holds `mu`.
+    func withdrawView() {
+        viewLock.withLock { published = nil }
+    }
+
+    /// The latest published view, or nil when closed.
+    func publishedView() -> ReadView? {
+        viewLock.withLock { published }
     }
 
     // MARK: Threads' shared flags

@@ -38,6 +38,7 @@ extension StoreCore {
             edit.logNumber = logNumber  // older logs hold only flushed data now
             try versions.logAndApply(&edit, releasing: mu)
             imm = nil
+            publishView()
             flushedMemtables += 1
             if let c = checkpointCaptures[flushedMemtables] {
                 // Exactly this memtable's data and all before it: nothing newer is flushed yet.

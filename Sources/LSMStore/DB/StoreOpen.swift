@@ -22,6 +22,8 @@ extension StoreCore {
             core.lockFile?.unlock()
             throw error
         }
+        core.versions.onInstall = { [unowned core] in core.publishView() }
+        core.mu.withLock { core.publishView() }
         core.startThreads()
         return core
     }

@@ -9,12 +9,14 @@ extension StoreCore {
         let version: Version
     }
 
+    /// The view a read uses: the published one (`publishView`), at `snapshot`'s sequence
+    /// when given. A view published after a snapshot was taken holds everything up to its
+    /// sequence (tables only gain data, and a memtable's data moves to a table in the same
+    /// step that drops the memtable).
     func readView(_ snapshot: Snapshot?) throws -> ReadView {
-        try mu.withLock {
-            if closed { throw LSMError.closed }
-            return ReadView(
-                sequence: snapshot?.sequence ?? versions.lastSequence, mem: mem, imm: imm, version: versions.current)
-        }
+        guard let view = publishedView() else { throw LSMError.closed }
+        guard let snapshot else { return view }
+        return ReadView(sequence: snapshot.sequence, mem: view.mem, imm: view.imm, version: view.version)
     }
 
     func get(_ key: [UInt8], snapshot: Snapshot?) throws -> [UInt8]? {

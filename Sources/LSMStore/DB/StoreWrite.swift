@@ -45,6 +45,7 @@ extension StoreCore {
         }
         mu.withLock {
             versions.lastSequence = seq + UInt64(batch.count) - 1
+            publishView()
             counters.userBytesWritten += userBytes
             if logWriter != nil { counters.walBytesWritten += UInt64(batch.rep.count) }
         }
@@ -99,6 +100,7 @@ extension StoreCore {
             mem.freeze()
             imm = mem
             mem = Memtable()
+            publishView()
             switchedMemtables += 1
             force = false
             mu.broadcast()

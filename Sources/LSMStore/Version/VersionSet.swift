@@ -8,6 +8,9 @@ final class VersionSet: @unchecked Sendable {
     let options: Options
 
     private(set) var current: Version = .empty
+    /// Called (with the store's state lock held) each time a version is installed, after
+    /// `current` and `lastSequence` both hold their new values.
+    var onInstall: (() -> Void)? = nil
     var nextFileNumber: UInt64 = 2
     var lastSequence: UInt64 = 0
     private(set) var logNumber: UInt64 = 0
@@ -99,6 +102,7 @@ final class VersionSet: @unchecked Sendable {
         current = v
         versions.removeAll { !$0.liveness.isAlive }
         versions.append((v.liveness, v.allFiles.map(\.number)))
+        onInstall?()
     }
 
     /// Writes a new manifest holding the whole current state, then points CURRENT at it.
