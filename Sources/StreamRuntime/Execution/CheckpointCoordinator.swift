@@ -5,7 +5,8 @@ import Logging
 /// The job's checkpoint coordinator (Flink's `CheckpointCoordinator`, in one process): starts
 /// checkpoints for the source, gathers the subtasks' acks, completes a checkpoint (the job
 /// `_metadata` written last, then retention) or aborts it (a failed part, a timeout), and
-/// keeps the job checkpoints in `job/` (DESIGN.md §19.5). Used by the source thread only.
+/// keeps the job checkpoints in `job/` (DESIGN.md §19.5). Used by the source thread only;
+/// the disk work of completing a checkpoint runs on its `CheckpointCommitter`.
 final class CheckpointCoordinator {
     let env: StreamExecutionEnvironment
     let jobStorage: any CheckpointStorage
@@ -39,6 +40,9 @@ final class CheckpointCoordinator {
     var restoredStates: [UInt8: SavepointMetadata.State] = [:]
     var requests: SavepointRequests? = nil
 
+    /// Writes completed checkpoints' `_metadata` and applies retention off the source thread.
+    let committer = CheckpointCommitter()
+
     init(env: StreamExecutionEnvironment, start: ContinuousClock.Instant) throws {
         self.env = env
         self.start = start
@@ -55,19 +59,9 @@ final class CheckpointCoordinator {
         try JobRunnerSupport.latestJobCheckpoint(jobStorage, in: env.checkpoints)
     }
 
-    func completedJobCheckpointIDs() throws -> [UInt64] {
-        try jobStorage.list("").compactMap { n -> UInt64? in
-            guard let id = CheckpointLayout.id(ofFolder: n) else { return nil }
-            return try jobStorage.size(CheckpointLayout.metadata(id)) != nil ? id : nil
-        }.sorted()
-    }
+    func completedJobCheckpointIDs() throws -> [UInt64] { try JobCheckpoints.completedIDs(jobStorage) }
 
-    func removeJobCheckpoint(_ id: UInt64) throws {
-        let folder = CheckpointLayout.folder(id)
-        try jobStorage.delete(CheckpointLayout.metadata(id))  // first: from then on it reads as incomplete
-        for name in try jobStorage.list(folder) { try jobStorage.delete("\(folder)/\(name)") }
-        try jobStorage.delete(folder)
-    }
+    func removeJobCheckpoint(_ id: UInt64) throws { try JobCheckpoints.remove(id, from: jobStorage) }
 
     /// Before an attempt that resumes from `restored` (nil: from the beginning): job
     /// checkpoints after it belong to the failed attempt, and incomplete ones are leftovers.
@@ -94,6 +88,8 @@ final class CheckpointCoordinator {
         let sourcePosition: [UInt8]
         let sourceRecords: Int
         var acks: [Ack] = []
+        /// Every part is in and the committer is writing its `_metadata`.
+        var committing = false
     }
     /// Checkpoints triggered and not yet completed or aborted, oldest first.
     private(set) var inFlight: [InFlight] = []
@@ -108,6 +104,7 @@ final class CheckpointCoordinator {
 
     /// Starts an attempt that resumes after checkpoint `restored`: ids go on from it.
     func beginAttempt(resumingFrom restored: JobCheckpointMetadata?) {
+        committer.drain()
         consecutiveFailures = 0
         nextCheckpointID = (restored?.id ?? 0) + 1
         inFlight = []
@@ -138,6 +135,7 @@ final class CheckpointCoordinator {
     /// (or the attempt failed); with nil it returns at once.
     func collectAcks(state: AttemptState, checkpointers: [Checkpointer], waitUntilInFlightAtMost limit: Int?) {
         while true {
+            recordCommits(state: state)
             state.lock.lock()
             let acks = state.acks
             state.acks.removeAll()
@@ -164,7 +162,7 @@ final class CheckpointCoordinator {
             // A checkpoint whose last part finished after its timeout is aborted too, even if
             // the acks are only looked at later (the end of the input waits for all of them).
             let timeout = Double(env.checkpointing.timeoutMilliseconds)
-            for f in inFlight {
+            for f in inFlight where !f.committing {
                 if f.acks.count == env.parallelism, let last = f.acks.map(\.at).max(),
                     ms(last - f.injectedAt) <= timeout
                 {
@@ -230,8 +228,11 @@ final class CheckpointCoordinator {
         }
     }
 
-    /// At the end of an attempt that failed: the checkpoints still in flight are aborted.
+    /// At the end of an attempt that failed: the checkpoints being committed finish (each
+    /// completes or fails as its `_metadata` write does), and the others in flight are aborted.
     func abortAtShutdown(_ cause: String) {
+        committer.drain()
+        recordCommits(state: nil)
         for f in inFlight {
             recordFailure(
                 id: f.id, injectedAt: f.injectedAt, category: .abortedAtShutdown, message: cause, state: nil)
@@ -239,75 +240,50 @@ final class CheckpointCoordinator {
         inFlight = []
     }
 
+    /// Hands a checkpoint whose parts are all in to the committer (a failed part aborts it
+    /// instead); it stays in flight until `recordCommits` takes the outcome.
     func completeCheckpoint(_ f: InFlight, checkpointers: [Checkpointer], state: AttemptState) {
-        inFlight.removeAll { $0.id == f.id }
-        lastCompletedAt = clock.now
         if f.acks.contains(where: { $0.report == nil }) {
+            inFlight.removeAll { $0.id == f.id }
+            lastCompletedAt = clock.now
             abortInFlight(f, checkpointers: checkpointers, state: state)
             return
         }
-        let p = env.parallelism
-        // The job's own requests: its `_metadata`, listings and retention, in the job storage
-        // and (retention, sizes) in the subtasks' storages.
-        let storages: [any CheckpointStorage] = [jobStorage] + checkpointers.map(\.storage)
-        let requestsBefore = storages.map { $0.requestStats() }
-        let meta = JobCheckpointMetadata(
-            id: f.id, parallelism: p, maxParallelism: env.maxParallelism, sourcePosition: f.sourcePosition,
-            sourceRecords: f.sourceRecords,
-            subtaskStorages: (0..<p).map { JobLayout.subtaskStorageName(parallelism: p, subtask: $0) },
-            createdAtMillis: UInt64(Date().timeIntervalSince1970 * 1000))
-        do {
-            let bytes = try meta.encode()
-            // Created exclusively: another job writing into the same folder cannot replace it.
-            guard try jobStorage.createExclusively(CheckpointLayout.metadata(f.id), bytes) else {
-                throw StreamError.checkpoint(
-                    "job checkpoint \(f.id) was created by another writer in \(env.checkpoints)")
+        guard let i = inFlight.firstIndex(where: { $0.id == f.id }) else { return }
+        inFlight[i].committing = true
+        committer.submit(
+            CheckpointCommitter.Commit(
+                id: f.id, injectedAt: f.injectedAt, sourcePosition: f.sourcePosition, sourceRecords: f.sourceRecords,
+                acks: f.acks, parallelism: env.parallelism, maxParallelism: env.maxParallelism,
+                retained: env.checkpointing.retained, mode: env.checkpointing.mode,
+                triggerMilliseconds: ms(f.injectedAt - start), jobStorage: jobStorage, checkpointers: checkpointers,
+                location: "\(env.checkpoints)"))
+    }
+
+    /// Records the checkpoints the committer has finished: completed (figures, monitor, log)
+    /// or failed (its `_metadata` could not be written), and no longer in flight.
+    func recordCommits(state: AttemptState?) {
+        for (id, result) in committer.takeFinished() {
+            guard let f = inFlight.first(where: { $0.id == id }) else { continue }
+            inFlight.removeAll { $0.id == id }
+            lastCompletedAt = clock.now
+            switch result {
+            case .success(let stats):
+                checkpoints.append(stats)
+                consecutiveFailures = 0
+                env.monitor?.checkpointCompleted(stats)
+                env.logger.info(
+                    "checkpoint \(stats.id) completed",
+                    metadata: [
+                        "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
+                        "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
+                        "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
+                    ])
+            case .failure(let error):
+                recordFailure(
+                    id: f.id, injectedAt: f.injectedAt, category: CheckpointFailureCategory.ofStorageError(error),
+                    message: "\(error)", state: state)
             }
-            try jobStorage.sync("")
-            let total = ms(clock.now - f.injectedAt)
-            // Retention: keep the newest `retained` job checkpoints and their subtask parts.
-            let ids = try completedJobCheckpointIDs()
-            for old in ids.dropLast(env.checkpointing.retained) {
-                try removeJobCheckpoint(old)
-                for cp in checkpointers where cp.completedCheckpoints.contains(old) { try cp.discard(old) }
-            }
-            let reports = f.acks.sorted { $0.subtask < $1.subtask }.compactMap(\.report)
-            var storage: UInt64 = try jobStorage.bytesOnDisk()
-            for cp in checkpointers { storage += (try? cp.storage.bytesOnDisk()) ?? 0 }
-            var stats = JobCheckpointStats(
-                id: f.id, mode: env.checkpointing.mode, triggerMilliseconds: ms(f.injectedAt - start),
-                alignmentMilliseconds: f.acks.map { ms($0.alignment) }.max() ?? 0,
-                syncMilliseconds: f.acks.map { ms($0.cacheFlush) }.max() ?? 0,
-                captureMilliseconds: f.acks.map { ms($0.cutCapture) }.max() ?? 0,
-                asyncMilliseconds: f.acks.map {
-                    ms($0.cutApply + ($0.report.map { $0.syncDuration + $0.asyncDuration } ?? .zero))
-                }.max() ?? 0,
-                totalMilliseconds: total,
-                bytesWritten: reports.reduce(0) { $0 + $1.bytesWritten } + UInt64(bytes.count),
-                fullSize: reports.reduce(0) { $0 + $1.fullSize } + UInt64(bytes.count),
-                filesNew: reports.reduce(0) { $0 + $1.filesNew },
-                filesReused: reports.reduce(0) { $0 + $1.filesReused },
-                lowerBoundBytes: 0, storageBytesOnDisk: storage, subtasks: reports,
-                requests: Self.requests(
-                    subtasks: reports.compactMap(\.requests),
-                    job: zip(storages, requestsBefore).compactMap { storage, before in
-                        before.flatMap { storage.requestStats()?.since($0) }
-                    }.reduce(nil) { ($0 ?? StorageRequestStats()) + $1 }))
-            stats.sourceRecords = f.sourceRecords
-            checkpoints.append(stats)
-            consecutiveFailures = 0
-            env.monitor?.checkpointCompleted(stats)
-            env.logger.info(
-                "checkpoint \(stats.id) completed",
-                metadata: [
-                    "mode": "\(stats.mode.rawValue)", "total_ms": "\(Int(stats.totalMilliseconds))",
-                    "sync_ms": "\(Int(stats.syncMilliseconds))", "async_ms": "\(Int(stats.asyncMilliseconds))",
-                    "bytes_written": "\(stats.bytesWritten)", "full_size": "\(stats.fullSize)",
-                ])
-        } catch {
-            recordFailure(
-                id: f.id, injectedAt: f.injectedAt, category: CheckpointFailureCategory.ofStorageError(error),
-                message: "\(error)", state: state)
         }
     }
 }
