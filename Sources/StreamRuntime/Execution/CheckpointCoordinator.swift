@@ -49,9 +49,7 @@ final class CheckpointCoordinator {
         jobStorage = try env.checkpoints.storage(JobLayout.jobStorage)
     }
 
-    func ms(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-    }
+    func ms(_ d: Duration) -> Double { CheckpointCommitter.ms(d) }
 
     // MARK: Job checkpoints in the storage
 
@@ -104,7 +102,9 @@ final class CheckpointCoordinator {
 
     /// Starts an attempt that resumes after checkpoint `restored`: ids go on from it.
     func beginAttempt(resumingFrom restored: JobCheckpointMetadata?) {
+        // Commits of an earlier attempt are recorded before its in-flight list is dropped.
         committer.drain()
+        recordCommits(state: nil)
         consecutiveFailures = 0
         nextCheckpointID = (restored?.id ?? 0) + 1
         inFlight = []
