@@ -64,6 +64,12 @@ struct JobBenchmark: ParsableCommand {
     @Option(help: "Memory budget of each subtask's write-back state cache, in MiB.")
     var cacheMb = 256
 
+    @Option(
+        help:
+            "Write-backs of the state cache's dirty entries between two checkpoints, so a barrier's cut holds less (0: only at barriers)."
+    )
+    var writeBacks = 2
+
     @OptionGroup(
         title:
             "Store tuning (defaults: WAL off, LZ4, 32 MiB memtable, 4 KiB blocks, 8 MiB block cache, 10 bloom bits/key, partitioned compaction)"
@@ -125,6 +131,7 @@ struct JobBenchmark: ParsableCommand {
         }
         guard everyRecords > 0 else { throw ValidationError("--every-records must be positive") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
+        guard (0...16).contains(writeBacks) else { throw ValidationError("--write-backs must be 0...16") }
         if let t = stateTtlMs, t <= 0 { throw ValidationError("--state-ttl-ms must be positive") }
         guard ["simulated", "wall"].contains(ttlClock) else {
             throw ValidationError("--ttl-clock must be simulated or wall")
@@ -180,7 +187,9 @@ struct JobBenchmark: ParsableCommand {
         }
         var shown = StateBackendConfig(directory: "").options
         tuning.apply(to: &shown)
-        print("store: \(StoreTuning.describe(shown)); state cache \(cacheMb) MiB per subtask")
+        print(
+            "store: \(StoreTuning.describe(shown)); state cache \(cacheMb) MiB per subtask, \(writeBacks) write-backs per checkpoint interval"
+        )
         var digests: [Bool: Set<UInt64>] = [:]
         for par in parallelism.split(separator: ",").compactMap({ Int($0) }) {
             for m in modes {
@@ -199,7 +208,8 @@ struct JobBenchmark: ParsableCommand {
                     }
                     let r = try Self.execute(
                         rows: rowsBox, base: base, parallelism: par, mode: m, everyRecords: everyRecords,
-                        cacheMB: cacheMb, tuning: tuning, waitForInFlight: waitForInFlight, lowerBound: !noLowerBound,
+                        cacheMB: cacheMb, writeBacks: writeBacks, tuning: tuning, waitForInFlight: waitForInFlight,
+                        lowerBound: !noLowerBound,
                         ttl: withTtl ? ttl : nil, ttlTime: ttlTime, savepoints: savepoints)
                     for sp in r.savepoints {
                         print(
@@ -255,7 +265,8 @@ extension JobBenchmark {
     /// Runs the keyed job once on `rows` and returns its result.
     static func execute(
         rows rowsBox: RowsBox, base: String, parallelism: Int, mode: CheckpointMode, everyRecords: Int, cacheMB: Int,
-        tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true, ttl: StateTtlConfig? = nil,
+        writeBacks: Int = 2, tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true,
+        ttl: StateTtlConfig? = nil,
         ttlTime: TtlTimeProvider = .system, savepoints: Savepointing = Savepointing()
     ) throws -> JobResult {
         let env = StreamExecutionEnvironment(stateDirectory: base + "/state", checkpointDirectory: base + "/chk")
@@ -264,6 +275,7 @@ extension JobBenchmark {
         env.checkpointing.trigger = .everyRecords(everyRecords)
         env.logger.logLevel = .warning  // the figures are printed by the caller
         env.stateBackend.cacheBytes = cacheMB << 20
+        env.stateBackend.writeBacksPerInterval = writeBacks
         tuning.apply(to: &env.stateBackend.options)
         env.checkpointing.waitForInFlightCheckpoint = waitForInFlight
         env.measureLowerBound = lowerBound

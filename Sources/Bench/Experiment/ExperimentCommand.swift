@@ -94,6 +94,11 @@ struct ExperimentCommand: ParsableCommand {
     var cacheMb: Int = 256
     @Option(
         help:
+            "Write-backs of the state cache's dirty entries between two checkpoints, so a barrier's cut holds less (0: only at barriers)."
+    )
+    var writeBacks: Int = 2
+    @Option(
+        help:
             "Serve the running jobs' figures on HOST:PORT for the whole run: /metrics (Prometheus), /jobs/overview and /jobs/<id>/checkpoints (Flink's REST shape), and / (a live page)."
     )
     var serve: String?
@@ -147,6 +152,7 @@ struct ExperimentCommand: ParsableCommand {
         guard restartDelayMs >= 0 else { throw ValidationError("--restart-delay-ms must not be negative") }
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
         guard cacheMb >= 1 else { throw ValidationError("--cache-mb must be positive") }
+        guard (0...16).contains(writeBacks) else { throw ValidationError("--write-backs must be 0...16") }
         if let serve { _ = try Self.hostAndPort(serve) }
         guard serveLingerS >= 0 else { throw ValidationError("--serve-linger-s must not be negative") }
         guard serve != nil || serveLingerS == 0 else { throw ValidationError("--serve-linger-s needs --serve") }
@@ -294,7 +300,7 @@ struct ExperimentCommand: ParsableCommand {
             tolerableFailedCheckpoints: tolerableCheckpointFailures ?? (production ? 3 : nil), production: production,
             retained: retained,
             parallelism: parallelism, rateLimit: rate, failAt: failAt, runs: runs, cacheMiB: cacheMb,
-            memtableMiB: tuning.memtableMB ?? 32, s3Location: checkpointStorage)
+            writeBacksPerInterval: writeBacks, memtableMiB: tuning.memtableMB ?? 32, s3Location: checkpointStorage)
         let all = ExperimentResults(
             tool: "swift run Bench", version: "1", configuration: config,
             machine: ExperimentText.machine(started: started), diskWriteBytesPerSecond: bandwidth, runs: results)
@@ -363,6 +369,7 @@ struct ExperimentCommand: ParsableCommand {
         if let n = tolerableCheckpointFailures { env.checkpointing.tolerableFailedCheckpoints = n }
         env.checkpointing.retained = retained
         env.stateBackend.cacheBytes = cacheMb << 20
+        env.stateBackend.writeBacksPerInterval = writeBacks
         tuning.apply(to: &env.stateBackend.options)
         env.restartStrategy = .fixedDelay(attempts: 3, delayMilliseconds: restartDelayMs)
         if let failAt { env.failureInjection = .atRecord(failAt) }

@@ -25,6 +25,8 @@ struct ExperimentResults: Codable {
         var failAt: Int?
         var runs: Int
         var cacheMiB: Int
+        /// Write-backs of dirty state between checkpoints (`--write-backs`).
+        var writeBacksPerInterval = 2
         var memtableMiB: Int
         /// The S3 location of the runs on S3, when any.
         var s3Location: String?

@@ -161,7 +161,7 @@ enum ExperimentText {
         add("state verified after restore") { f in f.runs.allSatisfy(\.stateVerified) ? "yes" : "NO" }
         add("restarts") { f in "\(f.runs.reduce(0) { $0 + $1.restarts.count })" }
         var out =
-            "\nsummary (\(r.configuration.preset), \(r.configuration.rows) rows, \(r.configuration.trigger), parallelism \(r.configuration.parallelism), \(r.configuration.runs) run(s) per mode)\n"
+            "\nsummary (\(r.configuration.preset), \(r.configuration.rows) rows, \(r.configuration.trigger), parallelism \(r.configuration.parallelism), \(r.configuration.writeBacksPerInterval) write-backs per interval, \(r.configuration.runs) run(s) per mode)\n"
         let nameWidth = rows.map(\.0.count).max() ?? 0
         let colWidth = max(14, rows.flatMap(\.1).map(\.count).max() ?? 0)
         out +=

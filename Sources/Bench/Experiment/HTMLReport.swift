@@ -70,6 +70,7 @@ enum HTMLReport {
                 ("parallelism", "\(c.parallelism)"),
                 ("runs", "\(c.runs) per mode"),
                 ("cache", "\(c.cacheMiB) MiB"),
+                ("write-backs", "\(c.writeBacksPerInterval) per checkpoint interval"),
                 ("memtable", "\(c.memtableMiB) MiB"),
                 ("rate limit", c.rateLimit.map { "\(grouped($0)) records/s" } ?? "none"),
                 ("failAt", c.failAt.map { "record \(grouped($0))" } ?? "none"),

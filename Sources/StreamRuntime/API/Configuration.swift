@@ -87,6 +87,16 @@ public struct StateBackendConfig: Sendable {
     /// evicted as new ones are admitted; a value that grows in place may pass the budget
     /// by its growth until then.
     public var cacheBytes = 256 << 20
+    /// Write-backs of the cache's dirty entries between two checkpoints (0: none). Each one
+    /// takes the entries dirty at that moment as a cut does (copy-on-write, between records)
+    /// and ingests them into the store as tables on the subtask's upload thread, so a
+    /// barrier's cut holds only what changed since the last one and the checkpoint waits
+    /// for less: RocksDB's background memtable flushes, for a write-back cache. They are
+    /// spread over the records the last checkpoint interval took; a key updated again after
+    /// its write-back is written again. Default 2 (what it changes: docs/BENCHMARKS.md).
+    public var writeBacksPerInterval = 2
+    /// Fewest dirty entries a write-back takes (smaller sets wait for the barrier).
+    var writeBackMinimumEntries = 1024
 
     /// A backend in `directory`. The defaults suit checkpointed state: WAL off (a job
     /// recovers from its checkpoints), 32 MiB memtable, partitioned compaction, 8 MiB

@@ -130,6 +130,9 @@ public struct JobResult: Sendable {
     public var failedSavepoints = 0
     /// Whether the job ended with a stop-with-savepoint (its input was cut there).
     public var stoppedWithSavepoint = false
+    /// Write-backs of dirty state between checkpoints (`StateBackendConfig.writeBacksPerInterval`)
+    /// in the attempt that finished, all subtasks together.
+    public var writeBacks = 0
 
     /// Records per second over the whole run.
     public var recordsPerSecond: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }

@@ -138,7 +138,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             for sub in JobLayout.folders { try env.checkpoints.removeAll(sub) }
         }
         var attempt = 0
-        var final: (stores: [LSMStore], processed: Int, counters: [String: Int])? = nil
+        var final: (stores: [LSMStore], processed: Int, writeBacks: Int, counters: [String: Int])? = nil
         while final == nil {
             do {
                 final = try runAttempt(attempt, restoreFrom: restoreFrom)
@@ -184,7 +184,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             peakConcurrentCheckpoints: coordinator.peakInFlight, stateDigest: digest, stateEntries: entries,
             checkpointFailures: coordinator.failures, savepoints: coordinator.savepoints,
             failedSavepoints: coordinator.failedSavepoints,
-            stoppedWithSavepoint: stoppedWithSavepoint)
+            stoppedWithSavepoint: stoppedWithSavepoint, writeBacks: final.writeBacks)
     }
 
     // MARK: Restore
@@ -288,7 +288,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
 
     func runAttempt(
         _ attempt: Int, restoreFrom: JobCheckpointMetadata?
-    ) throws -> (stores: [LSMStore], processed: Int, counters: [String: Int]) {
+    ) throws -> (stores: [LSMStore], processed: Int, writeBacks: Int, counters: [String: Int]) {
         let p = env.parallelism
         let stores = try openStores(attempt, restoreFrom: restoreFrom)
         env.monitor?.attemptStarted(stores: stores)
@@ -379,7 +379,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         coordinator.abandonSavepoints("the job ended before every part was written")
         closeOnFailure = false
         recordsOut += state.out
-        return (stores, state.processed, counters)
+        return (stores, state.processed, state.writeBacks, counters)
     }
 
 }
@@ -422,6 +422,8 @@ final class AttemptState: @unchecked Sendable {
     /// A random failure was injected in this attempt (guarded by `FailureInjector`'s lock).
     var randomFailureInjected = false
     var processed = 0
+    /// Write-backs of dirty state between barriers (`StateBackendConfig.writeBacksPerInterval`).
+    var writeBacks = 0
     var out = 0
 
     func fail(_ e: Error) {

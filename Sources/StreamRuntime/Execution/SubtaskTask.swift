@@ -76,14 +76,15 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
         var context: KeyedContext<K>? = nil
         var processed = 0
         var out = 0
-        // Room for every checkpoint that may be in flight, so a barrier never waits here.
+        // Room for every checkpoint that may be in flight and a write-back (an id of nil), so
+        // a barrier never waits here.
         let uploads = Channel<
             (
-                id: UInt64, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog,
+                id: UInt64?, cut: StateCut, alignment: Duration, pause: Duration, changed: ChangeLog,
                 barrierTime: Int64?, savepoint: SavepointTarget?
             )
         >(
-            capacity: max(2, env.checkpointing.maxConcurrent))
+            capacity: max(2, env.checkpointing.maxConcurrent) + 1)
         let uploadDone = DispatchGroup()
         uploadDone.enter()
         let gate = backend.gate
@@ -133,6 +134,13 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 defer { measured.leave() }
                 _ = lsm_lower_thread_priority(Int32(store.options.compactionPriorityReduction))
                 while let m = measurements.pop() {
+                    // A cut and the write-backs before it: their ingests wrote the changed
+                    // entries, and the lower bound is estimated from that. Otherwise (flushes
+                    // of evicted entries, or deletions) it is measured.
+                    if let estimate = m.changed.estimatedStoredSize() {
+                        record(bound: estimate, of: m.id)
+                        continue
+                    }
                     var sizer = DataBlockSizer(options: store.options)
                     m.changed.forEachDistinct { k, v in sizer.add(key: k, valueOrDeletion: v) }
                     record(bound: UInt64(sizer.finish()), of: m.id)
@@ -143,8 +151,31 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 measurements.close()
                 measured.wait()
             }
-            while let (id, popped, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
+            while let (cutID, popped, alignment, pause, changedBefore, barrierTime, savepoint) = uploads.pop() {
                 var cut = popped
+                guard let id = cutID else {
+                    // A write-back between barriers: its entries go into the store as tables
+                    // now, and count towards the next checkpoint's lower bound.
+                    do {
+                        try gate.check()
+                        var spare = spareRuns.popLast()
+                        let sorted = cut.sortedRun(reusing: &spare)
+                        let written = try sorted.ingest(into: store)
+                        gate.didApply()
+                        if tracking {
+                            carried.append(changedBefore)
+                            carried.append(sorted, stored: written.dataBlockBytes)
+                        } else {
+                            recycle(sorted)
+                        }
+                        handBack(&cut)
+                    } catch {
+                        // As for a cut: the store misses state the cache no longer marks
+                        // dirty, and the next access fails the attempt over.
+                        gate.fail(error)
+                    }
+                    continue
+                }
                 let captureDuration = cut.captureDuration
                 var changed = changedBefore
                 var run: SortedRun? = nil
@@ -176,7 +207,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                     let sorted = cut.sortedRun(reusing: &spare)
                     run = sorted
                     ingested = try sorted.ingest(into: store)
-                    if tracking { changed.append(sorted) }
+                    if tracking { changed.append(sorted, stored: ingested.dataBlockBytes) }
                     // From here on the store must keep what is live at this barrier (this
                     // checkpoint, and a replay from it, read it), nothing older: compaction
                     // expires entries as of the barrier's time. A full checkpoint holds no
@@ -241,12 +272,14 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // The lower bound is a measurement, not part of the checkpoint. When the cut is
                 // the only change, the tables just ingested hold exactly the changed entries
                 // once each (deletions included), so their data blocks are it. Otherwise
-                // (flushes of evicted entries, or changes carried over a savepoint) the
-                // measuring thread measures it after the ack; the run it holds is not reused.
+                // (write-backs, flushes of evicted entries, or changes carried over a
+                // savepoint) the measuring thread estimates or measures it after the ack; the
+                // run it holds is not reused.
                 if changed.isEmpty {
                     recycle(run.take())
-                } else if changed.isSingleRun {
-                    record(bound: ingested.dataBlockBytes, of: id)
+                } else if changed.isSingleRun, let stored = changed.estimatedStoredSize() {
+                    // The cut's run or a write-back's (the cut was empty): what its ingest wrote.
+                    record(bound: stored, of: id)
                     changed = ChangeLog()
                     recycle(run.take())
                 } else {
@@ -257,13 +290,16 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             }
         }
         uploader.start()
-        // The cut in progress: its barrier's id, alignment and pause, the change list for the
-        // lower bound, and the time spent capturing it between records so far.
+        // The cut in progress: its barrier's id (nil: a write-back), alignment and pause, the
+        // change list for the lower bound, and the time spent capturing it between records so far.
         var cutInfo:
             (
-                id: UInt64, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?,
+                id: UInt64?, alignment: Duration, pause: Duration, changed: ChangeLog, barrierTime: Int64?,
                 savepoint: SavepointTarget?
             )? = nil
+        var writeBacks = WriteBackSchedule(
+            perInterval: env.stateBackend.writeBacksPerInterval,
+            minimumEntries: env.stateBackend.writeBackMinimumEntries)
         backend.onCutComplete = { cut in
             guard let info = cutInfo else { return }
             cutInfo = nil
@@ -282,6 +318,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
             try? sink.close()
             state.lock.lock()
             state.processed += processed
+            state.writeBacks += writeBacks.total
             state.out += out
             state.lock.unlock()
         }
@@ -335,9 +372,21 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 // slot about to change is captured before it does), so the subtask never stops
                 // for the whole walk.
                 if backend.cutInProgress { backend.continueCut(budget: Self.cutSlice) }
+                // A write-back starts as a cut does, when none is being taken or waits to be
+                // applied (so none queues behind another on the upload thread).
+                if cutInfo == nil, writeBacks.isDue(processed: processed, dirty: backend.dirtySlots.count),
+                    try gate.isSettled()
+                {
+                    writeBacks.began()
+                    let changed = backend.takeChanges()
+                    try backend.beginCut()
+                    cutInfo = (nil, .zero, .zero, changed, nil, nil)
+                }
             case .barrier(let id, let injectedAt, let savepoint):
                 let alignment = clock.now - injectedAt
-                // A previous cut still in progress is completed and handed over first.
+                writeBacks.barrier(processed: processed, evictions: backend.evictions)
+                // A previous cut (or write-back) still in progress is completed and handed
+                // over first.
                 if backend.cutInProgress { backend.finishCut() }
                 let tb = clock.now
                 // Synchronous phase: only the start of a cut (O(1)); its entries are captured

@@ -5,16 +5,17 @@ import LSMStore
 /// has its own copy), so tracking changes costs one array append per flush or cut and no
 /// per-entry work.
 struct ChangeLog: Sendable {
-    /// One write: a flush's batch, or a cut's sorted run.
+    /// One write: a flush's batch, or a cut's sorted run with the stored size of the data
+    /// blocks its ingest wrote (nil: not known).
     enum Part {
         case batch(WriteBatch)
-        case run(SortedRun)
+        case run(SortedRun, stored: UInt64?)
 
         /// About the bytes of its keys and values.
         var byteSize: Int {
             switch self {
             case .batch(let b): return b.byteSize
-            case .run(let r): return r.byteCount
+            case .run(let r, _): return r.byteCount
             }
         }
 
@@ -22,7 +23,7 @@ struct ChangeLog: Sendable {
         func forEachOperation(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Void) {
             switch self {
             case .batch(let b): b.forEachOperation(body)
-            case .run(let r): r.forEach(body)
+            case .run(let r, _): r.forEach(body)
             }
         }
     }
@@ -35,9 +36,10 @@ struct ChangeLog: Sendable {
         if !batch.isEmpty { parts.append(.batch(batch)) }
     }
 
-    /// Appends a cut's sorted run.
-    mutating func append(_ run: SortedRun) {
-        if !run.isEmpty { parts.append(.run(run)) }
+    /// Appends a cut's sorted run, with the stored size of the data blocks its ingest wrote
+    /// when known.
+    mutating func append(_ run: SortedRun, stored: UInt64? = nil) {
+        if !run.isEmpty { parts.append(.run(run, stored: stored)) }
     }
 
     /// Appends another log's parts after this one's.
@@ -63,7 +65,7 @@ struct ChangeLog: Sendable {
         // case) is walked as it is.
         if parts.count == 1 {
             switch parts[0] {
-            case .run(let r):
+            case .run(let r, _):
                 r.forEach(body)
                 return
             case .batch(let b) where ChangeLog.isStrictlyAscending(b):
@@ -71,6 +73,16 @@ struct ChangeLog: Sendable {
                 return
             case .batch: break
             }
+        }
+        // Only cuts' runs (write-backs and a barrier's cut): each is sorted and distinct, so
+        // they are merged as they are.
+        let runs = parts.compactMap { p -> SortedRun? in
+            if case .run(let r, _) = p { return r }
+            return nil
+        }
+        if runs.count == parts.count {
+            ChangeLog.mergeRuns(runs[...], []) { _, key, value, latest in if latest { body(key, value) } }
+            return
         }
         // Otherwise: copy every entry into one buffer, stable-sort by key, keep each key's last.
         var bytes: [UInt8] = []
@@ -103,6 +115,71 @@ struct ChangeLog: Sendable {
                 let last = entries[order[j]]
                 body(view(last.key), last.value.map(view))
                 i = j + 1
+            }
+        }
+    }
+
+    /// The stored size of the changed entries, each key once, estimated from what the runs'
+    /// ingests wrote, when the log holds only runs whose stored sizes are known (a barrier's
+    /// cut and the write-backs before it); nil otherwise. A single run's is exact. With
+    /// several, a key written again after a write-back is counted once: each run's stored
+    /// size is scaled by the share of its bytes that no later run supersedes (DESIGN.md §19.6).
+    func estimatedStoredSize() -> UInt64? {
+        var runs: [SortedRun] = []
+        var stored: [UInt64] = []
+        for p in parts {
+            guard case .run(let r, let s) = p, let s else { return nil }
+            runs.append(r)
+            stored.append(s)
+        }
+        if runs.count == 1 { return stored[0] }
+        var superseded = [Int](repeating: 0, count: runs.count)
+        ChangeLog.mergeRuns(runs[...], []) { r, key, value, latest in
+            if !latest { superseded[r] += SortedRun.entryOverhead + key.count + (value?.count ?? 0) }
+        }
+        var total: UInt64 = 0
+        for (r, run) in runs.enumerated() where run.byteCount > 0 {
+            let kept = UInt64(run.byteCount - superseded[r])
+            total += (stored[r] * kept + UInt64(run.byteCount) / 2) / UInt64(run.byteCount)
+        }
+        return total
+    }
+
+    /// Walks the union of sorted, distinct runs in key order, calling `body` with every
+    /// entry of every run (its run's index) and whether it is the latest run's entry for its
+    /// key (the one that counts). Each step takes the least key among the runs' next entries
+    /// (a linear scan: a checkpoint interval has a few runs).
+    private static func mergeRuns(
+        _ runs: ArraySlice<SortedRun>, _ bytes: [UnsafeRawBufferPointer],
+        _ body: (_ run: Int, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?, _ latest: Bool) -> Void
+    ) {
+        if let first = runs.first {
+            first.withBytes { mergeRuns(runs.dropFirst(), bytes + [$0], body) }
+            return
+        }
+        var offsets = [Int](repeating: 0, count: bytes.count)
+        while true {
+            var least: UnsafeRawBufferPointer? = nil
+            var winner = -1
+            for r in bytes.indices where offsets[r] < bytes[r].count {
+                let e = SortedRun.entry(in: bytes[r], at: offsets[r])
+                // Later runs win ties: `<=` moves the winner to the latest run with the key.
+                if let l = least {
+                    let c = KeyOrder.compare(e.key, l)
+                    if c > 0 { continue }
+                    if c < 0 { least = e.key }
+                } else {
+                    least = e.key
+                }
+                winner = r
+            }
+            guard let key = least else { return }
+            // Every run whose next key is this one moves past it.
+            for r in bytes.indices where offsets[r] < bytes[r].count {
+                let e = SortedRun.entry(in: bytes[r], at: offsets[r])
+                guard r == winner || KeyOrder.compare(e.key, key) == 0 else { continue }
+                body(r, e.key, e.value, r == winner)
+                offsets[r] = e.next
             }
         }
     }

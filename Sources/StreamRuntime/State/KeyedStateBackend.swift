@@ -62,6 +62,8 @@ final class KeyedStateBackend {
     @exclusivity(unchecked) var dirtySlots: [Int] = []
     @exclusivity(unchecked) private var freeSlots: [Int] = []
     @exclusivity(unchecked) private var hand = 0
+    /// Entries evicted so far.
+    @exclusivity(unchecked) private(set) var evictions = 0
 
     /// Encoded current key and its key group, set before each element.
     @exclusivity(unchecked) private(set) var currentKey = StateKey()
@@ -306,6 +308,7 @@ final class KeyedStateBackend {
             cacheBytes -= KeyedStateBackend.charge(keyCount: slots[v].key.count, valueCount: slots[v].value.count)
             slots[v] = Slot(key: StateKey(), value: [], present: false, dirty: false, referenced: false, live: false)
             freeSlots.append(v)
+            evictions += 1
         }
         let s: Int
         if let f = freeSlots.popLast() {

@@ -159,23 +159,36 @@ struct SortedRun: Sendable {
 
     /// Calls `body` with each entry's key and value (nil for a cleared value), in order.
     func forEach(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) throws -> Void) rethrows {
-        try storage.withUnsafeBytes { raw in
+        try withBytes { raw in
             var p = 0
-            while p < byteCount {
-                let k = Int(raw.loadUnaligned(fromByteOffset: p, as: UInt32.self))
-                let v = raw.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self)
-                let keyStart = p + SortedRun.entryOverhead
-                let key = UnsafeRawBufferPointer(rebasing: raw[keyStart..<(keyStart + k)])
-                if v == UInt32.max {
-                    try body(key, nil)
-                    p = keyStart + k
-                } else {
-                    let valueEnd = keyStart + k + Int(v)
-                    try body(key, UnsafeRawBufferPointer(rebasing: raw[(keyStart + k)..<valueEnd]))
-                    p = valueEnd
-                }
+            while p < raw.count {
+                let e = SortedRun.entry(in: raw, at: p)
+                try body(e.key, e.value)
+                p = e.next
             }
         }
+    }
+
+    /// Calls `body` with the written bytes (the entries in the layout above).
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<byteCount])) }
+    }
+
+    /// The entry at byte `offset` of a run's bytes: its key, its value (nil for a cleared
+    /// one) and the offset of the next entry.
+    @inline(__always)
+    static func entry(
+        in raw: UnsafeRawBufferPointer, at offset: Int
+    ) -> (
+        key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?, next: Int
+    ) {
+        let k = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        let v = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+        let keyStart = offset + SortedRun.entryOverhead
+        let key = UnsafeRawBufferPointer(rebasing: raw[keyStart..<(keyStart + k)])
+        if v == UInt32.max { return (key, nil, keyStart + k) }
+        let valueEnd = keyStart + k + Int(v)
+        return (key, UnsafeRawBufferPointer(rebasing: raw[(keyStart + k)..<valueEnd]), valueEnd)
     }
 
     /// Writes the entries straight into tables of `store` (`LSMStore.ingestSorted`) and
