@@ -68,7 +68,7 @@ struct JobBenchmark: ParsableCommand {
         help:
             "Write-backs of the state cache's dirty entries between two checkpoints, so a barrier's cut holds less (0: only at barriers)."
     )
-    var writeBacks = 2
+    var writeBacks = 3
 
     @OptionGroup(
         title:
@@ -265,7 +265,7 @@ extension JobBenchmark {
     /// Runs the keyed job once on `rows` and returns its result.
     static func execute(
         rows rowsBox: RowsBox, base: String, parallelism: Int, mode: CheckpointMode, everyRecords: Int, cacheMB: Int,
-        writeBacks: Int = 2, tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true,
+        writeBacks: Int = 3, tuning: StoreTuning, waitForInFlight: Bool = false, lowerBound: Bool = true,
         ttl: StateTtlConfig? = nil,
         ttlTime: TtlTimeProvider = .system, savepoints: Savepointing = Savepointing()
     ) throws -> JobResult {

@@ -96,7 +96,7 @@ struct ExperimentCommand: ParsableCommand {
         help:
             "Write-backs of the state cache's dirty entries between two checkpoints, so a barrier's cut holds less (0: only at barriers)."
     )
-    var writeBacks: Int = 2
+    var writeBacks: Int = 3
     @Option(
         help:
             "Serve the running jobs' figures on HOST:PORT for the whole run: /metrics (Prometheus), /jobs/overview and /jobs/<id>/checkpoints (Flink's REST shape), and / (a live page)."

@@ -26,7 +26,7 @@ struct ExperimentResults: Codable {
         var runs: Int
         var cacheMiB: Int
         /// Write-backs of dirty state between checkpoints (`--write-backs`).
-        var writeBacksPerInterval = 2
+        var writeBacksPerInterval = 3
         var memtableMiB: Int
         /// The S3 location of the runs on S3, when any.
         var s3Location: String?

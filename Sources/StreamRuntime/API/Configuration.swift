@@ -93,8 +93,8 @@ public struct StateBackendConfig: Sendable {
     /// barrier's cut holds only what changed since the last one and the checkpoint waits
     /// for less: RocksDB's background memtable flushes, for a write-back cache. They are
     /// spread over the records the last checkpoint interval took; a key updated again after
-    /// its write-back is written again. Default 2 (what it changes: docs/BENCHMARKS.md).
-    public var writeBacksPerInterval = 2
+    /// its write-back is written again. Default 3 (what it changes: docs/BENCHMARKS.md).
+    public var writeBacksPerInterval = 3
     /// Fewest dirty entries a write-back takes (smaller sets wait for the barrier).
     var writeBackMinimumEntries = 1024
 
