@@ -377,7 +377,7 @@ where F.Key == K, F.Input == T, S.Input == F.Output {
                 if cutInfo == nil, writeBacks.isDue(processed: processed, dirty: backend.dirtySlots.count),
                     try gate.isSettled()
                 {
-                    writeBacks.began()
+                    writeBacks.began(processed: processed)
                     let changed = backend.takeChanges()
                     try backend.beginCut()
                     cutInfo = (nil, .zero, .zero, changed, nil, nil)

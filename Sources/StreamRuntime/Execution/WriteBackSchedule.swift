@@ -10,6 +10,11 @@
 /// to finish before the predicted barrier as the records it covers took to arrive. Before
 /// the second barrier nothing is predicted and nothing is written back.
 ///
+/// A write-back may start only in the first half of its slot (from k/(n+1) to
+/// (k+1/2)/(n+1) of the interval); one that could not start by then (the upload thread was
+/// still busy with the one before, or too few entries were dirty) is skipped, not started
+/// late. Started late, it ran into the barrier, whose cut then waited behind its ingest.
+///
 /// Nor is anything written back in an interval after one in which the cache evicted: then
 /// dirty entries reach the store anyway (an eviction that meets one writes them all), and
 /// while a write-back is outstanding every eviction must park its value and pass over
@@ -24,8 +29,9 @@ struct WriteBackSchedule {
     private(set) var lastBarrier = 0
     /// Records between the last two barriers (0: not known yet).
     private(set) var interval = 0
-    /// Write-backs started since the last barrier.
-    private(set) var started = 0
+    /// The slot (1...perInterval) of the last write-back started or skipped since the last
+    /// barrier (0: none).
+    private(set) var slot = 0
     private var barriersSeen = 0
     /// Write-backs started in all.
     private(set) var total = 0
@@ -44,20 +50,34 @@ struct WriteBackSchedule {
         if barriersSeen > 0 { interval = processed - lastBarrier }
         barriersSeen += 1
         lastBarrier = processed
-        started = 0
+        slot = 0
         evicting = evictions != lastEvictions
         lastEvictions = evictions
     }
 
-    /// Whether a write-back is due after `processed` records with `dirty` entries dirty.
-    func isDue(processed: Int, dirty: Int) -> Bool {
-        guard started < perInterval, interval > 0, !evicting, dirty >= minimumEntries else { return false }
-        return (processed - lastBarrier) * (perInterval + 1) >= interval * (started + 1)
+    /// The slot whose window is open after `processed` records (nil: none), the latest
+    /// whose start has passed: slot k opens at k/(n+1) of the interval and closes half a
+    /// slot later.
+    private func openSlot(processed: Int) -> Int? {
+        guard perInterval > 0, interval > 0 else { return nil }
+        // In half slots: slot k's window is [2k, 2k + 1) half slots.
+        let halves = 2 * (processed - lastBarrier) * (perInterval + 1) / interval
+        let k = halves / 2
+        guard k >= 1, k <= perInterval, halves % 2 == 0 else { return nil }
+        return k
     }
 
-    /// A write-back began.
-    mutating func began() {
-        started += 1
+    /// Whether a write-back is due after `processed` records with `dirty` entries dirty:
+    /// the window of a slot not yet used is open.
+    func isDue(processed: Int, dirty: Int) -> Bool {
+        guard !evicting, dirty >= minimumEntries, let k = openSlot(processed: processed) else { return false }
+        return k > slot
+    }
+
+    /// A write-back began after `processed` records (in the slot open then; the slots
+    /// before it that were not used are skipped).
+    mutating func began(processed: Int) {
+        if let k = openSlot(processed: processed) { slot = max(slot, k) }
         total += 1
     }
 }
