@@ -243,10 +243,10 @@ struct JobBenchmark: ParsableCommand {
         print(
             String(
                 format:
-                    "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f",
+                    "  checkpoint phases, median ms: alignment %.1f, sync %.1f, cut capture %.1f, async %.1f, total %.1f; %d write-backs between them",
                 median(r.checkpoints.map(\.alignmentMilliseconds)), median(r.checkpoints.map(\.syncMilliseconds)),
                 median(r.checkpoints.map(\.captureMilliseconds)), median(r.checkpoints.map(\.asyncMilliseconds)),
-                median(totals)))
+                median(totals), r.writeBacks))
         print(
             String(
                 format:

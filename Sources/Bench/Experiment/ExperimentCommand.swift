@@ -443,6 +443,7 @@ struct ExperimentCommand: ParsableCommand {
             },
             restarts: result.restarts.map(\.cause),
             restartRestoreSeconds: result.restarts.map(\.restoreSeconds),
+            writeBacks: result.writeBacks,
             restoreSeconds: restored.restoreSeconds, restoredCheckpointID: restored.checkpointID,
             stateDigest: String(format: "%016llx", result.stateDigest),
             restoredDigest: String(format: "%016llx", restored.stateDigest),

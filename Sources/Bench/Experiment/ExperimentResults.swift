@@ -115,6 +115,8 @@ struct ExperimentResults: Codable {
         var checkpointFailures: [Failure] = []
         var restarts: [String]
         var restartRestoreSeconds: [Double]
+        /// Write-backs of the state cache made between checkpoints (all subtasks).
+        var writeBacks: Int = 0
         /// Restore of the last retained checkpoint after the run.
         var restoreSeconds: Double
         var restoredCheckpointID: UInt64

@@ -160,6 +160,7 @@ enum ExperimentText {
         add("restore time") { spread($0.perRun(\.restoreSeconds)) { String(format: "%.0f ms", $0 * 1000) } }
         add("state verified after restore") { f in f.runs.allSatisfy(\.stateVerified) ? "yes" : "NO" }
         add("restarts") { f in "\(f.runs.reduce(0) { $0 + $1.restarts.count })" }
+        add("write-backs between checkpoints") { f in "\(f.runs.reduce(0) { $0 + $1.writeBacks })" }
         var out =
             "\nsummary (\(r.configuration.preset), \(r.configuration.rows) rows, \(r.configuration.trigger), parallelism \(r.configuration.parallelism), \(r.configuration.writeBacksPerInterval) write-backs per interval, \(r.configuration.runs) run(s) per mode)\n"
         let nameWidth = rows.map(\.0.count).max() ?? 0
