@@ -562,9 +562,6 @@ extension JobTests {
         #expect(Set(exact.bounds.keys) == Set(estimated.bounds.keys))
         for (id, e) in exact.bounds {
             let got = Double(estimated.bounds[id] ?? 0)
-            print(
-                "checkpoint \(id): estimated \(got), exact \(e), \(String(format: "%+.2f%%", (got / Double(e) - 1) * 100))"
-            )
             #expect(abs(got - Double(e)) <= 0.05 * Double(e), "checkpoint \(id): \(got) against \(e)")
         }
     }

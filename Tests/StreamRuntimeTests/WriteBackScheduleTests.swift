@@ -110,23 +110,21 @@ import Testing
                 }
                 let dirty = Int(rng.next() % 30)
                 let due = s.isDue(processed: processed, dirty: dirty)
-                // The rule, stated directly.
-                var expected = false
+                // The rule, stated directly: the slot whose window is open, if any.
+                var window: Int? = nil
                 if barriers.count >= 2, dirty >= minimum, n > 0,
                     evictionsAt[evictionsAt.count - 1] == evictionsAt[evictionsAt.count - 2]
                 {
                     let interval = barriers[barriers.count - 1] - barriers[barriers.count - 2]
                     let since = processed - barriers[barriers.count - 1]
-                    for k in 1...n
-                    where since * (n + 1) >= k * interval && 2 * since * (n + 1) < (2 * k + 1) * interval {
-                        expected = usedSlots.allSatisfy { $0 < k }
+                    window = (1...n).last {
+                        since * (n + 1) >= $0 * interval && 2 * since * (n + 1) < (2 * $0 + 1) * interval
                     }
                 }
+                let expected = window.map { k in usedSlots.allSatisfy { $0 < k } } ?? false
                 #expect(due == expected, "seed \(seed), n \(n), processed \(processed), barriers \(barriers)")
-                if due && processed >= busyUntil {
-                    let interval = barriers[barriers.count - 1] - barriers[barriers.count - 2]
-                    let since = processed - barriers[barriers.count - 1]
-                    usedSlots.insert(since * (n + 1) / interval)
+                if due && processed >= busyUntil, let k = window {
+                    usedSlots.insert(k)
                     s.began(processed: processed)
                     started += 1
                     #expect(started <= n, "seed \(seed)")
